@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { actionNames, roleNames, statusNames } from './lifecycle-definition.js';
+import { workflowNames } from './routing.js';
+
+export const PatchStatusSchema = z.enum(statusNames);
+export const ActionNameSchema = z.enum(actionNames);
+export const RoleSchema = z.enum(roleNames);
+export const WorkflowNameSchema = z.enum(workflowNames);
+
+const Uuid = z.uuid();
+const IsoTime = z.iso.datetime({ offset: true });
+const IdempotencyKey = z.string().min(1).max(200);
+
+export const PatchView = z.object({
+  id: Uuid,
+  name: z.string(),
+  product: z.string(),
+  status: PatchStatusSchema,
+  version: z.number().int().positive(),
+  jiraKey: z.string().nullable(),
+  gitRef: z.string().nullable(),
+  predecessorId: Uuid.nullable(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export type PatchView = z.infer<typeof PatchView>;
+
+export const Actor = z.object({
+  name: z.string().min(1).max(100),
+  role: RoleSchema,
+});
+export type Actor = z.infer<typeof Actor>;
+
+export const CreatePatchRequest = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^\S(.*\S)?$/, 'must not start or end with whitespace'),
+  product: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"'),
+  jiraKey: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]+-[1-9][0-9]*$/, 'a Jira issue key such as PAY-123')
+    .optional(),
+  gitRef: z.string().min(1).max(255).optional(),
+  /** Set by the successor workflow: the patch this one follows. At most one successor each. */
+  predecessorId: Uuid.optional(),
+  /** A repeated request with the same key returns the first patch and writes nothing. */
+  idempotencyKey: IdempotencyKey.optional(),
+  actor: z.string().min(1).max(100),
+});
+export type CreatePatchRequest = z.infer<typeof CreatePatchRequest>;
+export const CreatePatchResult = z.object({ patch: PatchView, replayed: z.boolean() });
+export type CreatePatchResult = z.infer<typeof CreatePatchResult>;
+
+export const GetPatchRequest = z.object({ id: Uuid });
+export const GetPatchResult = z.object({
+  patch: PatchView,
+  /** Actions the lifecycle allows from the current status (for any role). */
+  allowedActions: z.array(ActionNameSchema),
+  successorId: Uuid.nullable(),
+});
+export type GetPatchResult = z.infer<typeof GetPatchResult>;
+
+export const ListPatchesRequest = z.object({
+  status: PatchStatusSchema.optional(),
+  product: z.string().min(1).max(100).optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+  /** Opaque; the `nextCursor` of the previous page. */
+  cursor: z.string().min(1).max(200).optional(),
+});
+export type ListPatchesRequest = z.input<typeof ListPatchesRequest>;
+export const ListPatchesResult = z.object({ items: z.array(PatchView), nextCursor: z.string().nullable() });
+export type ListPatchesResult = z.infer<typeof ListPatchesResult>;
+
+export const TransitionView = z.object({
+  id: Uuid,
+  patchId: Uuid,
+  action: ActionNameSchema,
+  fromStatus: PatchStatusSchema,
+  toStatus: PatchStatusSchema,
+  actor: z.string(),
+  reason: z.string().nullable(),
+  /** The patch version this transition produced. */
+  patchVersion: z.number().int().positive(),
+  workId: Uuid,
+  createdAt: IsoTime,
+});
+export type TransitionView = z.infer<typeof TransitionView>;
+
+export const TransitionRequest = z.object({
+  patchId: Uuid,
+  action: ActionNameSchema,
+  actor: Actor,
+  /** Optimistic check: fail with version_conflict unless the patch is at this version. */
+  expectedVersion: z.number().int().positive().optional(),
+  reason: z.string().min(1).max(2000).optional(),
+  idempotencyKey: IdempotencyKey.optional(),
+});
+export type TransitionRequest = z.infer<typeof TransitionRequest>;
+export const TransitionResult = z.object({
+  patch: PatchView,
+  transition: TransitionView,
+  /** True when an idempotency key matched an earlier transition: nothing was written. */
+  replayed: z.boolean(),
+});
+export type TransitionResult = z.infer<typeof TransitionResult>;
+
+export const PatchHistoryRequest = z.object({ patchId: Uuid });
+export const PatchHistoryResult = z.object({ patchId: Uuid, transitions: z.array(TransitionView) });
+export type PatchHistoryResult = z.infer<typeof PatchHistoryResult>;
+
+/**
+ * The work message, published on `patch.work.v1.<action>` with `Nats-Msg-Id` = workId. It carries
+ * everything a workflow needs (the patch as the transition left it), so workflows never read
+ * patch-status's tables.
+ */
+export const WorkItem = z.object({
+  workId: Uuid,
+  transition: TransitionView,
+  patch: PatchView,
+  /** The workflows routed for this action when the transition committed. */
+  workflows: z.array(WorkflowNameSchema),
+});
+export type WorkItem = z.infer<typeof WorkItem>;

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { ActionNameSchema, WorkflowNameSchema, WorkItem } from './patch-messages.js';
+
+export const executionStatuses = ['running', 'succeeded', 'failed', 'skipped'] as const;
+export type ExecutionStatus = (typeof executionStatuses)[number];
+
+const base = {
+  /** Unique per event; the action-log deduplicates by it. */
+  eventId: z.uuid(),
+  workId: z.uuid(),
+  patchId: z.uuid(),
+  action: ActionNameSchema,
+  workflow: WorkflowNameSchema,
+  /** 1-based delivery attempt of the work message to this workflow. */
+  attempt: z.number().int().positive(),
+  at: z.iso.datetime({ offset: true }),
+};
+
+/** One logged step of an execution (`ActionLogger.subaction`). */
+export const StepEvent = z.object({
+  ...base,
+  kind: z.literal('step'),
+  /** e.g. `patch.workflow.startDeployment.createSuccessor` */
+  subactionType: z.string().min(1).max(200),
+  message: z.string().max(4000),
+  metadata: z.record(z.string(), z.unknown()).default({}),
+});
+export type StepEvent = z.infer<typeof StepEvent>;
+
+/**
+ * An execution changed state. `failed` with `willRetry` is a transient failure; `failed` without
+ * it is final (the work is dead-lettered). `skipped` means nothing to do (already succeeded
+ * before, not configured, or not routed).
+ */
+export const ExecutionEvent = z.object({
+  ...base,
+  kind: z.literal('execution'),
+  status: z.enum(executionStatuses),
+  error: z.string().max(4000).optional(),
+  willRetry: z.boolean().default(false),
+  deadLettered: z.boolean().default(false),
+});
+export type ExecutionEvent = z.infer<typeof ExecutionEvent>;
+
+export const WorkflowEvent = z.discriminatedUnion('kind', [StepEvent, ExecutionEvent]);
+export type WorkflowEvent = z.infer<typeof WorkflowEvent>;
+
+/** A work item a workflow gave up on; kept in the dead-letter stream for operators. */
+export const DeadLetter = z.object({
+  workflow: WorkflowNameSchema,
+  work: WorkItem,
+  reason: z.string(),
+  attempts: z.number().int().nonnegative(),
+  at: z.iso.datetime({ offset: true }),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;

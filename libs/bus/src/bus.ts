@@ -1,0 +1,296 @@
+import { connect, errors, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import type { z } from 'zod';
+import {
+  ContractError,
+  ErrorBody,
+  Topology,
+  type Endpoint,
+  type Reply,
+  type StreamKey,
+} from '@patchflow/contracts';
+import type { Logger } from '@patchflow/log';
+import { decodeWith, encodeJson } from './codec.js';
+import { ensureStreams } from './streams.js';
+
+/** Thrown by `Bus.connect` when no NATS server answers: one line, naming the URL and the fix. */
+export class BusUnreachableError extends Error {
+  override name = 'BusUnreachableError';
+}
+
+export interface BusOptions {
+  url: string;
+  /** Connection name shown in NATS monitoring, e.g. the service name. */
+  name: string;
+  namespace?: string;
+  logger: Logger;
+  /** Default request timeout in ms. */
+  requestTimeoutMs?: number;
+}
+
+export interface PublishResult {
+  seq: number;
+  duplicate: boolean;
+}
+
+const START_HINT =
+  'start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log` or `docker compose up -d nats`';
+
+/**
+ * The one door to NATS. Request-reply endpoints from the contracts catalog, JetStream publishing
+ * and stream setup; consumers live in `consumer.ts`. Reconnects forever: a NATS restart is a
+ * pause, not a crash.
+ */
+export class Bus {
+  readonly js: JetStreamClient;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    readonly topology: Topology,
+    readonly logger: Logger,
+    private readonly requestTimeoutMs: number,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  static async connect(options: BusOptions): Promise<Bus> {
+    const topology = new Topology(options.namespace ?? '');
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.url,
+        name: options.name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 3000,
+      });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new BusUnreachableError(`NATS is not reachable at ${options.url} (${reason}); ${START_HINT}`, { cause: err });
+    }
+    const logger = options.logger;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') logger.warn({ server: s.server }, 'NATS disconnected');
+        else if (s.type === 'reconnect') logger.info({ server: s.server }, 'NATS reconnected');
+      }
+    })();
+    const jsm = await jetstreamManager(nc, { timeout: 5000 }).catch((err: unknown) => {
+      void nc.close();
+      throw new BusUnreachableError(
+        `NATS at ${options.url} has no JetStream (${err instanceof Error ? err.message : String(err)}); start nats-server with -js`,
+        { cause: err },
+      );
+    });
+    return new Bus(nc, jsm, topology, logger, options.requestTimeoutMs ?? 5000);
+  }
+
+  /** Creates or updates the streams (all by default). Safe to call from every service at start. */
+  async ensureStreams(keys?: StreamKey[]): Promise<void> {
+    await ensureStreams(this.jsm, this.topology, keys);
+  }
+
+  /**
+   * Answers requests on an endpoint, shared with other instances in a queue group. Each request is
+   * decoded and validated (a bad one gets `validation_failed` naming the fields), handled, and
+   * answered with the reply envelope. A handler's ContractError becomes its error reply; anything
+   * else is logged and answered `internal`. Nothing a caller sends can crash the service.
+   */
+  serve<E extends Endpoint>(
+    endpoint: E,
+    handler: (request: z.infer<E['request']>) => Promise<z.infer<E['result']>>,
+  ): void {
+    const subject = endpoint.subject(this.topology);
+    const sub = this.nc.subscribe(subject, {
+      queue: 'q',
+      callback: (err, msg) => {
+        if (err) {
+          this.logger.error({ err, subject }, 'subscription failed');
+          return;
+        }
+        const work = (async (): Promise<Reply<unknown>> => {
+          try {
+            const request = decodeWith(endpoint.request, msg.data, `${subject} request`) as z.infer<E['request']>;
+            return { ok: true, result: await handler(request) };
+          } catch (error) {
+            return { ok: false, error: this.errorBody(error, subject) };
+          }
+        })().then((reply) => {
+          if (msg.reply) msg.respond(encodeJson(reply));
+        });
+        this.track(work);
+      },
+    });
+    this.subscriptions.push(sub);
+  }
+
+  private errorBody(error: unknown, subject: string): ErrorBody {
+    if (error instanceof ContractError) return error.toBody();
+    this.logger.error({ err: error, subject }, 'request handler failed');
+    return { code: 'internal', message: 'internal error; see the service log' };
+  }
+
+  /**
+   * Sends a request and returns the reply envelope. Never throws for the usual failures: a
+   * timeout becomes `timeout`, nobody listening or NATS down becomes `unavailable`, a reply that
+   * does not match the contract becomes `internal`.
+   */
+  async request<E extends Endpoint>(
+    endpoint: E,
+    request: z.input<E['request']>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Reply<z.infer<E['result']>>> {
+    const subject = endpoint.subject(this.topology);
+    const timeout = options.timeoutMs ?? this.requestTimeoutMs;
+    let data: Uint8Array;
+    try {
+      const msg = await this.nc.request(subject, encodeJson(request), { timeout });
+      data = msg.data;
+    } catch (err) {
+      return { ok: false, error: requestFailure(err, subject, timeout) };
+    }
+    const body = decodeReply(data);
+    if (!body.ok) return body;
+    const parsed = endpoint.result.safeParse(body.result);
+    if (!parsed.success) {
+      this.logger.error({ subject, issues: parsed.error.issues }, 'reply does not match the contract');
+      return { ok: false, error: { code: 'internal', message: `reply on ${subject} does not match the contract` } };
+    }
+    return { ok: true, result: parsed.data as z.infer<E['result']> };
+  }
+
+  /** Like `request`, but returns the result and throws the error reply as a ContractError. */
+  async call<E extends Endpoint>(
+    endpoint: E,
+    request: z.input<E['request']>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<z.infer<E['result']>> {
+    const reply = await this.request(endpoint, request, options);
+    if (reply.ok) return reply.result;
+    throw new ContractError(reply.error.code, reply.error.message, reply.error.details);
+  }
+
+  /** Raw request for callers that send bytes they did not build (tests of malformed input). */
+  async requestRaw(subject: string, data: Uint8Array, timeoutMs = this.requestTimeoutMs): Promise<unknown> {
+    const msg = await this.nc.request(subject, data, { timeout: timeoutMs });
+    return JSON.parse(new TextDecoder().decode(msg.data));
+  }
+
+  /**
+   * Publishes to JetStream and waits for the stream's ack. `msgId` becomes `Nats-Msg-Id`: a repeat
+   * within the stream's duplicate window is acknowledged as `duplicate` and stored once.
+   */
+  async publish(subject: string, value: unknown, options: { msgId?: string; timeoutMs?: number } = {}): Promise<PublishResult> {
+    const ack = await this.js.publish(subject, encodeJson(value), {
+      ...(options.msgId ? { msgID: options.msgId } : {}),
+      timeout: options.timeoutMs ?? this.requestTimeoutMs,
+    });
+    return { seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  /** Core NATS publish: fire and forget (live notifications, never for work). */
+  notify(subject: string, value: unknown): void {
+    this.nc.publish(subject, encodeJson(value));
+  }
+
+  /** Core NATS subscription; the handler's errors are logged, never thrown into the client. */
+  listen(subject: string, handler: (value: unknown, subject: string) => void | Promise<void>): { stop(): void } {
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        let value: unknown;
+        try {
+          value = msg.json();
+        } catch {
+          return;
+        }
+        void Promise.resolve(handler(value, msg.subject)).catch((e: unknown) =>
+          this.logger.error({ err: e, subject: msg.subject }, 'listener failed'),
+        );
+      },
+    });
+    this.subscriptions.push(sub);
+    return { stop: () => sub.unsubscribe() };
+  }
+
+  /** Keeps a promise in the set that `drain` waits for. */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  get isClosed(): boolean {
+    return this.nc.isClosed();
+  }
+
+  /** Round trip to the server; throws when NATS is not connected. */
+  async ping(): Promise<number> {
+    return this.nc.rtt();
+  }
+
+  /**
+   * Graceful stop: stop taking requests, let in-flight handlers answer, then drain the
+   * connection (which flushes pending publishes) and close.
+   */
+  async drain(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    for (const s of this.subscriptions) s.unsubscribe();
+    await Promise.allSettled([...this.inFlight]);
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.close();
+  }
+
+  /** A header set carrying `Nats-Msg-Id`, for code that publishes raw. */
+  static msgIdHeaders(id: string) {
+    const h = headers();
+    h.set('Nats-Msg-Id', id);
+    return h;
+  }
+}
+
+function decodeReply(data: Uint8Array): Reply<unknown> {
+  try {
+    const value = JSON.parse(new TextDecoder().decode(data)) as { ok?: unknown; result?: unknown; error?: unknown };
+    if (value.ok === true) return { ok: true, result: value.result };
+    const error = ErrorBody.safeParse(value.error);
+    if (value.ok === false && error.success) return { ok: false, error: error.data };
+  } catch {
+    // fall through
+  }
+  return { ok: false, error: { code: 'internal', message: 'reply is not a contract envelope' } };
+}
+
+function requestFailure(err: unknown, subject: string, timeout: number): ErrorBody {
+  const cause = err instanceof Error && err.cause ? err.cause : err;
+  if (cause instanceof errors.NoRespondersError || err instanceof errors.NoRespondersError) {
+    return { code: 'unavailable', message: `no service answers on ${subject}` };
+  }
+  if (err instanceof errors.TimeoutError || cause instanceof errors.TimeoutError) {
+    return { code: 'timeout', message: `no reply on ${subject} within ${timeout} ms` };
+  }
+  if (
+    err instanceof errors.ClosedConnectionError ||
+    err instanceof errors.DrainingConnectionError ||
+    err instanceof errors.ConnectionError
+  ) {
+    return { code: 'unavailable', message: `NATS connection is not usable: ${err.message}` };
+  }
+  return { code: 'unavailable', message: `request on ${subject} failed: ${err instanceof Error ? err.message : String(err)}` };
+}
+
+export function isJetStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 404 || /not found/i.test(err.message));
+}

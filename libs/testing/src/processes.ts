@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is libs/testing/src/processes.ts). */
+export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A private nats-server with JetStream on a free port, for tests that stop and restart it. */
+export class PrivateNatsServer {
+  private child: ChildProcess | undefined;
+  readonly storeDir = mkdtempSync(join(tmpdir(), 'pf-nats-'));
+
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<PrivateNatsServer> {
+    const server = new PrivateNatsServer(await freePort());
+    await server.restart();
+    return server;
+  }
+
+  /** Starts (again) on the same port and store: JetStream data survives a stop. */
+  async restart(): Promise<void> {
+    const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
+    this.child = spawn(bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
+      stdio: 'ignore',
+    });
+    await waitFor(() => canConnect(this.port), { timeoutMs: 10_000, what: `nats-server on ${this.port}` });
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    this.child = undefined;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((ok) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      ok(true);
+    });
+    s.once('error', () => ok(false));
+  });
+}
+
+/** A service started as its own process from its TypeScript source (SIGKILL-able). */
+export class ServiceProcess {
+  private output = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  }
+
+  /** `entry` is relative to the repository root, e.g. `services/patch-status/src/main.ts`. */
+  static start(entry: string, env: Record<string, string>): ServiceProcess {
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', entry], {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServiceProcess(child);
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    await waitFor(() => pattern.test(this.output), { timeoutMs, what: `log ${pattern} (got: ${this.output.slice(-2000)})` });
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.child.exitCode === null) this.child.kill(signal);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    this.kill(signal);
+    return this.exited;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The closed set of ways a workflow execution can fail. Handlers (and the HTTP client) throw
+ * these; the runtime switches over `failureKind` to decide nak / dead-letter / skip.
+ */
+
+/** Worth retrying later: network error, timeout, 5xx, 429. `retryAfterMs` honours `Retry-After`. */
+export class TransientError extends Error {
+  override name = 'TransientError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Retrying cannot help (4xx, bad input, no matching Jira transition): dead-letter at once. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+/** The external system has no configuration: the execution is skipped and counts as done. */
+export class NotConfigured extends Error {
+  override name = 'NotConfigured';
+}
+
+export type FailureKind = 'transient' | 'permanent' | 'not_configured';
+
+/**
+ * Anything else thrown (a bug, an unexpected library error) is treated as transient: it is
+ * retried with backoff and, if it keeps failing, dead-lettered where an operator sees it.
+ */
+export function failureKind(error: unknown): FailureKind {
+  if (error instanceof PermanentError) return 'permanent';
+  if (error instanceof NotConfigured) return 'not_configured';
+  return 'transient';
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  return String(error);
+}

@@ -1,0 +1,97 @@
+import pg from 'pg';
+import { Bus } from '@patchflow/bus';
+import { parseEnv } from '@patchflow/config';
+import { ensureDatabase } from '@patchflow/db';
+import { createLogger, type Logger } from '@patchflow/log';
+import { PatchStatusEnv } from './env.js';
+import { serveEndpoints } from './endpoints.js';
+import { initOrm, migrate } from './orm.js';
+import { OutboxPublisher } from './outbox-publisher.js';
+import { OutboxRelay } from './outbox-relay.js';
+import { PatchStatusService } from './patch-status-service.js';
+import { TransitionStore } from './transition-store.js';
+
+export interface PatchStatusApp {
+  bus: Bus;
+  service: PatchStatusService;
+  relay: OutboxRelay;
+  /** Stops taking requests, finishes in-flight ones and publishes, then closes everything. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  databaseUrl: string;
+  natsUrl: string;
+  namespace?: string;
+  logLevel?: PatchStatusEnv['LOG_LEVEL'];
+  logger?: Logger;
+  /** Any other PatchStatusEnv variable, as strings (like process.env). */
+  env?: Record<string, string>;
+}
+
+/** Builds and starts patch-status in this process (tests and benchmarks use this directly). */
+export async function startPatchStatus(options: StartOptions): Promise<PatchStatusApp> {
+  const env = parseEnv(PatchStatusEnv, {
+    ...options.env,
+    DATABASE_URL: options.databaseUrl,
+    NATS_URL: options.natsUrl,
+    BUS_NAMESPACE: options.namespace ?? '',
+    LOG_LEVEL: options.logLevel ?? 'info',
+  });
+  return start(env, options.logger ?? createLogger('patch-status', env.LOG_LEVEL));
+}
+
+export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchStatusApp> {
+  await ensureDatabase(env.DATABASE_URL);
+  const orm = await initOrm(env.DATABASE_URL, logger, Math.max(2, Math.ceil(env.PATCH_STATUS_DB_POOL_SIZE / 2)));
+  const applied = await migrate(orm);
+  if (applied.length) logger.info({ applied }, 'migrations applied');
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.PATCH_STATUS_DB_POOL_SIZE });
+  let bus: Bus;
+  try {
+    bus = await Bus.connect({ url: env.NATS_URL, name: 'patch-status', namespace: env.BUS_NAMESPACE, logger });
+    await bus.ensureStreams();
+  } catch (err) {
+    await pool.end();
+    await orm.close();
+    throw err;
+  }
+  const publisher = new OutboxPublisher(bus, pool, logger);
+  const crashAfterCommit = env.PATCH_STATUS_FAULT === 'crash-after-commit';
+  const service = new PatchStatusService({
+    orm,
+    transitions: new TransitionStore(pool),
+    logger,
+    onCommitted: (work) => {
+      if (crashAfterCommit) {
+        logger.fatal({ workId: work.workId }, 'fault point crash-after-commit: SIGKILL before publish');
+        process.kill(process.pid, 'SIGKILL');
+      }
+      publisher.publishSoon(work);
+    },
+  });
+  const relay = new OutboxRelay(bus, pool, logger, {
+    intervalMs: env.OUTBOX_RELAY_INTERVAL_MS,
+    graceMs: env.OUTBOX_RELAY_GRACE_MS,
+    batchSize: env.OUTBOX_RELAY_BATCH,
+  });
+  serveEndpoints(bus, service);
+  relay.start();
+  logger.info({ namespace: env.BUS_NAMESPACE || '(none)' }, 'patch-status ready');
+
+  return {
+    bus,
+    service,
+    relay,
+    async stop() {
+      // Order: stop relaying, stop taking requests and let in-flight ones answer (drain waits for
+      // their publishes too), record what was published, then close the databases.
+      await relay.stop();
+      await bus.drain();
+      await publisher.flush();
+      await pool.end();
+      await orm.close();
+      logger.info('patch-status stopped');
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { commonEnv, envInt } from '@patchflow/config';
+
+export const PatchStatusEnv = z.object({
+  ...commonEnv,
+  /** Connections for the transition write path (plain pg) and, separately, for MikroORM. */
+  PATCH_STATUS_DB_POOL_SIZE: envInt(1, 200).default(16),
+  /** How often the outbox relay looks for work that was committed but not published. */
+  OUTBOX_RELAY_INTERVAL_MS: envInt(10, 600_000).default(1000),
+  /**
+   * The relay leaves rows younger than this to the publish-after-commit path, so the two rarely
+   * publish the same item (a double publish is harmless anyway: Nats-Msg-Id deduplicates).
+   */
+  OUTBOX_RELAY_GRACE_MS: envInt(0, 600_000).default(3000),
+  /** Rows one relay round claims (FOR UPDATE SKIP LOCKED) and publishes. */
+  OUTBOX_RELAY_BATCH: envInt(1, 10_000).default(500),
+  /**
+   * Test-only fault point. `crash-after-commit` kills the process with SIGKILL after a transition
+   * committed and before its work is published, to prove the relay recovers it.
+   */
+  PATCH_STATUS_FAULT: z.enum(['none', 'crash-after-commit']).default('none'),
+});
+export type PatchStatusEnv = z.infer<typeof PatchStatusEnv>;

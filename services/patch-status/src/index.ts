@@ -1,0 +1,3 @@
+export { startPatchStatus, start, type PatchStatusApp, type StartOptions } from './app.js';
+export { PatchStatusEnv } from './env.js';
+export { PatchStatusService } from './patch-status-service.js';

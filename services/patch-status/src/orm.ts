@@ -1,0 +1,31 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import type { Logger } from '@patchflow/log';
+import { PatchEntity } from './entities/patch.js';
+import { PatchTransitionEntity } from './entities/patch-transition.js';
+import { PatchTransitionWorkEntity } from './entities/patch-transition-work.js';
+import { Migration20261125000000_initial } from './migrations/Migration20261125000000_initial.js';
+
+/** Listed explicitly so migrations run the same from TypeScript source and from `dist/`. */
+const migrationsList = [{ name: 'Migration20261125000000_initial', class: Migration20261125000000_initial }];
+
+export async function initOrm(databaseUrl: string, logger: Logger, poolSize = 10): Promise<MikroORM> {
+  return MikroORM.init({
+    clientUrl: databaseUrl,
+    entities: [PatchEntity, PatchTransitionEntity, PatchTransitionWorkEntity],
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true },
+    pool: { min: 0, max: poolSize },
+    debug: false,
+    logger: (message) => logger.debug({ orm: true }, message),
+    // Entities are read in a fresh fork per request; the global context is a programming error.
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+  });
+}
+
+/** Applies pending migrations; returns the names applied. */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.getMigrator().up();
+  return applied.map((m) => m.name);
+}

@@ -1,0 +1,75 @@
+import type pg from 'pg';
+import type { Bus } from '@patchflow/bus';
+import type { WorkItem } from '@patchflow/contracts';
+import type { Logger } from '@patchflow/log';
+
+/**
+ * Publishes a committed transition's work right away, with the work id as `Nats-Msg-Id`, and
+ * records `published_at` in small batches. At-least-once: a failure here is only logged — the row
+ * stays unpublished and the relay publishes it later; JetStream's duplicate window makes a second
+ * publish of the same id harmless.
+ */
+export class OutboxPublisher {
+  private pending: { id: string; seq: number }[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly pool: pg.Pool,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the publish and returns at once; the caller's reply does not wait for JetStream. */
+  publishSoon(work: WorkItem): void {
+    void this.bus.track(this.publish(work));
+  }
+
+  private async publish(work: WorkItem): Promise<void> {
+    try {
+      const ack = await this.bus.publish(this.bus.topology.work(work.transition.action), work, { msgId: work.workId });
+      this.markPublished(work.workId, ack.seq);
+    } catch (err) {
+      this.logger.warn(
+        { workId: work.workId, transitionId: work.transition.id, err: (err as Error).message },
+        'publish after commit failed; the outbox relay will retry',
+      );
+    }
+  }
+
+  /** Queues `published_at` for a row; flushed as one UPDATE every few ms. */
+  markPublished(id: string, seq: number): void {
+    this.pending.push({ id, seq });
+    if (this.pending.length >= 200) this.flushNow();
+    else this.flushTimer ??= setTimeout(() => this.flushNow(), 10);
+  }
+
+  private flushNow(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    this.flushing = this.flushing.then(() =>
+      this.pool
+        .query({
+          name: 'outbox-mark-published',
+          text: `UPDATE patch_transition_work w SET published_at = now(), stream_seq = b.seq
+                   FROM unnest($1::uuid[], $2::bigint[]) AS b(id, seq)
+                  WHERE w.id = b.id AND w.published_at IS NULL`,
+          values: [batch.map((b) => b.id), batch.map((b) => b.seq)],
+        })
+        .then(() => undefined)
+        .catch((err: unknown) =>
+          // Not fatal: the relay will publish these again and JetStream will call it a duplicate.
+          this.logger.warn({ err: (err as Error).message, count: batch.length }, 'could not record published work'),
+        ),
+    );
+  }
+
+  /** Writes every queued `published_at`; called on shutdown. */
+  async flush(): Promise<void> {
+    this.flushNow();
+    await this.flushing;
+  }
+}

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException, type MikroORM } from '@mikro-orm/postgresql';
+import {
+  ContractError,
+  lifecycle,
+  workflowsFor,
+  type CreatePatchRequest,
+  type CreatePatchResult,
+  type GetPatchResult,
+  type ListPatchesResult,
+  type PatchHistoryResult,
+  type TransitionRequest,
+  type TransitionResult,
+  type WorkItem,
+} from '@patchflow/contracts';
+import type { Logger } from '@patchflow/log';
+import { PatchEntity, type Patch } from './entities/patch.js';
+import { PatchTransitionEntity } from './entities/patch-transition.js';
+import { PatchTransitionWorkEntity } from './entities/patch-transition-work.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { TransitionStore } from './transition-store.js';
+import { toPatchView, toTransitionView } from './views.js';
+
+export interface PatchStatusPorts {
+  orm: MikroORM;
+  transitions: TransitionStore;
+  /** Called once a transition committed; publishes its work (at-least-once, never throws). */
+  onCommitted(work: WorkItem): void;
+  logger: Logger;
+}
+
+/**
+ * The patch lifecycle's rules and state. Reads and creates go through MikroORM, each in a fresh
+ * fork; the transition goes through `TransitionStore`'s two statements.
+ */
+export class PatchStatusService {
+  constructor(private readonly ports: PatchStatusPorts) {}
+
+  async create(req: CreatePatchRequest): Promise<CreatePatchResult> {
+    const em = this.ports.orm.em.fork();
+    if (req.idempotencyKey) {
+      const earlier = await em.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey });
+      if (earlier) return { patch: toPatchView(earlier), replayed: true };
+    }
+    if (req.predecessorId) {
+      const predecessor = await em.findOne(PatchEntity, { id: req.predecessorId });
+      if (!predecessor) {
+        throw new ContractError('not_found', `predecessor patch ${req.predecessorId} does not exist`, {
+          field: 'predecessorId',
+        });
+      }
+      // One successor per patch, whoever asks and with whatever key.
+      const existing = await em.findOne(PatchEntity, { predecessorId: req.predecessorId });
+      if (existing) return { patch: toPatchView(existing), replayed: true };
+    }
+    const patch = em.create(PatchEntity, {
+      id: randomUUID(),
+      name: req.name,
+      product: req.product,
+      status: lifecycle.initialStatus,
+      version: 1,
+      jiraKey: req.jiraKey ?? null,
+      gitRef: req.gitRef ?? null,
+      predecessorId: req.predecessorId ?? null,
+      idempotencyKey: req.idempotencyKey ?? null,
+      createdBy: req.actor,
+    });
+    try {
+      await em.flush();
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintViolationException)) throw err;
+      // A concurrent request with the same key or predecessor won: answer with its patch.
+      const winner = await this.ports.orm.em.fork().findOne(PatchEntity, {
+        $or: [
+          ...(req.idempotencyKey ? [{ idempotencyKey: req.idempotencyKey }] : []),
+          ...(req.predecessorId ? [{ predecessorId: req.predecessorId }] : []),
+        ],
+      });
+      if (!winner) throw err;
+      return { patch: toPatchView(winner), replayed: true };
+    }
+    this.ports.logger.info({ patchId: patch.id, name: patch.name, product: patch.product }, 'patch created');
+    return { patch: toPatchView(patch), replayed: false };
+  }
+
+  async get(id: string): Promise<GetPatchResult> {
+    const em = this.ports.orm.em.fork();
+    const patch = await em.findOne(PatchEntity, { id });
+    if (!patch) throw notFound(id);
+    const successor = await em.findOne(PatchEntity, { predecessorId: id }, { fields: ['id'] });
+    return {
+      patch: toPatchView(patch),
+      allowedActions: lifecycle.allowedActions(patch.status),
+      successorId: successor?.id ?? null,
+    };
+  }
+
+  async list(req: { status?: Patch['status']; product?: string; limit: number; cursor?: string }): Promise<ListPatchesResult> {
+    const em = this.ports.orm.em.fork();
+    const after = req.cursor ? decodeCursor(req.cursor) : undefined;
+    const rows = await em.find(
+      PatchEntity,
+      {
+        ...(req.status ? { status: req.status } : {}),
+        ...(req.product ? { product: req.product } : {}),
+        ...(after
+          ? { $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] }
+          : {}),
+      },
+      { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: req.limit + 1 },
+    );
+    const page = rows.slice(0, req.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toPatchView),
+      nextCursor: rows.length > req.limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  async history(patchId: string): Promise<PatchHistoryResult> {
+    const em = this.ports.orm.em.fork();
+    if (!(await em.count(PatchEntity, { id: patchId }))) throw notFound(patchId);
+    const transitions = await em.find(PatchTransitionEntity, { patchId }, { orderBy: { patchVersion: 'asc' } });
+    const work = await em.find(PatchTransitionWorkEntity, { patchId }, { fields: ['id', 'transitionId'] });
+    const workByTransition = new Map(work.map((w) => [w.transitionId, w.id]));
+    return {
+      patchId,
+      transitions: transitions.map((t) => toTransitionView(t, workByTransition.get(t.id) ?? t.id)),
+    };
+  }
+
+  /**
+   * Validates the request against the lifecycle and commits patch update + transition + work in
+   * one statement. Checks run in this order so the error names the first real problem:
+   * required fields, patch exists, idempotent replay, role, lifecycle, version.
+   */
+  async transition(req: TransitionRequest): Promise<TransitionResult> {
+    const action = lifecycle.action(req.action);
+    if (!action) throw ContractError.validation([{ path: 'action', message: `unknown action "${req.action}"` }]);
+    const missing = action.requiredFields.filter((f) => !req[f]);
+    if (missing.length) {
+      throw ContractError.validation(missing.map((f) => ({ path: f, message: `required for ${action.name}` })));
+    }
+    const key = req.idempotencyKey ?? null;
+    const loaded = await this.ports.transitions.load(req.patchId, key);
+    if (!loaded) throw notFound(req.patchId);
+    if (loaded.earlier) return this.replay(loaded.earlier, req);
+    const { patch } = loaded;
+    if (!action.roles.includes(req.actor.role)) {
+      throw new ContractError('forbidden', `role ${req.actor.role} may not ${action.name}`, {
+        role: req.actor.role,
+        allowedRoles: action.roles,
+      });
+    }
+    if (!action.from.includes(patch.status)) {
+      throw new ContractError('invalid_transition', `${action.name} is not allowed from ${patch.status}`, {
+        currentStatus: patch.status,
+        allowedActions: lifecycle.allowedActions(patch.status),
+      });
+    }
+    if (req.expectedVersion !== undefined && req.expectedVersion !== patch.version) {
+      throw versionConflict(patch.version, patch.status);
+    }
+    const work = buildWork(patch, req, action.to);
+    const committed = await this.ports.transitions.commit({ work, fromVersion: patch.version, idempotencyKey: key });
+    if (!committed) return this.afterLostRace(req);
+    this.ports.logger.info(
+      { patchId: patch.id, transitionId: work.transition.id, workId: work.workId, action: action.name, to: action.to },
+      'transition committed',
+    );
+    this.ports.onCommitted(work);
+    return { patch: work.patch, transition: work.transition, replayed: false };
+  }
+
+  private replay(earlier: WorkItem, req: TransitionRequest): TransitionResult {
+    if (earlier.transition.action !== req.action) {
+      throw ContractError.validation([
+        { path: 'idempotencyKey', message: `already used for ${earlier.transition.action} on this patch` },
+      ]);
+    }
+    return { patch: earlier.patch, transition: earlier.transition, replayed: true };
+  }
+
+  /** Another transition committed between our read and our write: report where the patch is now. */
+  private async afterLostRace(req: TransitionRequest): Promise<TransitionResult> {
+    const now = await this.ports.transitions.load(req.patchId, req.idempotencyKey ?? null);
+    if (!now) throw notFound(req.patchId);
+    // The winner may have been this very request, sent twice with one key.
+    if (now.earlier) return this.replay(now.earlier, req);
+    throw versionConflict(now.patch.version, now.patch.status);
+  }
+}
+
+function buildWork(patch: Patch, req: TransitionRequest, to: Patch['status']): WorkItem {
+  const at = new Date();
+  const transitionId = randomUUID();
+  const workId = randomUUID();
+  const after = toPatchView({ ...patch, status: to, version: patch.version + 1, updatedAt: at });
+  return {
+    workId,
+    transition: {
+      id: transitionId,
+      patchId: patch.id,
+      action: req.action,
+      fromStatus: patch.status,
+      toStatus: to,
+      actor: req.actor.name,
+      reason: req.reason ?? null,
+      patchVersion: patch.version + 1,
+      workId,
+      createdAt: at.toISOString(),
+    },
+    patch: after,
+    workflows: [...workflowsFor(req.action)],
+  };
+}
+
+function notFound(id: string): ContractError {
+  return new ContractError('not_found', `patch ${id} does not exist`, { id });
+}
+
+function versionConflict(currentVersion: number, currentStatus: Patch['status']): ContractError {
+  return new ContractError('version_conflict', `patch is at version ${currentVersion} (${currentStatus})`, {
+    currentVersion,
+    currentStatus,
+  });
+}
