@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { dropDatabase, ensureDatabase } from '@patchflow/db';
 import { testDatabaseServerUrl, uniqueSuffix } from './env.js';
 
@@ -13,4 +14,11 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const url = u.toString();
   await ensureDatabase(url);
   return { url, drop: () => dropDatabase(url) };
+}
+
+/** A small pg pool for assertions; errors of idle clients (database dropped) are ignored. */
+export function testPool(url: string, max = 2): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
 }

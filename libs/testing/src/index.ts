@@ -1,4 +1,10 @@
 export { testDatabaseServerUrl, testNatsUrl, uniqueSuffix } from './env.js';
-export { createTestDatabase, type TestDatabase } from './database.js';
+export { createTestDatabase, testPool, type TestDatabase } from './database.js';
 export { connectTestBus, deleteNamespaceStreams, testLogLevel, uniqueNamespace } from './bus.js';
 export { freePort, PrivateNatsServer, repoRoot, ServiceProcess, waitFor } from './processes.js';
+export { FakeHttpServer, type Fault, type FakeResponse, type RecordedCall } from './fakes/fake-http-server.js';
+export { FakeGitlab, type FakePipeline } from './fakes/fake-gitlab.js';
+export { FakeJira, type FakeJiraIssue, type FakeJiraTransition } from './fakes/fake-jira.js';
+export { FakeSlack, type SlackPost } from './fakes/fake-slack.js';
+export { buildWorkItem } from './work-items.js';
+export { readStream } from './streams.js';

@@ -21,8 +21,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Polls `check` until it returns something truthy (0, '', false, null and undefined mean "not yet"). */
 export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
+  check: () => Promise<T | undefined | null | false | 0> | T | undefined | null | false | 0,
   { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -30,7 +31,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value;
+      if (value) return value as T;
     } catch (err) {
       lastError = err;
     }

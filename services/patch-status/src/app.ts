@@ -47,6 +47,9 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
   const applied = await migrate(orm);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.PATCH_STATUS_DB_POOL_SIZE });
+  // An idle connection dropped by the server (restart, failover) must not crash the process;
+  // the pool replaces it on the next query.
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
   let bus: Bus;
   try {
     bus = await Bus.connect({ url: env.NATS_URL, name: 'patch-status', namespace: env.BUS_NAMESPACE, logger });

@@ -1,12 +1,13 @@
 import pg from 'pg';
 import type { Bus } from '@patchflow/bus';
-import { patchEndpoints, type ActionName, type PatchView, type Role } from '@patchflow/contracts';
+import { patchEndpoints, type ActionName, type PatchView, type Reply, type Role, type TransitionResult } from '@patchflow/contracts';
 import {
   connectTestBus,
   createTestDatabase,
   deleteNamespaceStreams,
   testLogLevel,
   testNatsUrl,
+  testPool,
   uniqueNamespace,
   type TestDatabase,
 } from '@patchflow/testing';
@@ -20,7 +21,7 @@ export interface Harness {
   client: Bus;
   sql: pg.Pool;
   createPatch(overrides?: Partial<{ name: string; product: string; jiraKey: string }>): Promise<PatchView>;
-  transition(patchId: string, action: ActionName, extra?: { role?: Role; reason?: string; expectedVersion?: number; idempotencyKey?: string }): ReturnType<Bus['request']>;
+  transition(patchId: string, action: ActionName, extra?: { role?: Role; reason?: string; expectedVersion?: number; idempotencyKey?: string }): Promise<Reply<TransitionResult>>;
   count(table: 'patch' | 'patch_transition' | 'patch_transition_work'): Promise<number>;
   close(): Promise<void>;
 }
@@ -30,7 +31,7 @@ export async function startHarness(label: string, env: Record<string, string> = 
   const namespace = uniqueNamespace(label);
   const app = await startPatchStatus({ databaseUrl: db.url, natsUrl: testNatsUrl(), namespace, logLevel: testLogLevel, env });
   const client = await connectTestBus(namespace);
-  const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  const sql = testPool(db.url);
   let n = 0;
   return {
     db,
