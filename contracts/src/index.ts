@@ -7,3 +7,4 @@ export * from './patch-messages.js';
 export * from './workflow-events.js';
 export * from './endpoints.js';
 export * from './workflow-ops.js';
+export * from './action-log-messages.js';

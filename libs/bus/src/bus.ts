@@ -127,7 +127,7 @@ export class Bus {
         })().then((reply) => {
           if (msg.reply) msg.respond(encodeJson(reply));
         });
-        this.track(work);
+        void this.track(work);
       },
     });
     this.subscriptions.push(sub);

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { PatchStatus, WorkItem } from '@patchflow/contracts';
 import type { Patch } from './entities/patch.js';
 

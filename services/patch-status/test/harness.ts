@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Bus } from '@patchflow/bus';
 import { patchEndpoints, type ActionName, type PatchView, type Reply, type Role, type TransitionResult } from '@patchflow/contracts';
 import {

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '@patchflow/bus';
 import { patchEndpoints, type WorkItem } from '@patchflow/contracts';

@@ -1,0 +1,165 @@
+/**
+ * `npm run bench:transitions`: transitions/s and latency through the full path (NATS
+ * request-reply → patch-status → Postgres → JetStream publish), at 1 and 16 concurrent callers,
+ * against the same SQL transaction through plain `pg` in the same run as the ceiling.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { Bus } from '@patchflow/bus';
+import { patchEndpoints, type ActionName, type WorkItem } from '@patchflow/contracts';
+import { createLogger } from '@patchflow/log';
+import { TransitionStore } from '@patchflow/patch-status';
+import { createTestDatabase, deleteNamespaceStreams, ServiceProcess, testNatsUrl, uniqueNamespace } from '@patchflow/testing';
+
+const HELP = `Usage: npm run bench:transitions [-- --seconds N] [-- --callers 1,16]
+
+Prints a table of transitions/s and p50/p99 latency for the full NATS path and the plain-pg
+ceiling. Uses a fresh database and bus namespace (DATABASE_URL's server, NATS_URL) and removes
+them afterwards. Default: 8 seconds per row, callers 1 and 16.`;
+
+if (process.argv.includes('--help')) {
+  console.log(HELP);
+  process.exit(0);
+}
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const SECONDS = Number(arg('--seconds', '8'));
+const CALLERS = arg('--callers', '1,16').split(',').map(Number);
+
+/** After markActive + startDeployment, a patch alternates forever between these two. */
+const CYCLE: ActionName[] = ['failDeployment', 'startDeployment'];
+
+interface Row {
+  path: string;
+  callers: number;
+  count: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** Runs `callers` loops for SECONDS, each driving its own patch; returns throughput and latency. */
+async function measure(path: string, callers: number, patchIds: string[], once: (patchId: string, action: ActionName) => Promise<void>): Promise<Row> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    patchIds.slice(0, callers).map(async (patchId) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const t0 = performance.now();
+        await once(patchId, CYCLE[i % 2]!);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  process.stderr.write(`  ${path} × ${callers}: ${latencies.length} transitions\n`);
+  return { path, callers, count: latencies.length, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function main(): Promise<void> {
+  const db = await createTestDatabase('bench');
+  const namespace = uniqueNamespace('bench');
+  const service = ServiceProcess.start('services/patch-status/src/main.ts', {
+    DATABASE_URL: db.url,
+    NATS_URL: testNatsUrl(),
+    BUS_NAMESPACE: namespace,
+    LOG_LEVEL: 'warn',
+    PATCH_STATUS_DB_POOL_SIZE: '16',
+  });
+  const bus = await Bus.connect({ url: testNatsUrl(), name: 'bench', namespace, logger: createLogger('bench', 'warn') });
+  const pool = new pg.Pool({ connectionString: db.url, max: 16 });
+  try {
+    process.stderr.write('starting patch-status…\n');
+    await waitForService(bus);
+    const maxCallers = Math.max(...CALLERS);
+    const ready = async (label: string) => {
+      const ids: string[] = [];
+      for (let i = 0; i < maxCallers; i++) {
+        const { patch } = await bus.call(patchEndpoints.create, { name: `${label}.${i}`, product: 'bench', actor: 'bench' });
+        for (const action of ['markActive', 'startDeployment'] as const) {
+          await bus.call(patchEndpoints.transition, { patchId: patch.id, action, actor: { name: 'bench', role: 'admin' } });
+        }
+        ids.push(patch.id);
+      }
+      return ids;
+    };
+
+    const rows: Row[] = [];
+    const store = new TransitionStore(pool);
+    for (const callers of CALLERS) {
+      // Ceiling: the same two statements (read, then update + insert transition + insert work),
+      // named prepared statements on plain pg, no NATS, no validation, no publish.
+      const pgPatches = await ready(`pg${callers}`);
+      rows.push(
+        await measure('plain pg (ceiling)', callers, pgPatches, async (patchId, action) => {
+          const loaded = await store.load(patchId, null);
+          if (!loaded) throw new Error('patch vanished');
+          const { patch } = loaded;
+          const at = new Date().toISOString();
+          const transitionId = randomUUID();
+          const workId = randomUUID();
+          const to = action === 'failDeployment' ? 'deployment_failed' : 'in_deployment';
+          const work: WorkItem = {
+            workId,
+            transition: { id: transitionId, patchId, action, fromStatus: patch.status, toStatus: to, actor: 'bench', reason: 'bench', patchVersion: patch.version + 1, workId, createdAt: at },
+            patch: { id: patch.id, name: patch.name, product: patch.product, status: to, version: patch.version + 1, jiraKey: null, gitRef: null, predecessorId: null, createdAt: at, updatedAt: at },
+            workflows: ['jira', 'slack'],
+          };
+          if (!(await store.commit({ work, fromVersion: patch.version, idempotencyKey: null }))) throw new Error('conflict');
+        }),
+      );
+      const natsPatches = await ready(`nats${callers}`);
+      rows.push(
+        await measure('NATS → patch-status → pg + JetStream', callers, natsPatches, async (patchId, action) => {
+          const r = await bus.request(patchEndpoints.transition, { patchId, action, reason: 'bench', actor: { name: 'bench', role: 'admin' } });
+          if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+        }),
+      );
+    }
+    const published = await pool.query<{ unpublished: number }>('SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished FROM patch_transition_work');
+    printTable(rows);
+    console.log(`\nwork rows still unpublished at the end: ${published.rows[0]!.unpublished} (the publish-after-commit batches its bookkeeping)`);
+  } finally {
+    await service.stop();
+    await pool.end();
+    await deleteNamespaceStreams(bus);
+    await bus.close();
+    await db.drop();
+  }
+}
+
+async function waitForService(bus: Bus): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const r = await bus.request(patchEndpoints.list, { limit: 1 }, { timeoutMs: 500 });
+    if (r.ok) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error('patch-status did not start');
+}
+
+function printTable(rows: Row[]): void {
+  const lines = [
+    '| path | callers | transitions | transitions/s | p50 ms | p99 ms | vs plain pg |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const ceiling = rows.find((c) => c.callers === r.callers && c.path.startsWith('plain'));
+    const ratio = ceiling ? `${((100 * r.perSecond) / ceiling.perSecond).toFixed(0)}%` : '';
+    lines.push(`| ${r.path} | ${r.callers} | ${r.count} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${ratio} |`);
+  }
+  console.log(`\n${lines.join('\n')}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,224 @@
+/**
+ * `npm run bench:workflows`: work items/s one workflow service executes with a no-op handler, and
+ * pickup latency (commit / publish → handler start) at a steady 100 items/s, next to a raw
+ * JetStream consume+ack baseline measured in the same run.
+ */
+import { performance } from 'node:perf_hooks';
+import { ensureConsumer, type Bus } from '@patchflow/bus';
+import { patchEndpoints, type WorkflowName } from '@patchflow/contracts';
+import { startPatchStatus } from '@patchflow/patch-status';
+import {
+  buildWorkItem,
+  connectTestBus,
+  createTestDatabase,
+  deleteNamespaceStreams,
+  testNatsUrl,
+  uniqueNamespace,
+  waitFor,
+  type TestDatabase,
+} from '@patchflow/testing';
+import { startWorkflowService, type ActionWorkflowService, type WorkflowHandlers } from '@patchflow/workflow-runtime';
+
+const HELP = `Usage: npm run bench:workflows [-- --items N] [-- --seconds S] [-- --rate R]
+
+Prints a markdown table: items/s of one workflow service (no-op handler) draining N pre-published
+work items, against raw JetStream consume+ack of the same items; and pickup latency p50/p99 at a
+steady R items/s (default 100) for S seconds: direct publish → raw consumer, direct publish →
+workflow handler, and patch-status transition commit → workflow handler. Uses fresh databases and
+bus namespaces (DATABASE_URL's server, NATS_URL) and removes them afterwards.`;
+
+if (process.argv.includes('--help')) {
+  console.log(HELP);
+  process.exit(0);
+}
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const ITEMS = Number(arg('--items', '5000'));
+const SECONDS = Number(arg('--seconds', '10'));
+const RATE = Number(arg('--rate', '100'));
+const WORKFLOW: WorkflowName = 'slack'; // routed for every action
+const LOG = 'warn' as const;
+
+interface Row {
+  what: string;
+  items: number;
+  perSecond?: number;
+  p50?: number;
+  p99?: number;
+}
+const rows: Row[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** A handler table whose every action records the pickup latency and does nothing else. */
+function noOpHandlers(pickups: number[]): WorkflowHandlers {
+  const record: ActionWorkflowService = {
+    execute: async ({ work }) => {
+      pickups.push(Date.now() - Date.parse(work.transition.createdAt));
+    },
+  };
+  return { markActive: record, startDeployment: record, completeDeployment: record, failDeployment: record, close: record, cancel: record };
+}
+
+async function namespaceBus(label: string): Promise<Bus> {
+  const bus = await connectTestBus(uniqueNamespace(label));
+  cleanups.push(async () => {
+    await deleteNamespaceStreams(bus);
+    await bus.close();
+  });
+  return bus;
+}
+
+async function database(label: string): Promise<TestDatabase> {
+  const db = await createTestDatabase(label);
+  cleanups.push(() => db.drop());
+  return db;
+}
+
+async function publishAll(bus: Bus, n: number): Promise<void> {
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < n; i++) {
+    const w = buildWorkItem('markActive');
+    const p = bus.publish(bus.topology.work('markActive'), w, { msgId: w.workId }).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= 64) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+}
+
+/** Raw JetStream: a durable pull consumer, decode + ack only. Resolves after `n` messages. */
+async function rawConsume(bus: Bus, n: number, onMessage: (work: { transition: { createdAt: string } }) => void): Promise<() => void> {
+  const def = { ...bus.topology.workflowConsumer(WORKFLOW), durableName: 'bench-raw' };
+  await ensureConsumer(bus, def);
+  const consumer = await bus.js.consumers.get(def.stream, def.durableName);
+  const messages = await consumer.consume({ max_messages: 256 });
+  let seen = 0;
+  void (async () => {
+    for await (const m of messages) {
+      onMessage(m.json());
+      m.ack();
+      if (++seen >= n) break;
+    }
+  })();
+  return () => messages.stop();
+}
+
+/** Calls `fire(i)` at a steady `RATE` per second for SECONDS, without waiting for each call. */
+async function paced(fire: (i: number) => Promise<unknown>): Promise<number> {
+  const n = Math.round(RATE * SECONDS);
+  const t0 = performance.now();
+  const pending: Array<Promise<unknown>> = [];
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    pending.push(fire(i));
+  }
+  await Promise.all(pending);
+  return n;
+}
+
+async function throughput(): Promise<void> {
+  // Baseline: raw consume+ack of ITEMS pre-published items.
+  {
+    const bus = await namespaceBus('benchraw');
+    await publishAll(bus, ITEMS);
+    let done = 0;
+    const t0 = performance.now();
+    const stop = await rawConsume(bus, ITEMS, () => void done++);
+    await waitFor(() => done >= ITEMS, { timeoutMs: 120_000, intervalMs: 5, what: 'raw consumer drained' });
+    const s = (performance.now() - t0) / 1000;
+    stop();
+    rows.push({ what: 'raw JetStream consume + ack (baseline)', items: ITEMS, perSecond: ITEMS / s });
+  }
+  // The workflow runtime: validate, claim in Postgres, events, no-op handler, record, ack.
+  for (const concurrency of [16, 64]) {
+    const bus = await namespaceBus('benchwf');
+    const db = await database('bench_wf');
+    await publishAll(bus, ITEMS);
+    const pickups: number[] = [];
+    const t0 = performance.now();
+    const service = await startWorkflowService(
+      { workflow: WORKFLOW, natsUrl: testNatsUrl(), namespace: bus.topology.namespace, databaseUrl: db.url, logLevel: LOG, concurrency },
+      () => noOpHandlers(pickups),
+    );
+    await waitFor(() => service.runtime.stats.succeeded >= ITEMS, { timeoutMs: 300_000, intervalMs: 5, what: 'workflow drained' });
+    const s = (performance.now() - t0) / 1000;
+    await service.stop();
+    rows.push({ what: `workflow runtime, no-op handler, concurrency ${concurrency}`, items: ITEMS, perSecond: ITEMS / s });
+  }
+}
+
+async function pickupLatency(): Promise<void> {
+  // Direct publish at RATE/s, raw consumer: the floor.
+  {
+    const bus = await namespaceBus('benchlatraw');
+    const latencies: number[] = [];
+    const stop = await rawConsume(bus, Number.MAX_SAFE_INTEGER, (w) => latencies.push(Date.now() - Date.parse(w.transition.createdAt)));
+    const n = await paced(() => {
+      const w = buildWorkItem('markActive');
+      return bus.publish(bus.topology.work('markActive'), w, { msgId: w.workId });
+    });
+    await waitFor(() => latencies.length >= n, { timeoutMs: 30_000, what: 'raw pickups' });
+    stop();
+    rows.push({ what: `pickup at ${RATE}/s: direct publish → raw consumer (baseline)`, items: n, p50: percentile(latencies, 50), p99: percentile(latencies, 99) });
+  }
+  // Direct publish at RATE/s → workflow handler start.
+  {
+    const bus = await namespaceBus('benchlatwf');
+    const db = await database('bench_lat');
+    const pickups: number[] = [];
+    const service = await startWorkflowService(
+      { workflow: WORKFLOW, natsUrl: testNatsUrl(), namespace: bus.topology.namespace, databaseUrl: db.url, logLevel: LOG },
+      () => noOpHandlers(pickups),
+    );
+    const n = await paced(() => {
+      const w = buildWorkItem('markActive');
+      return bus.publish(bus.topology.work('markActive'), w, { msgId: w.workId });
+    });
+    await waitFor(() => pickups.length >= n, { timeoutMs: 30_000, what: 'workflow pickups' });
+    await service.stop();
+    rows.push({ what: `pickup at ${RATE}/s: direct publish → workflow handler`, items: n, p50: percentile(pickups, 50), p99: percentile(pickups, 99) });
+  }
+  // Through patch-status: transition commit (transition.createdAt) → workflow handler start.
+  {
+    const bus = await namespaceBus('benchlatps');
+    const [patchDb, wfDb] = [await database('bench_ps'), await database('bench_ps_wf')];
+    const patchStatus = await startPatchStatus({ databaseUrl: patchDb.url, natsUrl: testNatsUrl(), namespace: bus.topology.namespace, logLevel: LOG });
+    cleanups.unshift(() => patchStatus.stop());
+    const n = Math.round(RATE * SECONDS);
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      ids.push((await bus.call(patchEndpoints.create, { name: `2026.48.${i + 1}`, product: 'bench', actor: 'bench' })).patch.id);
+    }
+    const pickups: number[] = [];
+    const service = await startWorkflowService(
+      { workflow: WORKFLOW, natsUrl: testNatsUrl(), namespace: bus.topology.namespace, databaseUrl: wfDb.url, logLevel: LOG },
+      () => noOpHandlers(pickups),
+    );
+    await paced((i) => bus.call(patchEndpoints.transition, { patchId: ids[i]!, action: 'markActive', actor: { name: 'bench', role: 'operator' } }));
+    await waitFor(() => pickups.length >= n, { timeoutMs: 30_000, what: 'transition pickups' });
+    await service.stop();
+    rows.push({ what: `pickup at ${RATE}/s: patch-status transition commit → workflow handler`, items: n, p50: percentile(pickups, 50), p99: percentile(pickups, 99) });
+  }
+}
+
+const fmt = (v: number | undefined, digits = 0) => (v === undefined ? '' : v.toFixed(digits));
+try {
+  await throughput();
+  await pickupLatency();
+  console.log(`\nWorkflow benchmark (${new Date().toISOString()}, items ${ITEMS}, ${RATE}/s for ${SECONDS} s; latencies in ms, 1 ms clock)\n`);
+  console.log('| measurement | items | items/s | pickup p50 (ms) | pickup p99 (ms) |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const r of rows) console.log(`| ${r.what} | ${r.items} | ${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} |`);
+} finally {
+  for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup failed', err));
+}
+process.exit(0);
