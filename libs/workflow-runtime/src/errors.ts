@@ -18,6 +18,12 @@ export class TransientError extends Error {
 /** Retrying cannot help (4xx, bad input, no matching Jira transition): dead-letter at once. */
 export class PermanentError extends Error {
   override name = 'PermanentError';
+  /** The HTTP status that made it permanent, when it came from an HTTP call. */
+  readonly status: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options);
+    this.status = options?.status;
+  }
 }
 
 /** The external system has no configuration: the execution is skipped and counts as done. */

@@ -60,7 +60,7 @@ export function createHttpClient(options: { timeoutMs: number }): HttpClient {
           parseRetryAfter(res.headers.get('retry-after')),
         );
       }
-      if (res.status >= 400) throw new PermanentError(`${req.what}: HTTP ${res.status} ${snippet}`.trim());
+      if (res.status >= 400) throw new PermanentError(`${req.what}: HTTP ${res.status} ${snippet}`.trim(), { status: res.status });
       return {
         status: res.status,
         text,

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { StepEvent, WorkflowName, WorkItem } from '@patchflow/contracts';
+import type { Bus } from '@patchflow/bus';
+import type { Logger } from '@patchflow/log';
+
+export interface Subaction {
+  /** `patch.workflow.<action>.<stepName>`, e.g. `patch.workflow.startDeployment.createSuccessor`. */
+  subactionType: string;
+  message: string;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * The step log of one execution. Each `subaction` is published as a `StepEvent` to JetStream
+ * (awaited: when it resolves the step is stored, at least once — the action-log deduplicates by
+ * eventId) and written to the service log.
+ */
+export class ActionLogger {
+  constructor(
+    private readonly bus: Bus,
+    private readonly workflow: WorkflowName,
+    private readonly work: WorkItem,
+    readonly attempt: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** The subactionType of a step of this execution's action. */
+  subactionType(stepName: string): string {
+    return `patch.workflow.${this.work.transition.action}.${stepName}`;
+  }
+
+  async subaction({ subactionType, message, metadata = {} }: Subaction): Promise<void> {
+    const event: StepEvent = {
+      kind: 'step',
+      eventId: randomUUID(),
+      workId: this.work.workId,
+      patchId: this.work.patch.id,
+      action: this.work.transition.action,
+      workflow: this.workflow,
+      attempt: this.attempt,
+      at: new Date().toISOString(),
+      subactionType,
+      message,
+      metadata,
+    };
+    this.log.info({ workId: event.workId, subactionType, metadata }, message);
+    await this.bus.publish(this.bus.topology.step(this.workflow), event, { msgId: event.eventId });
+  }
+
+  /** Shorthand for `subaction` with `subactionType(stepName)`. */
+  async step(stepName: string, message: string, metadata?: Record<string, unknown>): Promise<void> {
+    await this.subaction({ subactionType: this.subactionType(stepName), message, ...(metadata ? { metadata } : {}) });
+  }
+}

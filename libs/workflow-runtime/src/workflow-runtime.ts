@@ -1,0 +1,315 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ContractError,
+  WorkItem,
+  workflowOpsEndpoints,
+  type DeadLetter,
+  type ExecutionEvent,
+  type ExecutionStatus,
+  type RetryOutcome,
+  type WorkflowName,
+} from '@patchflow/contracts';
+import { ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
+import type { Logger } from '@patchflow/log';
+import { ActionLogger } from './action-logger.js';
+import { retryDelayMs, type RetryPolicy } from './backoff.js';
+import { errorMessage, failureKind, TransientError } from './errors.js';
+import type { ExecutionStore } from './execution-store.js';
+import { NoOpWorkflowService, type WorkflowHandlers, type WorkflowResult } from './workflow-service.js';
+
+export interface WorkflowRuntimeOptions {
+  bus: Bus;
+  workflow: WorkflowName;
+  handlers: WorkflowHandlers;
+  store: ExecutionStore;
+  logger: Logger;
+  retry: RetryPolicy;
+  /** Overrides the consumer's ack wait (and the execution lease): how soon a crashed run is redelivered. */
+  ackWaitMs?: number;
+  /** Work items run at once by this process. */
+  concurrency?: number;
+  /** On stop, how long in-flight executions may finish before they are aborted and nak'ed. */
+  shutdownGraceMs?: number;
+}
+
+/** How one run of one work item ended, and so how its message is settled. */
+type RunOutcome =
+  | { kind: 'succeeded' }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'already_succeeded' }
+  | { kind: 'busy'; retryInMs: number }
+  | { kind: 'retry'; delayMs: number; error: string }
+  | { kind: 'dead_lettered'; reason: string };
+
+/**
+ * Runs one workflow: a durable pull consumer on the work stream (shared by every instance of
+ * the service), the handler table, the execution record that makes reruns harmless, the step
+ * and execution events, dead letters and the operator endpoints. Settlement rules:
+ *
+ * - invalid message → terminated and logged (ConsumerRunner), never blocks the ones behind it;
+ * - action routed to nothing here → ack;
+ * - already succeeded (redelivery, replay) → ack, logged as skipped;
+ * - success / skipped / not configured → ack;
+ * - transient failure → nak with exponential backoff (or Retry-After), until the last attempt;
+ * - permanent failure or last attempt failed → dead letter, execution failed, term.
+ */
+export class WorkflowRuntime {
+  private runner: ConsumerRunner | undefined;
+  private readonly shutdown = new AbortController();
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  /** What this instance did since it started (executions it ran, by outcome). */
+  readonly stats = { executed: 0, succeeded: 0, skipped: 0, retried: 0, deadLettered: 0 };
+
+  private constructor(private readonly o: WorkflowRuntimeOptions) {
+    const consumer = o.bus.topology.workflowConsumer(o.workflow);
+    this.leaseMs = o.ackWaitMs ?? consumer.ackWaitMs;
+    // JetStream silently drops a message after max_deliver: dead-letter on the last delivery instead.
+    this.maxAttempts = Math.min(o.retry.maxAttempts, consumer.maxDeliver);
+  }
+
+  static async start(options: WorkflowRuntimeOptions): Promise<WorkflowRuntime> {
+    const runtime = new WorkflowRuntime(options);
+    await runtime.begin();
+    return runtime;
+  }
+
+  private async begin(): Promise<void> {
+    const { bus, workflow, logger } = this.o;
+    await bus.ensureStreams(['work', 'workflowEvents', 'deadLetters']);
+    const ops = workflowOpsEndpoints(workflow);
+    bus.serve(ops.listDeadLetters, (req) => this.o.store.listDeadLetters(req).then((items) => ({ items })));
+    bus.serve(ops.retryDeadLetters, (req) => this.retryDeadLetters(req.workId).then((outcomes) => ({ outcomes })));
+    const consumer = { ...bus.topology.workflowConsumer(workflow), ackWaitMs: this.leaseMs };
+    this.runner = await ConsumerRunner.start(bus, {
+      consumer,
+      schema: WorkItem,
+      concurrency: this.o.concurrency ?? 16,
+      handle: (d) => this.handle(d),
+    });
+    logger.info({ workflow, consumer: consumer.durableName, maxAttempts: this.maxAttempts }, 'workflow consuming work');
+  }
+
+  private async handle(d: Delivery<WorkItem>): Promise<Settlement> {
+    const work = d.value;
+    const action = work.transition.action;
+    if (this.o.bus.topology.actionOfWorkSubject(d.subject) !== action) {
+      this.o.logger.error({ subject: d.subject, workId: work.workId, action }, 'work subject does not match its action');
+      return { kind: 'term', reason: `subject ${d.subject} does not match action ${action}` };
+    }
+    const handler = this.o.handlers[action];
+    if (handler instanceof NoOpWorkflowService || !work.workflows.includes(this.o.workflow)) {
+      this.o.logger.debug({ workId: work.workId, action }, 'not routed to this workflow; acked');
+      return { kind: 'ack' };
+    }
+    const outcome = await this.run(work, { finalAttempt: d.deliveryCount >= this.maxAttempts, working: d.working });
+    switch (outcome.kind) {
+      case 'succeeded':
+      case 'skipped':
+      case 'already_succeeded':
+        return { kind: 'ack' };
+      case 'busy':
+        return { kind: 'nak', delayMs: outcome.retryInMs };
+      case 'retry':
+        return { kind: 'nak', delayMs: outcome.delayMs };
+      case 'dead_lettered':
+        return { kind: 'term', reason: outcome.reason };
+      default: {
+        const never: never = outcome;
+        throw new Error(`unknown outcome ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /**
+   * One execution of `work`: claim it, run the handler with a heartbeat, record and publish
+   * the outcome. `finalAttempt` turns a transient failure into a dead letter.
+   */
+  private async run(work: WorkItem, opts: { finalAttempt: boolean; working: () => void }): Promise<RunOutcome> {
+    const { store, workflow, bus } = this.o;
+    const handler = this.o.handlers[work.transition.action];
+    if (handler instanceof NoOpWorkflowService) return { kind: 'skipped', reason: 'not routed' };
+    const log = this.o.logger.child({ workflow, workId: work.workId, action: work.transition.action, patchId: work.patch.id });
+    const claim = await store.claim(work, this.leaseMs);
+    if (claim.kind === 'busy') {
+      log.info({ retryInMs: claim.retryInMs }, 'execution is running elsewhere; retrying later');
+      return { kind: 'busy', retryInMs: claim.retryInMs };
+    }
+    if (claim.kind === 'succeeded') {
+      const logger = new ActionLogger(bus, workflow, work, claim.attempts, log);
+      await logger.step('skipped', 'skipped: already succeeded (redelivered or replayed work)');
+      await this.publishExecution(work, claim.attempts, 'skipped');
+      return { kind: 'already_succeeded' };
+    }
+    const attempt = claim.attempt;
+    this.stats.executed++;
+    const logger = new ActionLogger(bus, workflow, work, attempt, log);
+    await this.publishExecution(work, attempt, 'running');
+    const heartbeat = setInterval(
+      () => {
+        opts.working();
+        void store.renewLease(work.workId, this.leaseMs).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
+      },
+      Math.max(100, Math.floor(this.leaseMs / 3)),
+    );
+    let result: WorkflowResult | void;
+    try {
+      result = await handler.execute({
+        work,
+        patch: work.patch,
+        logger,
+        signal: this.shutdown.signal,
+        execution: {
+          attempt,
+          externalRef: claim.externalRef,
+          recordExternalRef: (ref) => store.recordExternalRef(work.workId, ref),
+        },
+      });
+    } catch (error) {
+      return this.failed(work, attempt, error, opts.finalAttempt, logger, log);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (result && result.status === 'skipped') {
+      await logger.step('skipped', `skipped: ${result.reason}`);
+      await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'skipped')]);
+      this.stats.skipped++;
+      return { kind: 'skipped', reason: result.reason };
+    }
+    await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'succeeded')]);
+    this.stats.succeeded++;
+    log.info({ attempt }, 'execution succeeded');
+    return { kind: 'succeeded' };
+  }
+
+  private async failed(
+    work: WorkItem,
+    attempt: number,
+    error: unknown,
+    finalAttempt: boolean,
+    logger: ActionLogger,
+    log: Logger,
+  ): Promise<RunOutcome> {
+    const { store } = this.o;
+    const message = errorMessage(error).slice(0, 4000);
+    const kind = failureKind(error);
+    switch (kind) {
+      case 'not_configured': {
+        const reason = `not configured (${message})`;
+        await logger.step('skipped', `skipped: ${reason}`);
+        await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'skipped')]);
+        this.stats.skipped++;
+        return { kind: 'skipped', reason };
+      }
+      case 'transient': {
+        if (this.shutdown.signal.aborted) {
+          // Cut short by shutdown: not the work's fault, hand it straight to another instance.
+          await store.markRetrying(work.workId, message);
+          await this.publishExecution(work, attempt, 'failed', { error: message, willRetry: true });
+          return { kind: 'retry', delayMs: 0, error: message };
+        }
+        if (!finalAttempt) {
+          const delayMs = retryDelayMs(this.o.retry, attempt, error instanceof TransientError ? error.retryAfterMs : undefined);
+          if (!(error instanceof TransientError)) log.error({ err: error }, 'unexpected error; treated as transient');
+          log.warn({ attempt, delayMs, error: message }, 'execution failed; will retry');
+          await store.markRetrying(work.workId, message);
+          await this.publishExecution(work, attempt, 'failed', { error: message, willRetry: true });
+          this.stats.retried++;
+          return { kind: 'retry', delayMs, error: message };
+        }
+        return this.deadLetter(work, attempt, `gave up after ${attempt} attempts: ${message}`, log);
+      }
+      case 'permanent':
+        return this.deadLetter(work, attempt, message, log);
+      default: {
+        const never: never = kind;
+        throw new Error(`unknown failure kind ${String(never)}`);
+      }
+    }
+  }
+
+  /** Final failure: execution failed + dead-letter row (one transaction), dead letter on the stream, event. */
+  private async deadLetter(work: WorkItem, attempt: number, reason: string, log: Logger): Promise<RunOutcome> {
+    const { store, bus, workflow } = this.o;
+    await store.deadLetter(work, reason, attempt);
+    const deadLetter: DeadLetter = { workflow, work, reason, attempts: attempt, at: new Date().toISOString() };
+    await bus.publish(bus.topology.deadLetter(workflow), deadLetter, { msgId: `${workflow}:${work.workId}:${attempt}` });
+    await this.publishExecution(work, attempt, 'failed', { error: reason, deadLettered: true });
+    this.stats.deadLettered++;
+    log.error({ attempt, reason }, 'execution failed; dead-lettered');
+    return { kind: 'dead_lettered', reason };
+  }
+
+  private async publishExecution(
+    work: WorkItem,
+    attempt: number,
+    status: ExecutionStatus,
+    extra: { error?: string; willRetry?: boolean; deadLettered?: boolean } = {},
+  ): Promise<void> {
+    const { bus, workflow } = this.o;
+    const event: ExecutionEvent = {
+      kind: 'execution',
+      eventId: randomUUID(),
+      workId: work.workId,
+      patchId: work.patch.id,
+      action: work.transition.action,
+      workflow,
+      attempt,
+      at: new Date().toISOString(),
+      status,
+      ...(extra.error !== undefined ? { error: extra.error.slice(0, 4000) } : {}),
+      willRetry: extra.willRetry ?? false,
+      deadLettered: extra.deadLettered ?? false,
+    };
+    await bus.publish(bus.topology.execution(workflow), event, { msgId: event.eventId });
+  }
+
+  /**
+   * Operator retry: runs each open dead letter now, in this process. Success closes the dead
+   * letter; a failure dead-letters it again with the new reason (nothing is redelivered).
+   */
+  async retryDeadLetters(workId: string | undefined): Promise<RetryOutcome[]> {
+    const items = await this.o.store.openDeadLetterWork(workId);
+    if (workId && items.length === 0) {
+      throw new ContractError('not_found', `no open dead letter for work ${workId} in workflow ${this.o.workflow}`);
+    }
+    const outcomes: RetryOutcome[] = [];
+    for (const raw of items) {
+      const work = WorkItem.parse(raw);
+      this.o.logger.info({ workId: work.workId }, 'operator retry of dead-lettered work');
+      const outcome = await this.run(work, { finalAttempt: true, working: () => undefined });
+      if (outcome.kind === 'succeeded' || outcome.kind === 'skipped' || outcome.kind === 'already_succeeded') {
+        await this.o.store.markDeadLetterRetried(work.workId);
+        outcomes.push({ workId: work.workId, status: 'succeeded' });
+      } else {
+        await this.o.store.countRetry(work.workId);
+        const error = outcome.kind === 'busy' ? 'running in another instance; try again later' : 'reason' in outcome ? outcome.reason : outcome.error;
+        outcomes.push({ workId: work.workId, status: 'failed', error });
+      }
+    }
+    return outcomes;
+  }
+
+  /**
+   * Graceful stop: stop pulling; let in-flight executions finish for `shutdownGraceMs`; then
+   * abort them (their I/O takes the signal) so they are nak'ed for another instance at once.
+   */
+  async stop(): Promise<void> {
+    const runner = this.runner;
+    if (!runner) return;
+    this.runner = undefined;
+    const stopped = runner.stop();
+    const grace = this.o.shutdownGraceMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      stopped.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), grace))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.o.logger.warn({ inFlight: runner.inFlightCount }, 'shutdown grace over; aborting in-flight executions');
+      this.shutdown.abort(new TransientError('service shutting down'));
+      await stopped;
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import type { ActionWorkflowService, WorkflowInput, WorkflowResult } from '@patchflow/workflow-runtime';
+import type { GitlabPipelineTrigger } from './gitlab-trigger.js';
+
+/**
+ * Triggers one pipeline per work item: the pipeline id is recorded before the work is acked,
+ * so a redelivery or replay finds it and does not trigger again.
+ */
+export class TriggerPipeline implements ActionWorkflowService {
+  constructor(
+    private readonly gitlab: GitlabPipelineTrigger,
+    private readonly defaultRef: string,
+  ) {}
+
+  async execute({ work, patch, logger, execution, signal }: WorkflowInput): Promise<WorkflowResult> {
+    const known = execution.externalRef.pipelineId;
+    if (known !== undefined) return { status: 'skipped', reason: `pipeline ${String(known)} was already triggered for this work` };
+    const ref = patch.gitRef ?? this.defaultRef;
+    const pipeline = await this.gitlab.trigger(
+      ref,
+      {
+        PATCH_ID: patch.id,
+        PATCH_NAME: patch.name,
+        PATCH_ACTION: work.transition.action,
+        PATCH_STATUS: patch.status,
+      },
+      signal,
+    );
+    await execution.recordExternalRef({ pipelineId: pipeline.id, webUrl: pipeline.webUrl });
+    await logger.step('triggerPipeline', `triggered GitLab pipeline ${pipeline.id} on ${ref}`, {
+      pipelineId: pipeline.id,
+      webUrl: pipeline.webUrl,
+      ref,
+    });
+    return { status: 'succeeded' };
+  }
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { NotConfigured, PermanentError, type HttpClient, type HttpRequest } from '@patchflow/workflow-runtime';
+
+export interface JiraConfig {
+  url: string;
+  email: string;
+  apiToken: string;
+}
+
+export interface JiraTransition {
+  id: string;
+  name: string;
+  toStatus: string;
+}
+
+const IssueStatusResponse = z.object({ fields: z.object({ status: z.object({ name: z.string() }) }) });
+const TransitionsResponse = z.object({
+  transitions: z.array(z.object({ id: z.string(), name: z.string(), to: z.object({ name: z.string() }) })),
+});
+const CommentResponse = z.object({ id: z.string() });
+
+/**
+ * Port to Jira Cloud REST v3 with Basic auth (email + API token, never logged). Moving an issue
+ * is naturally idempotent when the caller checks the current status first; comments are not.
+ */
+export class JiraClient {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly config: JiraConfig | undefined,
+  ) {}
+
+  get configured(): boolean {
+    return this.config !== undefined;
+  }
+
+  async issueStatus(key: string, signal: AbortSignal): Promise<string> {
+    const res = await this.send({ method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}?fields=status`, what: `Jira get issue ${key}` }, signal);
+    return parse(IssueStatusResponse, res, `Jira get issue ${key}`).fields.status.name;
+  }
+
+  async transitions(key: string, signal: AbortSignal): Promise<JiraTransition[]> {
+    const res = await this.send({ method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, what: `Jira transitions of ${key}` }, signal);
+    return parse(TransitionsResponse, res, `Jira transitions of ${key}`).transitions.map((t) => ({ id: t.id, name: t.name, toStatus: t.to.name }));
+  }
+
+  async transition(key: string, transitionId: string, signal: AbortSignal): Promise<void> {
+    await this.send(
+      {
+        method: 'POST',
+        path: `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`,
+        body: { transition: { id: transitionId } },
+        what: `Jira transition ${key}`,
+      },
+      signal,
+    );
+  }
+
+  /** Adds a comment; `body` is an Atlassian Document Format document. Returns the comment id. */
+  async addComment(key: string, body: unknown, signal: AbortSignal): Promise<string> {
+    const res = await this.send(
+      { method: 'POST', path: `/rest/api/3/issue/${encodeURIComponent(key)}/comment`, body: { body }, what: `Jira comment on ${key}` },
+      signal,
+    );
+    return parse(CommentResponse, res, `Jira comment on ${key}`).id;
+  }
+
+  private async send(
+    r: { method: HttpRequest['method']; path: string; body?: unknown; what: string },
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const c = this.config;
+    if (!c) throw new NotConfigured('JIRA_URL, JIRA_EMAIL and JIRA_API_TOKEN are not all set');
+    const res = await this.http.send({
+      method: r.method,
+      url: `${c.url.replace(/\/+$/, '')}${r.path}`,
+      headers: {
+        authorization: `Basic ${Buffer.from(`${c.email}:${c.apiToken}`).toString('base64')}`,
+        accept: 'application/json',
+        ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(r.body !== undefined ? { body: JSON.stringify(r.body) } : {}),
+      what: r.what,
+      signal,
+    });
+    return res.text ? res.json() : undefined;
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new PermanentError(`${what}: unexpected response shape`);
+  return parsed.data;
+}

@@ -1,0 +1,19 @@
+import { parseEnv } from '@patchflow/config';
+import { startOrExit, stopOnSignals, workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
+import { startJiraWorkflow } from './app.js';
+import { jiraEnv } from './env.js';
+import { parseJiraStatusMap } from './jira-status-map.js';
+
+// Composition root: environment → workflow service; SIGTERM/SIGINT stop it (stop pulling,
+// finish or nak in-flight work, drain the bus, close the database pool).
+const service = await startOrExit(async () => {
+  const env = parseEnv(jiraEnv);
+  const configured = env.JIRA_URL && env.JIRA_EMAIL && env.JIRA_API_TOKEN;
+  return startJiraWorkflow({
+    ...workflowOptionsFromEnv('jira', env),
+    jira: configured ? { url: env.JIRA_URL!, email: env.JIRA_EMAIL!, apiToken: env.JIRA_API_TOKEN! } : undefined,
+    statusMap: parseJiraStatusMap(env.JIRA_STATUS_MAP),
+    httpTimeoutMs: env.HTTP_TIMEOUT_MS,
+  });
+});
+stopOnSignals(() => service.stop(), service.logger);

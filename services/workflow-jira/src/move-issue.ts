@@ -1,0 +1,56 @@
+import { NotConfigured, PermanentError, type ActionWorkflowService, type WorkflowInput, type WorkflowResult } from '@patchflow/workflow-runtime';
+import type { JiraClient } from './jira-client.js';
+import { transitionComment } from './jira-comment.js';
+import type { JiraStatusMap } from './jira-status-map.js';
+
+const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+
+/**
+ * Moves the patch's Jira issue to the status mapped from the patch's new status, then comments.
+ * Each done step is recorded (`transitionedTo`, `commentId`), so a rerun continues where the
+ * last attempt stopped; an issue already in the target status is left alone.
+ */
+export class MoveIssue implements ActionWorkflowService {
+  constructor(
+    private readonly jira: JiraClient,
+    private readonly statusMap: JiraStatusMap,
+  ) {}
+
+  async execute({ work, patch, logger, execution, signal }: WorkflowInput): Promise<WorkflowResult> {
+    if (!this.jira.configured) throw new NotConfigured('JIRA_URL, JIRA_EMAIL and JIRA_API_TOKEN are not all set');
+    const key = patch.jiraKey;
+    if (!key) return { status: 'skipped', reason: 'the patch has no jiraKey' };
+    const target = this.statusMap[work.transition.toStatus];
+    if (!target) return { status: 'skipped', reason: `no Jira status is mapped for patch status ${work.transition.toStatus}` };
+    const ref = execution.externalRef;
+
+    if (ref.transitionedTo === undefined) {
+      const current = await this.jira.issueStatus(key, signal);
+      if (same(current, target)) {
+        await logger.step('alreadyInStatus', `Jira issue ${key} is already in "${target}"`, { jiraKey: key, status: current });
+        return { status: 'skipped', reason: `Jira issue ${key} is already in "${target}"` };
+      }
+      const transitions = await this.jira.transitions(key, signal);
+      const match = transitions.find((t) => same(t.toStatus, target));
+      if (!match) {
+        const available = transitions.map((t) => `"${t.name}" → "${t.toStatus}"`).join(', ') || 'none';
+        throw new PermanentError(`Jira issue ${key} in "${current}" has no transition to "${target}" (available: ${available})`);
+      }
+      await this.jira.transition(key, match.id, signal);
+      await execution.recordExternalRef({ transitionedTo: target, transitionId: match.id });
+      await logger.step('transitionIssue', `moved Jira issue ${key} from "${current}" to "${target}"`, {
+        jiraKey: key,
+        from: current,
+        to: target,
+        transitionId: match.id,
+      });
+    }
+
+    if (ref.commentId === undefined) {
+      const commentId = await this.jira.addComment(key, transitionComment(work), signal);
+      await execution.recordExternalRef({ commentId });
+      await logger.step('commentIssue', `commented on Jira issue ${key}`, { jiraKey: key, commentId });
+    }
+    return { status: 'succeeded' };
+  }
+}
