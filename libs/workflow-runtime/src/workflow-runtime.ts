@@ -144,7 +144,12 @@ export class WorkflowRuntime {
     const attempt = claim.attempt;
     this.stats.executed++;
     const logger = new ActionLogger(bus, workflow, work, attempt, log);
-    await this.publishExecution(work, attempt, 'running');
+    // Not awaited: the handler need not wait a round trip for a progress event. Publishes leave
+    // in order on one connection, so `running` still lands before the steps and the outcome; if it
+    // is lost, the outcome event that follows says more anyway.
+    void this.publishExecution(work, attempt, 'running').catch((err: unknown) =>
+      log.warn({ err: (err as Error).message }, 'could not publish the running event'),
+    );
     const heartbeat = setInterval(
       () => {
         opts.working();

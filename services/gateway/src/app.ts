@@ -1,0 +1,60 @@
+import { Bus } from '@patchflow/bus';
+import { createLogger, type Logger, type LogLevel } from '@patchflow/log';
+import { LiveUpdates } from './live-updates.js';
+import { buildServer } from './server.js';
+import { ServiceClient } from './service-client.js';
+import type { TokenRegistry } from './tokens.js';
+
+export interface GatewayOptions {
+  natsUrl: string;
+  namespace: string;
+  tokens: TokenRegistry;
+  port: number;
+  host?: string;
+  requestTimeoutMs?: number;
+  logLevel?: LogLevel;
+  logger?: Logger;
+}
+
+export interface RunningGateway {
+  /** e.g. `http://127.0.0.1:8080` */
+  url: string;
+  port: number;
+  bus: Bus;
+  stop(): Promise<void>;
+}
+
+/** Starts the gateway in this process (main.ts and the tests both use it). */
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger('gateway', options.logLevel ?? 'info');
+  const bus = await Bus.connect({ url: options.natsUrl, name: 'gateway', namespace: options.namespace, logger });
+  const live = new LiveUpdates(bus);
+  const app = buildServer({
+    services: new ServiceClient(bus, options.requestTimeoutMs ?? 5000),
+    tokens: options.tokens,
+    live,
+    logger,
+  });
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await app.listen({ port: options.port, host });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  logger.info({ url, tokens: options.tokens.size }, `gateway listening on ${url}`);
+  return {
+    url,
+    port,
+    bus,
+    // Stop taking HTTP requests first (in-flight ones finish and need the bus), then the bus.
+    async stop() {
+      await app.close();
+      await bus.drain();
+      logger.info('gateway stopped');
+    },
+  };
+}

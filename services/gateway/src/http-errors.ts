@@ -1,0 +1,78 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ContractError, type ErrorBody, type ErrorCode, type FieldProblem } from '@patchflow/contracts';
+import type { Logger } from '@patchflow/log';
+import type { z } from 'zod';
+
+/** The HTTP status of each contract error code; adding a code fails to compile until mapped. */
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'validation_failed':
+      return 400;
+    case 'unauthorized':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'invalid_transition':
+    case 'version_conflict':
+      return 409;
+    case 'internal':
+      return 500;
+    case 'unavailable':
+      return 503;
+    case 'timeout':
+      return 504;
+    default: {
+      const never: never = code;
+      throw new Error(`unmapped error code ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * zod issues as field problems, with `where` (body, query, path, header) in front. An unknown
+ * key becomes one problem per key, named by its path, so the client sees which field to remove.
+ */
+export function httpFieldProblems(error: z.ZodError, where: string): FieldProblem[] {
+  return error.issues.flatMap((issue) => {
+    const base = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: [...base, key].join('.'), message: `unknown field in the ${where}` }));
+    }
+    return [{ path: base.join('.') || `(${where})`, message: issue.message }];
+  });
+}
+
+/** Parses `value` or throws validation_failed naming the fields. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw ContractError.validation(httpFieldProblems(parsed.error, where), where);
+  return parsed.data;
+}
+
+export function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
+  return reply.code(status).type('application/json').send({ error: body });
+}
+
+/**
+ * The one error handler: contract errors keep their code; fastify's own client errors (bad JSON,
+ * wrong content type, body too large) become `validation_failed` with fastify's status; anything
+ * else is logged and answered `internal` without details.
+ */
+export function errorHandler(logger: Logger) {
+  return (error: FastifyError | ContractError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof ContractError) return sendError(reply, httpStatusOf(error.code), error.toBody());
+    const status = 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      const message = error.message || 'bad request';
+      return sendError(reply, status, {
+        code: 'validation_failed',
+        message,
+        details: { fields: [{ path: '(body)', message }] },
+      });
+    }
+    logger.error({ err: error, method: request.method, route: request.routeOptions.url }, 'request failed');
+    return sendError(reply, 500, { code: 'internal', message: 'internal error; see the gateway log' });
+  };
+}

@@ -1,0 +1,28 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+const publicDir = new URL('../../public/', import.meta.url);
+
+/** The Action History UI: static files, no build step. The page asks for a token itself. */
+const files: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'lifecycle-diagram.js': 'text/javascript; charset=utf-8',
+  'styles.css': 'text/css; charset=utf-8',
+};
+
+export function uiRoutes(app: FastifyInstance): void {
+  const serve = (name: string) => async (_request: unknown, reply: FastifyReply) => {
+    const type = files[name];
+    if (!type) return reply.code(404).send();
+    const body = await readFile(new URL(name, publicDir));
+    return reply
+      .type(type)
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', "default-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'")
+      .header('x-content-type-options', 'nosniff')
+      .send(body);
+  };
+  app.get('/', serve('index.html'));
+  for (const name of Object.keys(files)) app.get(`/ui/${name}`, serve(name));
+}
