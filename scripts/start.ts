@@ -4,6 +4,7 @@
  * Ctrl-C or SIGTERM stops them all (in reverse start order); if one dies, all are stopped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -76,7 +77,14 @@ async function main(): Promise<void> {
   console.log(`streams ready: ${Object.values(bus.topology.streams).map((s) => s.name).join(', ')}`);
   await bus.close();
 
-  // 3. The services.
+  // 3. The gateway admits no anonymous caller: without configured tokens, make one for this run.
+  let devToken: string | undefined;
+  if (!process.env.GATEWAY_TOKENS) {
+    devToken = randomBytes(18).toString('base64url');
+    process.env.GATEWAY_TOKENS = `dev:admin:${devToken}`;
+  }
+
+  // 4. The services.
   const services = discoverServices().filter((s) => !onlyArg || onlyArg.split(',').includes(s));
   if (services.length === 0) throw new Error(`no services match --only ${onlyArg}`);
   const children: { name: string; child: ChildProcess }[] = [];
@@ -123,7 +131,9 @@ async function main(): Promise<void> {
   });
   console.log(`started ${services.join(', ')}`);
   if (services.includes('gateway')) {
-    console.log(`\n  Action History UI: http://127.0.0.1:${process.env.GATEWAY_PORT || 8080}/\n`);
+    console.log(`\n  Action History UI: http://127.0.0.1:${process.env.GATEWAY_PORT || 8080}/`);
+    if (devToken) console.log(`  Sign in with the development admin token ${devToken} (set GATEWAY_TOKENS to choose your own)`);
+    console.log('');
   }
 }
 
