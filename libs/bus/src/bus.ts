@@ -72,6 +72,9 @@ export class Bus {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         timeout: 3000,
+        // Without this every request builds two Error objects just to keep a stack trace —
+        // measurable on the transition path; our errors are classified by type, not by trace.
+        noAsyncTraces: true,
       });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);

@@ -59,11 +59,16 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
     await orm.close();
     throw err;
   }
-  const publisher = new OutboxPublisher(bus, pool, logger);
+  // `published_at` is bookkeeping: losing the last few marks in a crash only makes the relay
+  // publish those items again (a duplicate JetStream drops). So these updates do not wait for
+  // the WAL flush, and stay off the connections transitions use.
+  const bookkeeping = new pg.Pool({ connectionString: env.DATABASE_URL, max: 1, options: '-c synchronous_commit=off' });
+  bookkeeping.on('error', (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
+  const publisher = new OutboxPublisher(bus, bookkeeping, logger);
   const crashAfterCommit = env.PATCH_STATUS_FAULT === 'crash-after-commit';
   const service = new PatchStatusService({
     orm,
-    transitions: new TransitionStore(pool),
+    transitions: new TransitionStore(pool, { maxBatch: env.TRANSITION_BATCH_MAX, maxInFlight: env.TRANSITION_BATCH_IN_FLIGHT }),
     logger,
     onCommitted: (work) => {
       if (crashAfterCommit) {
@@ -92,7 +97,7 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
       await relay.stop();
       await bus.drain();
       await publisher.flush();
-      await pool.end();
+      await Promise.all([pool.end(), bookkeeping.end()]);
       await orm.close();
       logger.info('patch-status stopped');
     },

@@ -5,6 +5,13 @@ export const PatchStatusEnv = z.object({
   ...commonEnv,
   /** Connections for the transition write path (plain pg) and, separately, for MikroORM. */
   PATCH_STATUS_DB_POOL_SIZE: envInt(1, 200).default(16),
+  /** Most transitions one write statement carries (concurrent transitions share a round trip). */
+  TRANSITION_BATCH_MAX: envInt(1, 1000).default(64),
+  /**
+   * Transition statements of each kind in flight at once; callers beyond wait for the next batch.
+   * A lone caller never waits. 1 = strictly serial batches; more = more connections busy.
+   */
+  TRANSITION_BATCH_IN_FLIGHT: envInt(1, 64).default(4),
   /** How often the outbox relay looks for work that was committed but not published. */
   OUTBOX_RELAY_INTERVAL_MS: envInt(10, 600_000).default(1000),
   /**

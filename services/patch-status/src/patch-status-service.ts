@@ -155,6 +155,7 @@ export class PatchStatusService {
     if (!action.from.includes(patch.status)) {
       throw new ContractError('invalid_transition', `${action.name} is not allowed from ${patch.status}`, {
         currentStatus: patch.status,
+        currentVersion: patch.version,
         allowedActions: lifecycle.allowedActions(patch.status),
       });
     }
