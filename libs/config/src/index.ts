@@ -31,3 +31,4 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
 
 /** Numbers from the environment: `z.coerce` with bounds. */
 export const envInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+export { exitWithHelpIfAsked, startOrExit, stopOnSignals } from './service-process.js';

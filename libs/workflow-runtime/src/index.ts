@@ -21,4 +21,3 @@ export {
   type WorkflowResult,
 } from './workflow-service.js';
 export { WorkflowRuntime, type WorkflowRuntimeOptions } from './workflow-runtime.js';
-export { startOrExit, stopOnSignals } from './process-lifecycle.js';

@@ -1,12 +1,19 @@
-import { parseEnv } from '@patchflow/config';
-import { startOrExit, stopOnSignals, workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
+import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
 import { startJiraWorkflow } from './app.js';
 import { jiraEnv } from './env.js';
 import { parseJiraStatusMap } from './jira-status-map.js';
 
+exitWithHelpIfAsked(`workflow-jira — moves the patch's Jira issue to the mapped status and comments on it
+
+Usage: npm start -w @patchflow/workflow-jira
+
+Environment: ${Object.keys(jiraEnv.shape).join(', ')}
+(see services/workflow-jira/README.md and src/env.ts).`);
+
 // Composition root: environment → workflow service; SIGTERM/SIGINT stop it (stop pulling,
 // finish or nak in-flight work, drain the bus, close the database pool).
-const service = await startOrExit(async () => {
+const service = await startOrExit('workflow-jira', async () => {
   const env = parseEnv(jiraEnv);
   const configured = env.JIRA_URL && env.JIRA_EMAIL && env.JIRA_API_TOKEN;
   return startJiraWorkflow({

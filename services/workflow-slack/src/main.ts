@@ -1,11 +1,18 @@
-import { parseEnv } from '@patchflow/config';
-import { startOrExit, stopOnSignals, workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
+import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
 import { startSlackWorkflow } from './app.js';
 import { slackEnv } from './env.js';
 
+exitWithHelpIfAsked(`workflow-slack — posts every transition to a Slack incoming webhook
+
+Usage: npm start -w @patchflow/workflow-slack
+
+Environment: ${Object.keys(slackEnv.shape).join(', ')}
+(see services/workflow-slack/README.md and src/env.ts).`);
+
 // Composition root: environment → workflow service; SIGTERM/SIGINT stop it (stop pulling,
 // finish or nak in-flight work, drain the bus, close the database pool).
-const service = await startOrExit(async () => {
+const service = await startOrExit('workflow-slack', async () => {
   const env = parseEnv(slackEnv);
   return startSlackWorkflow({
     ...workflowOptionsFromEnv('slack', env),

@@ -1,0 +1,52 @@
+import type { Logger } from '@patchflow/log';
+
+/** Errors whose message already says what is wrong and how to fix it, in one line. */
+const STARTUP_ERRORS = new Set(['EnvError', 'DatabaseUnreachableError', 'BusUnreachableError']);
+
+/** `--help` / `-h`: prints the text and exits 0; otherwise returns. */
+export function exitWithHelpIfAsked(text: string): void {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(text);
+    process.exit(0);
+  }
+}
+
+/**
+ * Starts a service process. A startup failure it can explain (bad environment, Postgres or NATS
+ * unreachable) prints `<service>: <message>` and exits 2 instead of a stack trace; anything else
+ * is a bug, printed whole, exit 1.
+ */
+export async function startOrExit<T>(service: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if (err instanceof Error && STARTUP_ERRORS.has(err.name)) {
+      process.stderr.write(`${service}: ${err.message}\n`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  }
+}
+
+/**
+ * SIGTERM / SIGINT run `stop` once and exit 0; a second signal exits at once (an operator who
+ * presses Ctrl-C twice means it).
+ */
+export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
