@@ -60,6 +60,57 @@ export class Bus {
     private readonly requestTimeoutMs: number,
   ) {
     this.js = jetstream(nc);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'staleConnection') {
+          this.connected = false;
+          logger.warn({ server: 'server' in s ? s.server : undefined }, 'NATS disconnected');
+        } else if (s.type === 'reconnect') {
+          this.connected = true;
+          logger.info({ server: s.server }, 'NATS reconnected');
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  private connected = true;
+
+  /** False from a lost connection until the client has reconnected (and once closed). */
+  get isConnected(): boolean {
+    return this.connected && !this.nc.isClosed();
+  }
+
+  /**
+   * Reads a stream from its first message up to the last one stored when the call began, in
+   * order, with an ephemeral ordered consumer (nothing durable is created or left behind).
+   * Returns how many messages it handed to `handle`.
+   */
+  async replay(
+    stream: string,
+    handle: (m: { data: Uint8Array; seq: number; subject: string }) => Promise<void>,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<number> {
+    const info = await this.jsm.streams.info(stream);
+    const lastSeq = info.state.last_seq;
+    const total = info.state.messages;
+    if (total === 0) {
+      onProgress?.(0, 0);
+      return 0;
+    }
+    const consumer = await this.js.consumers.get(stream);
+    const messages = await consumer.consume();
+    let done = 0;
+    try {
+      for await (const m of messages) {
+        await handle({ data: m.data, seq: m.seq, subject: m.subject });
+        done += 1;
+        if (done % 500 === 0 || m.seq >= lastSeq) onProgress?.(done, total);
+        if (m.seq >= lastSeq) break;
+      }
+    } finally {
+      messages.stop();
+    }
+    return done;
   }
 
   static async connect(options: BusOptions): Promise<Bus> {
@@ -81,12 +132,6 @@ export class Bus {
       throw new BusUnreachableError(`NATS is not reachable at ${options.url} (${reason}); ${START_HINT}`, { cause: err });
     }
     const logger = options.logger;
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === 'disconnect') logger.warn({ server: s.server }, 'NATS disconnected');
-        else if (s.type === 'reconnect') logger.info({ server: s.server }, 'NATS reconnected');
-      }
-    })();
     const jsm = await jetstreamManager(nc, { timeout: 5000 }).catch((err: unknown) => {
       void nc.close();
       throw new BusUnreachableError(

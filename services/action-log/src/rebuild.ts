@@ -70,31 +70,11 @@ function tryDecode<T>(decode: () => T): T | undefined {
 }
 
 /** Feeds every message of `stream` up to its last sequence at the start, in order. */
-async function replay(
+function replay(
   bus: Bus,
   stream: string,
   onProgress: ((p: RebuildProgress) => void) | undefined,
   apply: (data: Uint8Array, seq: number) => Promise<void>,
 ): Promise<number> {
-  const info = await bus.jsm.streams.info(stream);
-  const lastSeq = info.state.last_seq;
-  const total = info.state.messages;
-  if (total === 0) {
-    onProgress?.({ stream, done: 0, total });
-    return 0;
-  }
-  const consumer = await bus.js.consumers.get(stream);
-  const messages = await consumer.consume();
-  let done = 0;
-  try {
-    for await (const m of messages) {
-      await apply(m.data, m.seq);
-      done += 1;
-      if (done % 500 === 0 || m.seq >= lastSeq) onProgress?.({ stream, done, total });
-      if (m.seq >= lastSeq) break;
-    }
-  } finally {
-    messages.stop();
-  }
-  return done;
+  return bus.replay(stream, (m) => apply(m.data, m.seq), (done, total) => onProgress?.({ stream, done, total }));
 }

@@ -8,22 +8,13 @@ import type { z } from 'zod';
  * nobody serving the subject, is `unavailable` (503) at once, without waiting for the timeout.
  */
 export class ServiceClient {
-  private connected = true;
-
   constructor(
     private readonly bus: Bus,
     private readonly timeoutMs: number,
-  ) {
-    void (async () => {
-      for await (const s of bus.nc.status()) {
-        if (s.type === 'disconnect' || s.type === 'staleConnection') this.connected = false;
-        else if (s.type === 'reconnect') this.connected = true;
-      }
-    })().catch(() => undefined);
-  }
+  ) {}
 
   get isConnected(): boolean {
-    return this.connected && !this.bus.isClosed;
+    return this.bus.isConnected;
   }
 
   /** Returns the result or throws the error reply as a ContractError. */
