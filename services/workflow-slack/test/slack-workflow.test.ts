@@ -203,4 +203,41 @@ describe('workflow-slack', () => {
       await otherBus.drain();
     }
   });
+
+  it('SIGTERM mid-execution: the process exits cleanly and hands the work back at once', async () => {
+    const ns = uniqueNamespace('slackterm');
+    const otherBus = await connectTestBus(ns);
+    const env = {
+      NATS_URL: testNatsUrl(),
+      BUS_NAMESPACE: ns,
+      WORKFLOW_DATABASE_URL: db.url,
+      SLACK_WEBHOOK_URL: slack.webhookUrl,
+      // A long ack wait: only a nak on shutdown, not the ack-wait expiry, can hand the work over
+      // before the survivor's wait below runs out.
+      WORKFLOW_ACK_WAIT_MS: '120000',
+      WORKFLOW_SHUTDOWN_GRACE_MS: '300',
+      HTTP_TIMEOUT_MS: '60000',
+    };
+    const stopping = ServiceProcess.start('services/workflow-slack/src/main.ts', env);
+    let survivor: ServiceProcess | undefined;
+    try {
+      await stopping.waitForLog(/workflow-slack started/);
+      const callsBefore = slack.calls.length;
+      slack.inject({ hang: true });
+      const work = buildWorkItem('completeDeployment');
+      await publish(otherBus, work);
+      await waitFor(() => slack.calls.length > callsBefore, { what: 'the first process calls Slack (and hangs)' });
+      expect(await stopping.stop('SIGTERM')).toBe(0);
+      // The lease is released with the nak, so the next instance may claim the item at once.
+      survivor = ServiceProcess.start('services/workflow-slack/src/main.ts', env);
+      await waitFor(succeeded(work.workId), { timeoutMs: 60_000, what: 'the handed-back work completes elsewhere' });
+      expect(slack.posts.filter((p) => JSON.stringify(p).includes(work.workId))).toHaveLength(1);
+      expect(stopping.logs).toMatch(/shutting down/);
+    } finally {
+      stopping.kill('SIGKILL');
+      await survivor?.stop();
+      await deleteNamespaceStreams(otherBus);
+      await otherBus.drain();
+    }
+  });
 });
