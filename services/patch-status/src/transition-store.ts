@@ -42,7 +42,7 @@ export class TransitionStore {
 
   constructor(
     private readonly pool: pg.Pool,
-    options: TransitionStoreOptions = { maxBatch: 64, maxInFlight: 4 },
+    options: TransitionStoreOptions = { maxBatch: 64, maxInFlight: 1 },
   ) {
     this.loader = new Batcher((items) => this.loadMany(items), options);
     this.committer = new Batcher((items) => this.commitMany(items), options);
