@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { Bus } from '@patchflow/bus';
 import { parseEnv } from '@patchflow/config';
 import { ensureDatabase } from '@patchflow/db';
@@ -15,6 +16,9 @@ export interface PatchStatusApp {
   bus: Bus;
   service: PatchStatusService;
   relay: OutboxRelay;
+  /** The ORM and the transition pool, for tests that build a service over other ports. */
+  orm: MikroORM;
+  pool: pg.Pool;
   /** Stops taking requests, finishes in-flight ones and publishes, then closes everything. */
   stop(): Promise<void>;
 }
@@ -91,6 +95,8 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
     bus,
     service,
     relay,
+    orm,
+    pool,
     async stop() {
       // Order: stop relaying, stop taking requests and let in-flight ones answer (drain waits for
       // their publishes too), record what was published, then close the databases.

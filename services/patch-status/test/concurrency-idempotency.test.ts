@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { patchEndpoints } from '@patchflow/contracts';
+import { patchEndpoints, type ContractError } from '@patchflow/contracts';
+import { createLogger } from '@patchflow/log';
+import { PatchStatusService } from '../src/patch-status-service.js';
+import { TransitionStore } from '../src/transition-store.js';
 import { startHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -27,19 +30,30 @@ describe('concurrent transitions of one patch', () => {
     expect(work.rows[0].n).toBe(1);
   });
 
-  it('50 at once in-process: the losers of the write race get version_conflict', async () => {
+  it('50 that all read the same version: one commits, the other 49 get version_conflict', async () => {
     const patch = await h.createPatch();
-    // Issued in one tick, the first reads run side by side on the version-1 patch, so at least
-    // the ones that lose the commit must report a version conflict.
+    // A store whose reads wait for each other, so every caller surely read version 1 before any
+    // commit: the write race decides, and the losers must say the version moved on.
+    const store = new TransitionStore(h.app.pool);
+    let allRead = () => undefined as void;
+    const everyoneRead = new Promise<void>((resolve) => (allRead = resolve));
+    let reads = 0;
+    const racing = Object.assign(Object.create(store) as TransitionStore, {
+      async load(id: string, key: string | null) {
+        const loaded = await store.load(id, key);
+        if (++reads === 50) allRead();
+        await everyoneRead;
+        return loaded;
+      },
+    });
+    const service = new PatchStatusService({ orm: h.app.orm, transitions: racing, onCommitted: () => undefined, logger: createLogger('t', 'silent') });
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, () =>
-        h.app.service.transition({ patchId: patch.id, action: 'markActive', actor: { name: 't', role: 'operator' } }),
-      ),
+      Array.from({ length: 50 }, () => service.transition({ patchId: patch.id, action: 'markActive', actor: { name: 't', role: 'operator' } })),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    const codes = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { code: string }).code] : []));
-    expect(codes).toContain('version_conflict');
-    expect(new Set(codes)).toEqual(new Set(codes.filter((c) => c === 'version_conflict' || c === 'invalid_transition')));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ContractError] : []));
+    expect(errors).toHaveLength(49);
+    for (const e of errors) expect(e).toMatchObject({ code: 'version_conflict', details: { currentVersion: 2, currentStatus: 'active' } });
   });
 
   it('50 at once with the same expectedVersion on a moving patch: one transition per version', async () => {
