@@ -2,3 +2,4 @@ export { Bus, BusUnreachableError, isJetStreamNotFound, type BusOptions, type Pu
 export { decodeWith, encodeJson } from './codec.js';
 export { ensureStreams } from './streams.js';
 export { ConsumerRunner, ensureConsumer, type ConsumeOptions, type Delivery, type Settlement } from './consumer.js';
+export { StreamPublisher, type StreamAck } from './stream-publisher.js';

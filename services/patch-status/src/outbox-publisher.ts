@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Bus } from '@patchflow/bus';
+import { StreamPublisher, type Bus } from '@patchflow/bus';
 import type { WorkItem } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
 
@@ -13,27 +13,28 @@ export class OutboxPublisher {
   private pending: { id: string; seq: number }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly stream: StreamPublisher;
 
   constructor(
     private readonly bus: Bus,
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
-  ) {}
-
-  /** Starts the publish and returns at once; the caller's reply does not wait for JetStream. */
-  publishSoon(work: WorkItem): void {
-    void this.bus.track(this.publish(work));
+  ) {
+    // Acks come back on one subscription: no request, timer or promise per work item.
+    this.stream = new StreamPublisher(
+      bus,
+      (workId, ack) => this.markPublished(workId, ack.seq),
+      (workId, error) => this.logger.warn({ workId, err: error }, 'publish after commit refused; the outbox relay will retry'),
+    );
   }
 
-  private async publish(work: WorkItem): Promise<void> {
+  /** Sends the work now; the caller's reply does not wait for JetStream's acknowledgement. */
+  publishSoon(work: WorkItem): void {
     try {
-      const ack = await this.bus.publish(this.bus.topology.work(work.transition.action), work, { msgId: work.workId });
-      this.markPublished(work.workId, ack.seq);
+      this.stream.publish(this.bus.topology.work(work.transition.action), work, work.workId);
     } catch (err) {
-      this.logger.warn(
-        { workId: work.workId, transitionId: work.transition.id, err: (err as Error).message },
-        'publish after commit failed; the outbox relay will retry',
-      );
+      // Closed or draining connection: the row stays unpublished and the relay takes it.
+      this.logger.warn({ workId: work.workId, err: (err as Error).message }, 'publish after commit failed; the outbox relay will retry');
     }
   }
 
@@ -69,6 +70,11 @@ export class OutboxPublisher {
 
   /** Writes every queued `published_at`; called on shutdown. */
   async flush(): Promise<void> {
+    try {
+      this.stream.close();
+    } catch {
+      // the connection is already closed: nothing more will arrive
+    }
     this.flushNow();
     await this.flushing;
   }

@@ -115,11 +115,15 @@ export class TransitionStore {
     if (items.length === 1) return [await this.loadOne(items[0]!.patchId, items[0]!.key)];
     const r = await this.pool.query<PatchRow & { earlier: WorkItem | null; ord: string }>({
       name: 'transition-load-many',
-      text: `SELECT r.ord, p.*, w.payload AS earlier
+      // LATERAL so that both columns of (patch_id, idempotency_key) drive the index lookup; a
+      // plain join filters the key after reading every transition of the patch.
+      text: `SELECT r.ord, p.*, e.payload AS earlier
                FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS r(id, idempotency_key, ord)
                JOIN patch p ON p.id = r.id
-               LEFT JOIN patch_transition t ON t.patch_id = p.id AND t.idempotency_key = r.idempotency_key
-               LEFT JOIN patch_transition_work w ON w.transition_id = t.id`,
+               LEFT JOIN LATERAL (
+                 SELECT w.payload FROM patch_transition t JOIN patch_transition_work w ON w.transition_id = t.id
+                  WHERE r.idempotency_key IS NOT NULL AND t.patch_id = r.id AND t.idempotency_key = r.idempotency_key
+               ) e ON true`,
       values: [items.map((i) => i.patchId), items.map((i) => i.key)],
     });
     const out: (Loaded | null)[] = items.map(() => null);
