@@ -11,7 +11,7 @@ const base = {
   patchId: z.uuid(),
   action: ActionNameSchema,
   workflow: WorkflowNameSchema,
-  /** 1-based delivery attempt of the work message to this workflow. */
+  /** 1-based run of this work item by this workflow (deliveries and operator retries alike). */
   attempt: z.number().int().positive(),
   at: z.iso.datetime({ offset: true }),
 };
@@ -30,7 +30,7 @@ export type StepEvent = z.infer<typeof StepEvent>;
 /**
  * An execution changed state. `failed` with `willRetry` is a transient failure; `failed` without
  * it is final (the work is dead-lettered). `skipped` means nothing to do (already succeeded
- * before, not configured, or not routed).
+ * before, or not configured). Work not routed to a workflow publishes no event at all.
  */
 export const ExecutionEvent = z.object({
   ...base,
