@@ -10,6 +10,7 @@ import { Bus } from '@patchflow/bus';
 import { patchEndpoints, type ActionName, type WorkItem } from '@patchflow/contracts';
 import { createLogger } from '@patchflow/log';
 import { TransitionStore } from '@patchflow/patch-status';
+import { numberArg, numberListArg, percentile } from './bench-kit.js';
 import { createTestDatabase, deleteNamespaceStreams, ServiceProcess, testNatsUrl, uniqueNamespace } from '@patchflow/testing';
 
 const HELP = `Usage: npm run bench:transitions [-- --seconds N] [-- --rounds R] [-- --callers 1,16]
@@ -24,13 +25,9 @@ if (process.argv.includes('--help')) {
   console.log(HELP);
   process.exit(0);
 }
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const SECONDS = Number(arg('--seconds', '4'));
-const ROUNDS = Number(arg('--rounds', '3'));
-const CALLERS = arg('--callers', '1,16').split(',').map(Number);
+const SECONDS = numberArg('--seconds', 4);
+const ROUNDS = numberArg('--rounds', 3);
+const CALLERS = numberListArg('--callers', [1, 16]);
 
 const CEILING = 'plain pg, one transaction per transition (ceiling)';
 
@@ -44,10 +41,6 @@ interface Row {
   perSecond: number;
   p50: number;
   p99: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 /** How many transitions each patch has had since it reached in_deployment (picks the next action). */

@@ -18,6 +18,7 @@ import {
   type TestDatabase,
 } from '@patchflow/testing';
 import { startWorkflowService, type ActionWorkflowService, type WorkflowHandlers } from '@patchflow/workflow-runtime';
+import { numberArg, percentile } from './bench-kit.js';
 
 const HELP = `Usage: npm run bench:workflows [-- --items N] [-- --seconds S] [-- --rate R]
 
@@ -31,13 +32,9 @@ if (process.argv.includes('--help')) {
   console.log(HELP);
   process.exit(0);
 }
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const ITEMS = Number(arg('--items', '5000'));
-const SECONDS = Number(arg('--seconds', '10'));
-const RATE = Number(arg('--rate', '100'));
+const ITEMS = numberArg('--items', 5000);
+const SECONDS = numberArg('--seconds', 10);
+const RATE = numberArg('--rate', 100);
 const WORKFLOW: WorkflowName = 'slack'; // routed for every action
 const LOG = 'warn' as const;
 
@@ -51,11 +48,6 @@ interface Row {
 const rows: Row[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 /** A handler table whose every action records the pickup latency and does nothing else. */
 function noOpHandlers(pickups: number[]): WorkflowHandlers {
