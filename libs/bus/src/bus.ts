@@ -292,9 +292,17 @@ export class Bus {
    */
   async drain(): Promise<void> {
     if (this.nc.isClosed()) return;
-    for (const s of this.subscriptions) s.unsubscribe();
-    await Promise.allSettled([...this.inFlight]);
+    await this.stopServing();
     await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  /**
+   * First half of `drain`: stop taking requests and let in-flight handlers answer, keeping the
+   * connection up (for acknowledgements still on their way).
+   */
+  async stopServing(): Promise<void> {
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    await Promise.allSettled([...this.inFlight]);
   }
 
   async close(): Promise<void> {

@@ -98,11 +98,13 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
     orm,
     pool,
     async stop() {
-      // Order: stop relaying, stop taking requests and let in-flight ones answer (drain waits for
-      // their publishes too), record what was published, then close the databases.
+      // Order: stop relaying; stop taking requests and let in-flight ones answer; wait for the
+      // stream to acknowledge what they published and record it; then close NATS and databases.
       await relay.stop();
-      await bus.drain();
+      await bus.stopServing();
+      await publisher.settle(5000);
       await publisher.flush();
+      await bus.drain();
       await Promise.all([pool.end(), bookkeeping.end()]);
       await orm.close();
       logger.info('patch-status stopped');

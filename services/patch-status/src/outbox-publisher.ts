@@ -14,6 +14,8 @@ export class OutboxPublisher {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly stream: StreamPublisher;
+  /** Published, not yet acknowledged by the stream (or refused). */
+  private readonly unacked = new Set<string>();
 
   constructor(
     private readonly bus: Bus,
@@ -23,8 +25,14 @@ export class OutboxPublisher {
     // Acks come back on one subscription: no request, timer or promise per work item.
     this.stream = new StreamPublisher(
       bus,
-      (workId, ack) => this.markPublished(workId, ack.seq),
-      (workId, error) => this.logger.warn({ workId, err: error }, 'publish after commit refused; the outbox relay will retry'),
+      (workId, ack) => {
+        this.unacked.delete(workId);
+        this.markPublished(workId, ack.seq);
+      },
+      (workId, error) => {
+        this.unacked.delete(workId);
+        this.logger.warn({ workId, err: error }, 'publish after commit refused; the outbox relay will retry');
+      },
     );
   }
 
@@ -32,6 +40,7 @@ export class OutboxPublisher {
   publishSoon(work: WorkItem): void {
     try {
       this.stream.publish(this.bus.topology.work(work.transition.action), work, work.workId);
+      this.unacked.add(work.workId);
     } catch (err) {
       // Closed or draining connection: the row stays unpublished and the relay takes it.
       this.logger.warn({ workId: work.workId, err: (err as Error).message }, 'publish after commit failed; the outbox relay will retry');
@@ -66,6 +75,16 @@ export class OutboxPublisher {
           this.logger.warn({ err: (err as Error).message, count: batch.length }, 'could not record published work'),
         ),
     );
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) for the acknowledgements of everything published, so a clean
+   * shutdown leaves no committed work unrecorded; what does not come in time the relay re-sends.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.unacked.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (this.unacked.size > 0) this.logger.warn({ unacked: this.unacked.size }, 'stopping with unacknowledged publishes; the relay will re-send them');
   }
 
   /** Writes every queued `published_at`; called on shutdown. */

@@ -108,6 +108,48 @@ describe('kill between commit and publish', () => {
   });
 });
 
+describe('SIGTERM while busy', () => {
+  it('answers what it took, publishes and records every committed transition, then exits 0', async () => {
+    const db = await createTestDatabase('outbox_term');
+    const namespace = uniqueNamespace('oterm');
+    const client = await connectTestBus(namespace);
+    const sql = testPool(db.url);
+    const service = ServiceProcess.start(ENTRY, { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), BUS_NAMESPACE: namespace });
+    try {
+      await service.waitForLog(/patch-status ready/);
+      const patches = [];
+      for (let i = 0; i < 40; i++) {
+        patches.push((await client.call(patchEndpoints.create, { name: `2026.53.${i}`, product: 'term', actor: 't' })).patch);
+      }
+      const replies = patches.map((p) =>
+        client.request(patchEndpoints.transition, { patchId: p.id, action: 'markActive', actor: { name: 't', role: 'operator' } }, { timeoutMs: 10_000 }),
+      );
+      // Let the first requests reach the service, then stop it while the rest are in flight.
+      await replies[0];
+      service.kill('SIGTERM');
+      const settled = await Promise.all(replies);
+      expect(await service.exited).toBe(0);
+
+      // Every request was either answered with its committed transition or refused as
+      // unavailable (it arrived after the service stopped listening) — none hung or half-failed.
+      for (const r of settled) if (!r.ok) expect(r.error.code).toBe('unavailable');
+      const answered = settled.filter((r) => r.ok).length;
+      expect(answered).toBeGreaterThan(0);
+      const rows = await sql.query<{ n: number; unpublished: number }>(
+        'SELECT count(*)::int AS n, count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished FROM patch_transition_work',
+      );
+      expect(rows.rows[0]).toEqual({ n: answered, unpublished: 0 });
+      expect(await streamMessages(client)).toHaveLength(answered);
+    } finally {
+      service.kill('SIGKILL');
+      await sql.end();
+      await deleteNamespaceStreams(client);
+      await client.close();
+      await db.drop();
+    }
+  });
+});
+
 describe('NATS unreachable while committing', () => {
   let nats: PrivateNatsServer;
   let db: TestDatabase;
