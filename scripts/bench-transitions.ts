@@ -3,13 +3,12 @@
  * request-reply → patch-status → Postgres → JetStream publish), at 1 and 16 concurrent callers,
  * against the same SQL transaction through plain `pg` in the same run as the ceiling.
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { Bus } from '@patchflow/bus';
-import { patchEndpoints, type ActionName, type WorkItem } from '@patchflow/contracts';
+import { patchEndpoints, type ActionName } from '@patchflow/contracts';
 import { createLogger } from '@patchflow/log';
-import { TransitionStore } from '@patchflow/patch-status';
+import { buildWork, TransitionStore } from '@patchflow/patch-status';
 import { numberArg, numberListArg, percentile } from './bench-kit.js';
 import { createTestDatabase, deleteNamespaceStreams, ServiceProcess, testNatsUrl, uniqueNamespace } from '@patchflow/testing';
 
@@ -110,16 +109,8 @@ async function main(): Promise<void> {
       const loaded = batched ? await store.load(patchId, null) : await store.loadOne(patchId, null);
       if (!loaded) throw new Error('patch vanished');
       const { patch } = loaded;
-      const at = new Date().toISOString();
-      const transitionId = randomUUID();
-      const workId = randomUUID();
       const to = action === 'failDeployment' ? 'deployment_failed' : 'in_deployment';
-      const work: WorkItem = {
-        workId,
-        transition: { id: transitionId, patchId, action, fromStatus: patch.status, toStatus: to, actor: 'bench', reason: 'bench', patchVersion: patch.version + 1, workId, createdAt: at },
-        patch: { id: patch.id, name: patch.name, product: patch.product, status: to, version: patch.version + 1, jiraKey: null, gitRef: null, predecessorId: null, createdAt: at, updatedAt: at },
-        workflows: ['jira', 'slack'],
-      };
+      const work = buildWork(patch, { patchId, action, reason: 'bench', actor: { name: 'bench', role: 'admin' } }, to);
       const commit = { work, fromVersion: patch.version, idempotencyKey: null };
       if (!(batched ? await store.commit(commit) : await store.commitOne(commit))) throw new Error('conflict');
     };

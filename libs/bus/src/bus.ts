@@ -1,8 +1,7 @@
-import { connect, errors, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   jetstream,
   jetstreamManager,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
@@ -281,10 +280,6 @@ export class Bus {
     return this.nc.isClosed();
   }
 
-  /** Round trip to the server; throws when NATS is not connected. */
-  async ping(): Promise<number> {
-    return this.nc.rtt();
-  }
 
   /**
    * Graceful stop: stop taking requests, let in-flight handlers answer, then drain the
@@ -309,12 +304,6 @@ export class Bus {
     if (!this.nc.isClosed()) await this.nc.close();
   }
 
-  /** A header set carrying `Nats-Msg-Id`, for code that publishes raw. */
-  static msgIdHeaders(id: string) {
-    const h = headers();
-    h.set('Nats-Msg-Id', id);
-    return h;
-  }
 }
 
 function decodeReply(data: Uint8Array): Reply<unknown> {
@@ -347,6 +336,3 @@ function requestFailure(err: unknown, subject: string, timeout: number): ErrorBo
   return { code: 'unavailable', message: `request on ${subject} failed: ${err instanceof Error ? err.message : String(err)}` };
 }
 
-export function isJetStreamNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === 404 || /not found/i.test(err.message));
-}

@@ -1,4 +1,4 @@
-export { Bus, BusUnreachableError, isJetStreamNotFound, type BusOptions, type PublishResult } from './bus.js';
+export { Bus, BusUnreachableError, type BusOptions, type PublishResult } from './bus.js';
 export { decodeWith, encodeJson } from './codec.js';
 export { ensureStreams } from './streams.js';
 export { ConsumerRunner, ensureConsumer, type ConsumeOptions, type Delivery, type Settlement } from './consumer.js';

@@ -7,4 +7,4 @@ export { FakeGitlab, type FakePipeline } from './fakes/fake-gitlab.js';
 export { FakeJira, type FakeJiraIssue, type FakeJiraTransition } from './fakes/fake-jira.js';
 export { FakeSlack, type SlackPost } from './fakes/fake-slack.js';
 export { buildWorkItem } from './work-items.js';
-export { readStream } from './streams.js';
+export { readStream, type StoredMessage } from './streams.js';

@@ -1,4 +1,4 @@
 export { startPatchStatus, start, type PatchStatusApp, type StartOptions } from './app.js';
 export { PatchStatusEnv } from './env.js';
-export { PatchStatusService } from './patch-status-service.js';
+export { buildWork, PatchStatusService } from './patch-status-service.js';
 export { TransitionStore } from './transition-store.js';

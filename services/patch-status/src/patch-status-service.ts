@@ -192,7 +192,8 @@ export class PatchStatusService {
   }
 }
 
-function buildWork(patch: Patch, req: TransitionRequest, to: Patch['status']): WorkItem {
+/** The work item (transition and the patch as it leaves it) of applying `req` to `patch`. */
+export function buildWork(patch: Patch, req: TransitionRequest, to: Patch['status']): WorkItem {
   const at = new Date();
   const transitionId = randomUUID();
   const workId = randomUUID();

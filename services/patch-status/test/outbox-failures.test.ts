@@ -8,6 +8,7 @@ import {
   createTestDatabase,
   deleteNamespaceStreams,
   PrivateNatsServer,
+  readStream,
   ServiceProcess,
   testLogLevel,
   testNatsUrl,
@@ -21,15 +22,9 @@ import { OutboxRelay } from '../src/outbox-relay.js';
 
 const ENTRY = 'services/patch-status/src/main.ts';
 
-async function streamMessages(bus: Bus): Promise<{ seq: number; msgId: string | undefined; work: WorkItem }[]> {
-  const name = bus.topology.streams.work.name;
-  const info = await bus.jsm.streams.info(name);
-  const out = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await bus.jsm.streams.getMessage(name, { seq });
-    if (m) out.push({ seq, msgId: m.header?.get('Nats-Msg-Id'), work: m.json<WorkItem>() });
-  }
-  return out;
+/** The work stream's messages, with their msg-ids and decoded work items. */
+async function streamMessages(bus: Bus): Promise<{ msgId: string | undefined; work: WorkItem }[]> {
+  return (await readStream(bus, 'work')).map((m) => ({ msgId: m.msgId, work: m.value as WorkItem }));
 }
 
 describe('kill between commit and publish', () => {

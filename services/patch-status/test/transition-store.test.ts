@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkItem } from '@patchflow/contracts';
+import type { PatchView } from '@patchflow/contracts';
+import { buildWorkItem } from '@patchflow/testing';
 import { TransitionStore } from '../src/transition-store.js';
 import { startHarness, type Harness } from './harness.js';
 
@@ -14,19 +14,9 @@ afterAll(async () => {
   await h.close();
 });
 
-function work(patch: { id: string; name: string; product: string; createdAt: string }, fromVersion: number, key: string | null = null): { work: WorkItem; fromVersion: number; idempotencyKey: string | null } {
-  const at = new Date().toISOString();
-  const workId = randomUUID();
-  return {
-    fromVersion,
-    idempotencyKey: key,
-    work: {
-      workId,
-      transition: { id: randomUUID(), patchId: patch.id, action: 'markActive', fromStatus: 'draft', toStatus: 'active', actor: 't', reason: null, patchVersion: fromVersion + 1, workId, createdAt: at },
-      patch: { ...patch, status: 'active', version: fromVersion + 1, jiraKey: null, gitRef: null, predecessorId: null, updatedAt: at },
-      workflows: ['slack'],
-    },
-  };
+/** A commit request taking `patch` from `fromVersion` to the next version. */
+function work(patch: PatchView, fromVersion: number, key: string | null = null) {
+  return { fromVersion, idempotencyKey: key, work: buildWorkItem('markActive', { ...patch, version: fromVersion + 1 }) };
 }
 
 describe('batched commits', () => {

@@ -167,17 +167,20 @@ describe('workflow-slack', () => {
     expect((await deliveries()) - before).toBe(1);
   });
 
+  /** Environment for workflow-slack as its own process, talking to the fake Slack; calls may hang. */
+  const processEnv = (ns: string, extra: Record<string, string>) => ({
+    NATS_URL: testNatsUrl(),
+    BUS_NAMESPACE: ns,
+    WORKFLOW_DATABASE_URL: db.url,
+    SLACK_WEBHOOK_URL: slack.webhookUrl,
+    HTTP_TIMEOUT_MS: '60000',
+    ...extra,
+  });
+
   it('SIGKILL of a workflow process mid-execution: the work is redelivered and completes', async () => {
     const ns = uniqueNamespace('slackkill');
     const otherBus = await connectTestBus(ns);
-    const env = {
-      NATS_URL: testNatsUrl(),
-      BUS_NAMESPACE: ns,
-      WORKFLOW_DATABASE_URL: db.url,
-      SLACK_WEBHOOK_URL: slack.webhookUrl,
-      WORKFLOW_ACK_WAIT_MS: '1500',
-      HTTP_TIMEOUT_MS: '60000',
-    };
+    const env = processEnv(ns, { WORKFLOW_ACK_WAIT_MS: '1500' });
     const victim = ServiceProcess.start('services/workflow-slack/src/main.ts', env);
     let survivor: ServiceProcess | undefined;
     try {
@@ -207,17 +210,9 @@ describe('workflow-slack', () => {
   it('SIGTERM mid-execution: the process exits cleanly and hands the work back at once', async () => {
     const ns = uniqueNamespace('slackterm');
     const otherBus = await connectTestBus(ns);
-    const env = {
-      NATS_URL: testNatsUrl(),
-      BUS_NAMESPACE: ns,
-      WORKFLOW_DATABASE_URL: db.url,
-      SLACK_WEBHOOK_URL: slack.webhookUrl,
-      // A long ack wait: only a nak on shutdown, not the ack-wait expiry, can hand the work over
-      // before the survivor's wait below runs out.
-      WORKFLOW_ACK_WAIT_MS: '120000',
-      WORKFLOW_SHUTDOWN_GRACE_MS: '300',
-      HTTP_TIMEOUT_MS: '60000',
-    };
+    // A long ack wait: only a nak on shutdown, not the ack-wait expiry, can hand the work over
+    // before the survivor's wait below runs out.
+    const env = processEnv(ns, { WORKFLOW_ACK_WAIT_MS: '120000', WORKFLOW_SHUTDOWN_GRACE_MS: '300' });
     const stopping = ServiceProcess.start('services/workflow-slack/src/main.ts', env);
     let survivor: ServiceProcess | undefined;
     try {
