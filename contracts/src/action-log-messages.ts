@@ -1,10 +1,9 @@
 import { z } from 'zod';
+import { IsoTime, JsonRecord, PgInt, PgPositiveInt, text, Uuid } from './primitives.js';
 import type { Endpoint } from './endpoints.js';
 import { ActionNameSchema, TransitionView, WorkflowNameSchema } from './patch-messages.js';
 import { executionStatuses } from './workflow-events.js';
 
-const Uuid = z.uuid();
-const IsoTime = z.iso.datetime({ offset: true });
 
 /**
  * An execution as the action-log shows it: `pending` until the workflow reports anything (the
@@ -16,10 +15,10 @@ export type ExecutionViewStatus = (typeof executionViewStatuses)[number];
 /** One logged step of an execution, in the order the workflow logged them. */
 export const StepView = z.object({
   eventId: Uuid,
-  subactionType: z.string(),
-  message: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
-  attempt: z.number().int().positive(),
+  subactionType: text(),
+  message: text(),
+  metadata: JsonRecord,
+  attempt: PgPositiveInt,
   at: IsoTime,
 });
 export type StepView = z.infer<typeof StepView>;
@@ -29,9 +28,9 @@ export const ExecutionView = z.object({
   workflow: WorkflowNameSchema,
   status: z.enum(executionViewStatuses),
   /** Highest delivery attempt seen (0 while pending). */
-  attempts: z.number().int().nonnegative(),
+  attempts: PgInt,
   /** The error of the latest failed attempt, kept after a later success. */
-  lastError: z.string().nullable(),
+  lastError: text().nullable(),
   willRetry: z.boolean(),
   deadLettered: z.boolean(),
   startedAt: IsoTime.nullable(),
@@ -58,14 +57,14 @@ export const ActionLogHistoryRequest = z.object({
   /** Transitions per page, oldest first. */
   limit: z.number().int().min(1).max(200).default(50),
   /** Opaque; the `nextCursor` of the previous page. */
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: text().min(1).max(200).optional(),
 });
 export type ActionLogHistoryRequest = z.input<typeof ActionLogHistoryRequest>;
 export const ActionLogHistoryResult = z.object({
   patchId: Uuid,
   /** One entry per transition the action-log knows (from its work item), in patch-version order. */
   entries: z.array(WorkView),
-  nextCursor: z.string().nullable(),
+  nextCursor: text().nullable(),
 });
 export type ActionLogHistoryResult = z.infer<typeof ActionLogHistoryResult>;
 

@@ -9,6 +9,8 @@ export const errorCodes = [
   'not_found',
   'invalid_transition',
   'version_conflict',
+  /** The same idempotency key was sent again by another caller or with a different request. */
+  'idempotency_key_reused',
   'forbidden',
   'unauthorized',
   'timeout',

@@ -8,3 +8,4 @@ export * from './workflow-events.js';
 export * from './endpoints.js';
 export * from './workflow-ops.js';
 export * from './action-log-messages.js';
+export * from './primitives.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IsoTime, PgPositiveInt, text, Uuid } from './primitives.js';
 import { actionNames, roleNames, statusNames } from './lifecycle-definition.js';
 import { workflowNames } from './routing.js';
 
@@ -7,18 +8,16 @@ export const ActionNameSchema = z.enum(actionNames);
 export const RoleSchema = z.enum(roleNames);
 export const WorkflowNameSchema = z.enum(workflowNames);
 
-const Uuid = z.uuid();
-const IsoTime = z.iso.datetime({ offset: true });
-const IdempotencyKey = z.string().min(1).max(200);
+const IdempotencyKey = text().min(1).max(200);
 
 export const PatchView = z.object({
   id: Uuid,
-  name: z.string(),
-  product: z.string(),
+  name: text(),
+  product: text(),
   status: PatchStatusSchema,
-  version: z.number().int().positive(),
-  jiraKey: z.string().nullable(),
-  gitRef: z.string().nullable(),
+  version: PgPositiveInt,
+  jiraKey: text().nullable(),
+  gitRef: text().nullable(),
   predecessorId: Uuid.nullable(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
@@ -26,32 +25,29 @@ export const PatchView = z.object({
 export type PatchView = z.infer<typeof PatchView>;
 
 export const Actor = z.object({
-  name: z.string().min(1).max(100),
+  name: text().min(1).max(100),
   role: RoleSchema,
 });
 export type Actor = z.infer<typeof Actor>;
 
 export const CreatePatchRequest = z.object({
-  name: z
-    .string()
+  name: text()
     .min(1)
     .max(200)
     .regex(/^\S(.*\S)?$/, 'must not start or end with whitespace'),
-  product: z
-    .string()
+  product: text()
     .min(1)
     .max(100)
     .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"'),
-  jiraKey: z
-    .string()
+  jiraKey: text()
     .regex(/^[A-Z][A-Z0-9_]+-[1-9][0-9]*$/, 'a Jira issue key such as PAY-123')
     .optional(),
-  gitRef: z.string().min(1).max(255).optional(),
+  gitRef: text().min(1).max(255).optional(),
   /** Set by the successor workflow: the patch this one follows. At most one successor each. */
   predecessorId: Uuid.optional(),
   /** A repeated request with the same key returns the first patch and writes nothing. */
   idempotencyKey: IdempotencyKey.optional(),
-  actor: z.string().min(1).max(100),
+  actor: text().min(1).max(100),
 });
 export type CreatePatchRequest = z.infer<typeof CreatePatchRequest>;
 export const CreatePatchResult = z.object({ patch: PatchView, replayed: z.boolean() });
@@ -68,13 +64,13 @@ export type GetPatchResult = z.infer<typeof GetPatchResult>;
 
 export const ListPatchesRequest = z.object({
   status: PatchStatusSchema.optional(),
-  product: z.string().min(1).max(100).optional(),
+  product: text().min(1).max(100).optional(),
   limit: z.number().int().min(1).max(200).default(50),
   /** Opaque; the `nextCursor` of the previous page. */
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: text().min(1).max(200).optional(),
 });
 export type ListPatchesRequest = z.input<typeof ListPatchesRequest>;
-export const ListPatchesResult = z.object({ items: z.array(PatchView), nextCursor: z.string().nullable() });
+export const ListPatchesResult = z.object({ items: z.array(PatchView), nextCursor: text().nullable() });
 export type ListPatchesResult = z.infer<typeof ListPatchesResult>;
 
 export const TransitionView = z.object({
@@ -83,10 +79,10 @@ export const TransitionView = z.object({
   action: ActionNameSchema,
   fromStatus: PatchStatusSchema,
   toStatus: PatchStatusSchema,
-  actor: z.string(),
-  reason: z.string().nullable(),
+  actor: text(),
+  reason: text().nullable(),
   /** The patch version this transition produced. */
-  patchVersion: z.number().int().positive(),
+  patchVersion: PgPositiveInt,
   workId: Uuid,
   createdAt: IsoTime,
 });
@@ -97,8 +93,8 @@ export const TransitionRequest = z.object({
   action: ActionNameSchema,
   actor: Actor,
   /** Optimistic check: fail with version_conflict unless the patch is at this version. */
-  expectedVersion: z.number().int().positive().optional(),
-  reason: z.string().min(1).max(2000).optional(),
+  expectedVersion: PgPositiveInt.optional(),
+  reason: text().min(1).max(2000).optional(),
   idempotencyKey: IdempotencyKey.optional(),
 });
 export type TransitionRequest = z.infer<typeof TransitionRequest>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IsoTime, JsonRecord, PgInt, PgPositiveInt, text, Uuid } from './primitives.js';
 import { ActionNameSchema, WorkflowNameSchema, WorkItem } from './patch-messages.js';
 
 export const executionStatuses = ['running', 'succeeded', 'failed', 'skipped'] as const;
@@ -6,14 +7,14 @@ export type ExecutionStatus = (typeof executionStatuses)[number];
 
 const base = {
   /** Unique per event; the action-log deduplicates by it. */
-  eventId: z.uuid(),
-  workId: z.uuid(),
-  patchId: z.uuid(),
+  eventId: Uuid,
+  workId: Uuid,
+  patchId: Uuid,
   action: ActionNameSchema,
   workflow: WorkflowNameSchema,
   /** 1-based run of this work item by this workflow (deliveries and operator retries alike). */
-  attempt: z.number().int().positive(),
-  at: z.iso.datetime({ offset: true }),
+  attempt: PgPositiveInt,
+  at: IsoTime,
 };
 
 /** One logged step of an execution (`ActionLogger.subaction`). */
@@ -21,9 +22,9 @@ export const StepEvent = z.object({
   ...base,
   kind: z.literal('step'),
   /** e.g. `patch.workflow.startDeployment.createSuccessor` */
-  subactionType: z.string().min(1).max(200),
-  message: z.string().max(4000),
-  metadata: z.record(z.string(), z.unknown()).default({}),
+  subactionType: text().min(1).max(200),
+  message: text().max(4000),
+  metadata: JsonRecord.default({}),
 });
 export type StepEvent = z.infer<typeof StepEvent>;
 
@@ -36,7 +37,7 @@ export const ExecutionEvent = z.object({
   ...base,
   kind: z.literal('execution'),
   status: z.enum(executionStatuses),
-  error: z.string().max(4000).optional(),
+  error: text().max(4000).optional(),
   willRetry: z.boolean().default(false),
   deadLettered: z.boolean().default(false),
 });
@@ -49,8 +50,8 @@ export type WorkflowEvent = z.infer<typeof WorkflowEvent>;
 export const DeadLetter = z.object({
   workflow: WorkflowNameSchema,
   work: WorkItem,
-  reason: z.string(),
-  attempts: z.number().int().nonnegative(),
-  at: z.iso.datetime({ offset: true }),
+  reason: text(),
+  attempts: PgInt,
+  at: IsoTime,
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;

@@ -1,27 +1,26 @@
 import { z } from 'zod';
+import { IsoTime, PgInt, text, Uuid } from './primitives.js';
 import type { Endpoint } from './endpoints.js';
 import { ActionNameSchema, WorkflowNameSchema } from './patch-messages.js';
 import type { WorkflowName } from './routing.js';
 import type { Topology } from './topology.js';
 
-const Uuid = z.uuid();
-const IsoTime = z.iso.datetime({ offset: true });
 
 /** One dead-lettered work item as an operator sees it. */
 export const DeadLetterView = z.object({
   workflow: WorkflowNameSchema,
   workId: Uuid,
   patchId: Uuid,
-  patchName: z.string(),
+  patchName: text(),
   action: ActionNameSchema,
   /** Why the workflow gave up (the last error). */
-  reason: z.string(),
+  reason: text(),
   /** Executions attempted before it was dead-lettered. */
-  attempts: z.number().int().nonnegative(),
+  attempts: PgInt,
   deadLetteredAt: IsoTime,
   /** Set when an operator retry succeeded; the item then no longer counts as open. */
   retriedAt: IsoTime.nullable(),
-  retries: z.number().int().nonnegative(),
+  retries: PgInt,
 });
 export type DeadLetterView = z.infer<typeof DeadLetterView>;
 
@@ -44,7 +43,7 @@ export const RetryOutcome = z.object({
   workId: Uuid,
   /** `succeeded`: done and the dead letter is closed; `failed`: dead-lettered again with `error`. */
   status: z.enum(['succeeded', 'failed']),
-  error: z.string().optional(),
+  error: text().optional(),
 });
 export type RetryOutcome = z.infer<typeof RetryOutcome>;
 export const RetryDeadLettersResult = z.object({ outcomes: z.array(RetryOutcome) });

@@ -17,6 +17,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'invalid_transition':
     case 'version_conflict':
       return 409;
+    case 'idempotency_key_reused':
+      return 422;
     case 'internal':
       return 500;
     case 'unavailable':

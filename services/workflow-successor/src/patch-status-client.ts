@@ -42,6 +42,7 @@ function retryable(code: ErrorCode): boolean {
     case 'validation_failed':
     case 'not_found':
     case 'invalid_transition':
+    case 'idempotency_key_reused':
     case 'forbidden':
     case 'unauthorized':
       return false;

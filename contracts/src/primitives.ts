@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/**
+ * The value types every message is built from, each declared once. They refuse what Postgres
+ * would refuse later (a NUL byte in text or jsonb, an integer past `integer`), so bad input is a
+ * `validation_failed` at the edge instead of a 500 or a message redelivered forever.
+ */
+
+export const Uuid = z.uuid();
+export const IsoTime = z.iso.datetime({ offset: true });
+
+/** Postgres `integer` (int4) upper bound. */
+export const PG_INT_MAX = 2_147_483_647;
+
+// eslint-disable-next-line no-control-regex -- the NUL byte is exactly what this refuses
+const NO_NUL = /^[^\u0000]*$/;
+const NUL_MESSAGE = 'must not contain NUL bytes';
+
+/** Text that Postgres can store: no NUL byte. Chain `.min()`/`.max()`/`.regex()` as usual. */
+export function text(): z.ZodString {
+  return z.string().regex(NO_NUL, NUL_MESSAGE);
+}
+
+/** An integer column: 0 … 2^31 − 1. */
+export const PgInt = z.number().int().min(0).max(PG_INT_MAX);
+/** A positive integer column: 1 … 2^31 − 1 (versions, attempts). */
+export const PgPositiveInt = z.number().int().min(1).max(PG_INT_MAX);
+
+function hasNul(value: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some((v) => hasNul(v, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1));
+  }
+  return false;
+}
+
+/** A free-form JSON object stored as jsonb: no NUL byte in any key or string inside it. */
+export const JsonRecord = z
+  .record(z.string(), z.unknown())
+  .refine((v) => !hasNul(v), { message: `${NUL_MESSAGE} (in any key or string)` });
