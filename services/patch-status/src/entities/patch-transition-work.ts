@@ -23,10 +23,36 @@ export interface PatchTransitionWork {
 export const PatchTransitionWorkEntity = new EntitySchema<PatchTransitionWork>({
   name: 'PatchTransitionWork',
   tableName: 'patch_transition_work',
+  indexes: [
+    // The relay only ever looks at unpublished rows: keep that index tiny.
+    {
+      name: 'patch_transition_work_unpublished',
+      expression:
+        'CREATE INDEX patch_transition_work_unpublished ON patch_transition_work (created_at) WHERE published_at IS NULL',
+    },
+  ],
   properties: {
     id: { type: 'uuid', primary: true },
-    transitionId: { type: 'uuid', unique: true },
-    patchId: { type: 'uuid' },
+    // Relations only so that the foreign keys are declared; `mapToPk` keeps the values plain ids.
+    transitionId: {
+      kind: 'm:1',
+      entity: 'PatchTransition',
+      mapToPk: true,
+      fieldName: 'transition_id',
+      unique: 'patch_transition_work_transition_id_key',
+      foreignKeyName: 'patch_transition_work_transition_id_fkey',
+      updateRule: 'no action',
+      deleteRule: 'no action',
+    },
+    patchId: {
+      kind: 'm:1',
+      entity: 'Patch',
+      mapToPk: true,
+      fieldName: 'patch_id',
+      foreignKeyName: 'patch_transition_work_patch_id_fkey',
+      updateRule: 'no action',
+      deleteRule: 'no action',
+    },
     action: { type: 'text' },
     payload: { type: 'json' },
     createdAt: { type: 'Date', columnType: 'timestamptz' },

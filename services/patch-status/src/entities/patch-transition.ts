@@ -25,9 +25,23 @@ export const PatchTransitionEntity = new EntitySchema<PatchTransition>({
   name: 'PatchTransition',
   tableName: 'patch_transition',
   readonly: true,
+  uniques: [
+    // Two concurrent transitions of one patch cannot both produce the same version.
+    { name: 'patch_transition_version', properties: ['patchId', 'patchVersion'] },
+    { name: 'patch_transition_idempotency', properties: ['patchId', 'idempotencyKey'] },
+  ],
   properties: {
     id: { type: 'uuid', primary: true },
-    patchId: { type: 'uuid' },
+    // A relation only so that the foreign key is declared; `mapToPk` keeps the value a plain id.
+    patchId: {
+      kind: 'm:1',
+      entity: 'Patch',
+      mapToPk: true,
+      fieldName: 'patch_id',
+      foreignKeyName: 'patch_transition_patch_id_fkey',
+      updateRule: 'no action',
+      deleteRule: 'no action',
+    },
     action: { type: 'text' },
     fromStatus: { type: 'text' },
     toStatus: { type: 'text' },

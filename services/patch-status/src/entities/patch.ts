@@ -21,9 +21,39 @@ export interface Patch {
   updatedAt: Date & Opt;
 }
 
+/**
+ * Every constraint and index below is created by the migrations under the same name; declaring
+ * them here keeps `orm.schema.getUpdateSchemaSQL()` empty after migrating (a test asserts it), so
+ * a generated migration never drops them. Partial and descending indexes are raw DDL
+ * (`expression`), which MikroORM compares by name only — the test also compares their definitions.
+ */
 export const PatchEntity = new EntitySchema<Patch>({
   name: 'Patch',
   tableName: 'patch',
+  indexes: [
+    // Listing pages newest first, optionally filtered by status or product (keyset pagination).
+    { name: 'patch_list', expression: 'CREATE INDEX patch_list ON patch (created_at DESC, id DESC)' },
+    {
+      name: 'patch_list_status',
+      expression: 'CREATE INDEX patch_list_status ON patch (status, created_at DESC, id DESC)',
+    },
+    {
+      name: 'patch_list_product',
+      expression: 'CREATE INDEX patch_list_product ON patch (product, created_at DESC, id DESC)',
+    },
+  ],
+  uniques: [
+    // One successor per patch, whoever asks and with whatever key.
+    {
+      name: 'patch_one_successor',
+      expression: 'CREATE UNIQUE INDEX patch_one_successor ON patch (predecessor_id) WHERE predecessor_id IS NOT NULL',
+    },
+    {
+      name: 'patch_idempotency_key',
+      expression: 'CREATE UNIQUE INDEX patch_idempotency_key ON patch (idempotency_key) WHERE idempotency_key IS NOT NULL',
+    },
+  ],
+  checks: [{ name: 'patch_version_check', expression: 'version > 0' }],
   properties: {
     id: { type: 'uuid', primary: true },
     name: { type: 'text' },
@@ -32,7 +62,17 @@ export const PatchEntity = new EntitySchema<Patch>({
     version: { type: 'integer' },
     jiraKey: { type: 'text', nullable: true },
     gitRef: { type: 'text', nullable: true },
-    predecessorId: { type: 'uuid', nullable: true },
+    // A relation only so that the foreign key is declared; `mapToPk` keeps the value a plain id.
+    predecessorId: {
+      kind: 'm:1',
+      entity: 'Patch',
+      mapToPk: true,
+      fieldName: 'predecessor_id',
+      nullable: true,
+      foreignKeyName: 'patch_predecessor_id_fkey',
+      updateRule: 'no action',
+      deleteRule: 'no action',
+    },
     idempotencyKey: { type: 'text', nullable: true },
     createdBy: { type: 'text' },
     createdAt: { type: 'Date', columnType: 'timestamptz', onCreate: () => new Date() },
