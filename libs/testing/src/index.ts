@@ -5,6 +5,6 @@ export { freePort, PrivateNatsServer, repoRoot, ServiceProcess, waitFor } from '
 export { FakeHttpServer, type Fault, type FakeResponse, type RecordedCall } from './fakes/fake-http-server.js';
 export { FakeGitlab, type FakePipeline } from './fakes/fake-gitlab.js';
 export { FakeJira, type FakeJiraIssue, type FakeJiraTransition } from './fakes/fake-jira.js';
-export { FakeSlack, type SlackPost } from './fakes/fake-slack.js';
+export { FakeSlack, slackControlSequences, type SlackPost } from './fakes/fake-slack.js';
 export { buildWorkItem } from './work-items.js';
 export { readStream, type StoredMessage } from './streams.js';

@@ -9,6 +9,7 @@ import {
   FakeSlack,
   readStream,
   ServiceProcess,
+  slackControlSequences,
   testLogLevel,
   testNatsUrl,
   uniqueNamespace,
@@ -80,6 +81,17 @@ describe('workflow-slack', () => {
       .map((m) => StepEvent.parse(m.value))
       .filter((e) => e.workId === work.workId);
     expect(steps.map((s) => s.subactionType)).toEqual(['patch.workflow.startDeployment.notifySlack']);
+  });
+
+  it('escapes a hostile patch name and actor: Slack receives no mention or link of theirs', async () => {
+    const work = buildWorkItem('markActive', { name: '<!channel> 1', product: 'payments' }, '<@U0ADMIN> & co');
+    await publish(bus, work);
+    await waitFor(succeeded(work.workId), { what: 'slack execution succeeded' });
+    const post = slack.posts.find((p) => JSON.stringify(p).includes(work.workId))!;
+    expect(post.text).toBe('payments &lt;!channel&gt; 1: Draft → Active (Mark active by &lt;@U0ADMIN&gt; &amp; co)');
+    expect(slackControlSequences(post)).toEqual([]);
+    // The plain_text header is shown literally by Slack: the raw name, not escaped twice.
+    expect(JSON.stringify(post.blocks)).toContain('{"type":"plain_text","text":"payments <!channel> 1","emoji":false}');
   });
 
   it('honours 429 Retry-After and 5xx, then posts exactly once; a replay is skipped', async () => {
