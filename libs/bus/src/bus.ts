@@ -1,4 +1,4 @@
-import { connect, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, createInbox, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   jetstream,
   jetstreamManager,
@@ -16,6 +16,7 @@ import {
 } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
 import { decodeWith, encodeJson } from './codec.js';
+import { connectionOptions, redactNatsUrl, redactSecrets, type NatsAuth } from './connection.js';
 import { ensureStreams } from './streams.js';
 
 /** Thrown by `Bus.connect` when no NATS server answers: one line, naming the URL and the fix. */
@@ -24,7 +25,10 @@ export class BusUnreachableError extends Error {
 }
 
 export interface BusOptions {
+  /** One server or several separated by commas; credentials in the URL are honoured, never printed. */
   url: string;
+  /** Who this service is to NATS (user/password, token, creds file, TLS, inbox prefix). */
+  auth?: NatsAuth;
   /** Connection name shown in NATS monitoring, e.g. the service name. */
   name: string;
   namespace?: string;
@@ -57,11 +61,15 @@ export class Bus {
     readonly topology: Topology,
     readonly logger: Logger,
     private readonly requestTimeoutMs: number,
+    private readonly inboxPrefix: string,
   ) {
     this.js = jetstream(nc);
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect' || s.type === 'staleConnection') {
+        if (s.type === 'error' && s.error instanceof errors.PermissionViolationError) {
+          // The server refused something this service tried: a bug or a config out of date.
+          logger.error({ operation: s.error.operation, subject: s.error.subject }, 'NATS permission violation');
+        } else if (s.type === 'disconnect' || s.type === 'staleConnection') {
           this.connected = false;
           logger.warn({ server: 'server' in s ? s.server : undefined }, 'NATS disconnected');
         } else if (s.type === 'reconnect') {
@@ -114,10 +122,12 @@ export class Bus {
 
   static async connect(options: BusOptions): Promise<Bus> {
     const topology = new Topology(options.namespace ?? '');
+    const where = redactNatsUrl(options.url);
+    const clean = (err: unknown) => redactSecrets(err instanceof Error ? err.message : String(err), options.url, options.auth);
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: options.url,
+        ...connectionOptions(options.url, options.auth),
         name: options.name,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
@@ -127,18 +137,26 @@ export class Bus {
         noAsyncTraces: true,
       });
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new BusUnreachableError(`NATS is not reachable at ${options.url} (${reason}); ${START_HINT}`, { cause: err });
+      const reason = clean(err);
+      if (err instanceof errors.AuthorizationError || /authori[sz]ation/i.test(reason)) {
+        throw new BusUnreachableError(
+          `NATS at ${where} refused the credentials (${reason}); check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS`,
+        );
+      }
+      // No `cause`: the client's error may carry the URL with its credentials.
+      throw new BusUnreachableError(`NATS is not reachable at ${where} (${reason}); ${START_HINT}`);
     }
     const logger = options.logger;
     const jsm = await jetstreamManager(nc, { timeout: 5000 }).catch((err: unknown) => {
       void nc.close();
+      const reason = clean(err);
       throw new BusUnreachableError(
-        `NATS at ${options.url} has no JetStream (${err instanceof Error ? err.message : String(err)}); start nats-server with -js`,
-        { cause: err },
+        err instanceof errors.PermissionViolationError
+          ? `NATS at ${where}: this user may not use the JetStream API (${reason}); regenerate the server config with \`npm run nats:config\``
+          : `NATS at ${where} has no JetStream (${reason}); start nats-server with -js`,
       );
     });
-    return new Bus(nc, jsm, topology, logger, options.requestTimeoutMs ?? 5000);
+    return new Bus(nc, jsm, topology, logger, options.requestTimeoutMs ?? 5000, options.auth?.inboxPrefix ?? '_INBOX');
   }
 
   /** Creates or updates the streams (all by default). Safe to call from every service at start. */
@@ -267,6 +285,11 @@ export class Bus {
     });
     this.subscriptions.push(sub);
     return { stop: () => sub.unsubscribe() };
+  }
+
+  /** A fresh reply subject under this connection's inbox prefix (the only one it may subscribe to). */
+  createInbox(): string {
+    return createInbox(this.inboxPrefix);
   }
 
   /** Keeps a promise in the set that `drain` waits for. */

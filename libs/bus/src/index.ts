@@ -3,3 +3,4 @@ export { decodeWith, encodeJson } from './codec.js';
 export { ensureStreams } from './streams.js';
 export { ConsumerRunner, ensureConsumer, type ConsumeOptions, type Delivery, type Settlement } from './consumer.js';
 export { StreamPublisher, type StreamAck } from './stream-publisher.js';
+export { connectionOptions, redactNatsUrl, redactSecrets, splitNatsUrl, type NatsAuth } from './connection.js';

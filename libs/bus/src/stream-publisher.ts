@@ -1,4 +1,4 @@
-import { createInbox, headers, type Subscription } from '@nats-io/transport-node';
+import { headers, type Subscription } from '@nats-io/transport-node';
 import type { Bus } from './bus.js';
 import { encodeJson } from './codec.js';
 
@@ -17,7 +17,7 @@ export interface StreamAck {
  * outbox does.
  */
 export class StreamPublisher {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly sub: Subscription;
 
   constructor(
@@ -25,6 +25,7 @@ export class StreamPublisher {
     private readonly onAck: (msgId: string, ack: StreamAck) => void,
     private readonly onError: (msgId: string, error: string) => void,
   ) {
+    this.inbox = bus.createInbox();
     this.sub = bus.nc.subscribe(`${this.inbox}.*`, {
       callback: (err, msg) => {
         if (err) return;

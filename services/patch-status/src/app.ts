@@ -1,12 +1,12 @@
 import pg from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Bus } from '@patchflow/bus';
-import { parseEnv } from '@patchflow/config';
+import { natsConnection, parseEnv } from '@patchflow/config';
 import { ensureDatabase } from '@patchflow/db';
 import { createLogger, type Logger } from '@patchflow/log';
 import { PatchStatusEnv } from './env.js';
 import { serveEndpoints } from './endpoints.js';
-import { initOrm, migrate } from './orm.js';
+import { initOrm, migrateAs } from './orm.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { PatchStatusService } from './patch-status-service.js';
@@ -46,17 +46,26 @@ export async function startPatchStatus(options: StartOptions): Promise<PatchStat
 }
 
 export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchStatusApp> {
-  await ensureDatabase(env.DATABASE_URL);
+  const ownerUrl = env.MIGRATION_DATABASE_URL;
+  if (ownerUrl && databaseName(ownerUrl) !== databaseName(env.DATABASE_URL)) {
+    throw new EnvError('invalid environment:\n  MIGRATION_DATABASE_URL: must name the same database as DATABASE_URL');
+  }
+  await ensureDatabase(ownerUrl ?? env.DATABASE_URL);
   const orm = await initOrm(env.DATABASE_URL, logger, Math.max(2, Math.ceil(env.PATCH_STATUS_DB_POOL_SIZE / 2)));
-  const applied = await migrate(orm);
-  if (applied.length) logger.info({ applied }, 'migrations applied');
+  try {
+    const applied = await migrateAs(ownerUrl, orm, logger);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+  } catch (err) {
+    await orm.close();
+    throw err;
+  }
   const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.PATCH_STATUS_DB_POOL_SIZE });
   // An idle connection dropped by the server (restart, failover) must not crash the process;
   // the pool replaces it on the next query.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: env.NATS_URL, name: 'patch-status', namespace: env.BUS_NAMESPACE, logger });
+    bus = await Bus.connect({ ...natsConnection(env), name: 'patch-status', namespace: env.BUS_NAMESPACE, logger });
     await bus.ensureStreams();
   } catch (err) {
     await pool.end();
