@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { DeadLetterView, WorkflowName, WorkItem } from '@patchflow/contracts';
+import { migrateWorkflowDatabase, type ExecutionRecordStatus } from './schema/index.js';
 
 /** What an execution remembers about its external effects (pipeline id, comment id, …). */
 export type ExternalRef = Record<string, unknown>;
@@ -13,77 +14,27 @@ export type ClaimResult =
   | { kind: 'busy'; retryInMs: number };
 
 /**
- * Schema of the workflow services' own database. `workflow_execution` is the idempotency
- * record: one row per (workflow, work item), written before and after every external call.
- * `workflow_dead_letter` is the operators' list of work a workflow gave up on.
- */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS workflow_execution (
-  workflow      text        NOT NULL,
-  work_id       uuid        NOT NULL,
-  action        text        NOT NULL,
-  patch_id      uuid        NOT NULL,
-  -- running: claimed by a process until lease_until; retrying: a transient failure, will be
-  -- redelivered; succeeded: done, never redone; failed: dead-lettered.
-  status        text        NOT NULL CHECK (status IN ('running', 'retrying', 'succeeded', 'failed')),
-  attempts      integer     NOT NULL DEFAULT 0,
-  last_error    text,
-  -- External ids recorded as soon as they exist (GitLab pipeline, Jira comment): a rerun reads
-  -- them and does not repeat the call.
-  external_ref  jsonb       NOT NULL DEFAULT '{}'::jsonb,
-  lease_until   timestamptz,
-  created_at    timestamptz NOT NULL DEFAULT now(),
-  updated_at    timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (workflow, work_id)
-);
-CREATE TABLE IF NOT EXISTS workflow_dead_letter (
-  workflow          text        NOT NULL,
-  work_id           uuid        NOT NULL,
-  -- The whole work item, so a retry needs nothing from the work stream (it may have expired).
-  work              jsonb       NOT NULL,
-  reason            text        NOT NULL,
-  attempts          integer     NOT NULL,
-  dead_lettered_at  timestamptz NOT NULL DEFAULT now(),
-  retried_at        timestamptz,
-  retries           integer     NOT NULL DEFAULT 0,
-  PRIMARY KEY (workflow, work_id)
-);
-CREATE INDEX IF NOT EXISTS workflow_dead_letter_open ON workflow_dead_letter (workflow, dead_lettered_at) WHERE retried_at IS NULL;
-`;
-
-/**
- * Durable execution state of one workflow, in plain SQL over a small pool. Every method is one
- * statement or one short transaction; nothing is cached in memory, so any instance can pick up
- * any work item.
+ * Durable execution state of one workflow, in plain SQL over a small pool (the tables are
+ * declared and migrated in `schema/`). Every method is one statement or one short transaction;
+ * nothing is cached in memory, so any instance can pick up any work item.
  */
 export class ExecutionStore {
   private constructor(
     private readonly pool: pg.Pool,
     readonly workflow: WorkflowName,
+    /** Migrations this open applied (empty when the schema was current). */
+    readonly appliedMigrations: string[],
   ) {}
 
+  /**
+   * Migrates the workflow database (schema owned by MikroORM migrations, `schema/`), then opens
+   * the pool the hot path writes through.
+   */
   static async open(databaseUrl: string, workflow: WorkflowName, poolSize = 10): Promise<ExecutionStore> {
+    const applied = await migrateWorkflowDatabase(databaseUrl);
     const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 5000 });
     pool.on('error', () => undefined); // idle client errors surface on the next query instead
-    const store = new ExecutionStore(pool, workflow);
-    await store.migrate();
-    return store;
-  }
-
-  private async migrate(): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      // Several instances start together: CREATE TABLE IF NOT EXISTS alone races on pg_type.
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('patchflow_workflow_schema'))");
-      await c.query(SCHEMA);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    return new ExecutionStore(pool, workflow, applied);
   }
 
   /**
@@ -238,7 +189,7 @@ export class ExecutionStore {
 
 export interface ExecutionRow {
   workId: string;
-  status: 'running' | 'retrying' | 'succeeded' | 'failed';
+  status: ExecutionRecordStatus;
   attempts: number;
   lastError: string | null;
   externalRef: ExternalRef;

@@ -1,0 +1,3 @@
+export { executionStatuses, WorkflowExecutionSchema, type ExecutionRecordStatus, type WorkflowExecution } from './workflow-execution.js';
+export { WorkflowDeadLetterSchema, type WorkflowDeadLetter } from './workflow-dead-letter.js';
+export { migrateWorkflowDatabase, openWorkflowOrm, workflowEntities } from './workflow-orm.js';

@@ -1,0 +1,147 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, testPool, type TestDatabase } from '@patchflow/testing';
+import { ExecutionStore } from '../src/index.js';
+import { migrateWorkflowDatabase, openWorkflowOrm } from '../src/schema/index.js';
+
+/**
+ * The schema as `execution-store.ts` created it before migrations (commit c584626), verbatim:
+ * a running install has exactly these tables, made by this text.
+ */
+const LEGACY_DDL = `
+CREATE TABLE IF NOT EXISTS workflow_execution (
+  workflow      text        NOT NULL,
+  work_id       uuid        NOT NULL,
+  action        text        NOT NULL,
+  patch_id      uuid        NOT NULL,
+  status        text        NOT NULL CHECK (status IN ('running', 'retrying', 'succeeded', 'failed')),
+  attempts      integer     NOT NULL DEFAULT 0,
+  last_error    text,
+  external_ref  jsonb       NOT NULL DEFAULT '{}'::jsonb,
+  lease_until   timestamptz,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (workflow, work_id)
+);
+CREATE TABLE IF NOT EXISTS workflow_dead_letter (
+  workflow          text        NOT NULL,
+  work_id           uuid        NOT NULL,
+  work              jsonb       NOT NULL,
+  reason            text        NOT NULL,
+  attempts          integer     NOT NULL,
+  dead_lettered_at  timestamptz NOT NULL DEFAULT now(),
+  retried_at        timestamptz,
+  retries           integer     NOT NULL DEFAULT 0,
+  PRIMARY KEY (workflow, work_id)
+);
+CREATE INDEX IF NOT EXISTS workflow_dead_letter_open ON workflow_dead_letter (workflow, dead_lettered_at) WHERE retried_at IS NULL;
+`;
+
+/** Everything Postgres knows about the tables: columns, constraints and index definitions. */
+async function describeSchema(url: string): Promise<unknown> {
+  const pool = testPool(url);
+  try {
+    const columns = await pool.query(
+      `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name LIKE 'workflow\\_%' AND table_name <> 'workflow_migrations'
+        ORDER BY table_name, ordinal_position`,
+    );
+    const constraints = await pool.query(
+      `SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conrelid::regclass::text IN ('workflow_execution', 'workflow_dead_letter') ORDER BY 1, 2`,
+    );
+    const indexes = await pool.query(
+      `SELECT tablename, indexname, indexdef FROM pg_indexes
+        WHERE schemaname = 'public' AND tablename IN ('workflow_execution', 'workflow_dead_letter') ORDER BY 1, 2`,
+    );
+    return { columns: columns.rows, constraints: constraints.rows, indexes: indexes.rows };
+  } finally {
+    await pool.end();
+  }
+}
+
+async function schemaDiff(url: string): Promise<string> {
+  const orm = await openWorkflowOrm(url);
+  try {
+    return (await orm.schema.getUpdateSchemaSQL({ wrap: false })).trim();
+  } finally {
+    await orm.close();
+  }
+}
+
+describe('workflow database schema (MikroORM migrations)', () => {
+  const dbs: TestDatabase[] = [];
+  const fresh = async (label: string) => {
+    const db = await createTestDatabase(label);
+    dbs.push(db);
+    return db;
+  };
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+  });
+
+  it('migrates an empty database to exactly the entities: the schema diff is empty, and a rerun applies nothing', async () => {
+    const db = await fresh('wf_schema_new');
+    expect(await migrateWorkflowDatabase(db.url)).toEqual(['Migration0001ExecutionTables']);
+    expect(await schemaDiff(db.url)).toBe('');
+    expect(await migrateWorkflowDatabase(db.url)).toEqual([]);
+  });
+
+  it('gives the same tables, constraints and indexes as the legacy DDL', async () => {
+    const migrated = await fresh('wf_schema_mig');
+    await migrateWorkflowDatabase(migrated.url);
+    const legacy = await fresh('wf_schema_leg');
+    const pool = testPool(legacy.url);
+    await pool.query(LEGACY_DDL);
+    await pool.end();
+    expect(await describeSchema(migrated.url)).toEqual(await describeSchema(legacy.url));
+    // The partial index is compared by name only by MikroORM's diff: pin its definition here.
+    const { indexes } = (await describeSchema(migrated.url)) as { indexes: { indexname: string; indexdef: string }[] };
+    expect(indexes.find((i) => i.indexname === 'workflow_dead_letter_open')?.indexdef).toBe(
+      'CREATE INDEX workflow_dead_letter_open ON public.workflow_dead_letter USING btree (workflow, dead_lettered_at) WHERE (retried_at IS NULL)',
+    );
+  });
+
+  it('adopts a running install made by the legacy DDL: its rows stay, the migration is recorded, the diff is empty', async () => {
+    const db = await fresh('wf_schema_adopt');
+    const pool = testPool(db.url);
+    try {
+      await pool.query(LEGACY_DDL);
+      await pool.query(
+        `INSERT INTO workflow_execution (workflow, work_id, action, patch_id, status, attempts, external_ref)
+         VALUES ('gitlab', gen_random_uuid(), 'markActive', gen_random_uuid(), 'succeeded', 1, '{"pipelineId": 7}')`,
+      );
+      const store = await ExecutionStore.open(db.url, 'gitlab', 1);
+      expect(store.appliedMigrations).toEqual(['Migration0001ExecutionTables']);
+      await store.close();
+      const rows = await pool.query('SELECT status, external_ref FROM workflow_execution');
+      expect(rows.rows).toEqual([{ status: 'succeeded', external_ref: { pipelineId: 7 } }]);
+      const recorded = await pool.query('SELECT name FROM workflow_migrations');
+      expect(recorded.rows.map((r: { name: string }) => r.name)).toEqual(['Migration0001ExecutionTables']);
+    } finally {
+      await pool.end();
+    }
+    expect(await schemaDiff(db.url)).toBe('');
+  });
+
+  it('four services starting together on one database: one migrates, the others find nothing to do', async () => {
+    const db = await fresh('wf_schema_race');
+    const results = await Promise.all(Array.from({ length: 4 }, () => migrateWorkflowDatabase(db.url)));
+    expect(results.flat()).toEqual(['Migration0001ExecutionTables']);
+    expect(await schemaDiff(db.url)).toBe('');
+  });
+
+  it('keeps refusing an unknown execution status (the CHECK is part of the schema)', async () => {
+    const db = await fresh('wf_schema_check');
+    await migrateWorkflowDatabase(db.url);
+    const pool = testPool(db.url);
+    try {
+      await expect(
+        pool.query(
+          `INSERT INTO workflow_execution (workflow, work_id, action, patch_id, status) VALUES ('slack', gen_random_uuid(), 'close', gen_random_uuid(), 'paused')`,
+        ),
+      ).rejects.toThrow(/workflow_execution_status_check/);
+    } finally {
+      await pool.end();
+    }
+  });
+});
