@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Bus } from '@patchflow/bus';
-import { natsConnection, parseEnv } from '@patchflow/config';
-import { ensureDatabase } from '@patchflow/db';
+import { EnvError, natsConnection, parseEnv } from '@patchflow/config';
+import { databaseName, ensureDatabase } from '@patchflow/db';
 import { createLogger, type Logger } from '@patchflow/log';
 import { PatchStatusEnv } from './env.js';
 import { serveEndpoints } from './endpoints.js';

@@ -3,6 +3,13 @@ import { commonEnv, envInt } from '@patchflow/config';
 
 export const PatchStatusEnv = z.object({
   ...commonEnv,
+  /**
+   * Optional: the same database as DATABASE_URL, as the role that owns the tables. When set,
+   * migrations run with it (and it creates the database when missing), and DATABASE_URL may be a
+   * role that owns nothing and holds only the grants of `src/db-roles.ts`. Unset: DATABASE_URL
+   * does both.
+   */
+  MIGRATION_DATABASE_URL: z.url().optional(),
   /** Connections for the transition write path (plain pg) and, separately, for MikroORM. */
   PATCH_STATUS_DB_POOL_SIZE: envInt(1, 200).default(16),
   /** Most transitions one write statement carries (concurrent transitions share a round trip). */

@@ -5,9 +5,13 @@ import { PatchEntity } from './entities/patch.js';
 import { PatchTransitionEntity } from './entities/patch-transition.js';
 import { PatchTransitionWorkEntity } from './entities/patch-transition-work.js';
 import { Migration20261125000000_initial } from './migrations/Migration20261125000000_initial.js';
+import { Migration20261126000000_immutable_audit } from './migrations/Migration20261126000000_immutable_audit.js';
 
 /** Listed explicitly so migrations run the same from TypeScript source and from `dist/`. */
-const migrationsList = [{ name: 'Migration20261125000000_initial', class: Migration20261125000000_initial }];
+const migrationsList = [
+  { name: 'Migration20261125000000_initial', class: Migration20261125000000_initial },
+  { name: 'Migration20261126000000_immutable_audit', class: Migration20261126000000_immutable_audit },
+];
 
 export async function initOrm(databaseUrl: string, logger: Logger, poolSize = 10): Promise<MikroORM> {
   return MikroORM.init({
@@ -22,6 +26,20 @@ export async function initOrm(databaseUrl: string, logger: Logger, poolSize = 10
     allowGlobalContext: false,
     forceUtcTimezone: true,
   });
+}
+
+/**
+ * Applies pending migrations with the owner's connection (`MIGRATION_DATABASE_URL`) when one is
+ * given — the service's own role then needs no DDL rights — else with the service's ORM.
+ */
+export async function migrateAs(ownerUrl: string | undefined, orm: MikroORM, logger: Logger): Promise<string[]> {
+  if (!ownerUrl) return migrate(orm);
+  const owner = await initOrm(ownerUrl, logger, 1);
+  try {
+    return await migrate(owner);
+  } finally {
+    await owner.close();
+  }
 }
 
 /** Applies pending migrations; returns the names applied. */
