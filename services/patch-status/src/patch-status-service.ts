@@ -18,7 +18,8 @@ import { PatchEntity, type Patch } from './entities/patch.js';
 import { PatchTransitionEntity } from './entities/patch-transition.js';
 import { PatchTransitionWorkEntity } from './entities/patch-transition-work.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import type { TransitionStore } from './transition-store.js';
+import { createFingerprint, transitionFingerprint } from './request-fingerprint.js';
+import type { Loaded, TransitionStore } from './transition-store.js';
 import { toPatchView, toTransitionView } from './views.js';
 
 export interface PatchStatusPorts {
@@ -36,11 +37,17 @@ export interface PatchStatusPorts {
 export class PatchStatusService {
   constructor(private readonly ports: PatchStatusPorts) {}
 
+  /**
+   * Creates a draft patch. An idempotency key is the caller's own (unique per caller) and bound
+   * to the request: the same caller repeating it gets the first patch back, with any other
+   * request it is refused (`idempotency_key_reused`).
+   */
   async create(req: CreatePatchRequest): Promise<CreatePatchResult> {
     const em = this.ports.orm.em.fork();
+    const fingerprint = req.idempotencyKey ? createFingerprint(req) : null;
     if (req.idempotencyKey) {
-      const earlier = await em.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey });
-      if (earlier) return { patch: toPatchView(earlier), replayed: true };
+      const earlier = await em.findOne(PatchEntity, { createdBy: req.actor, idempotencyKey: req.idempotencyKey });
+      if (earlier) return replayCreate(earlier, fingerprint);
     }
     if (req.predecessorId) {
       const predecessor = await em.findOne(PatchEntity, { id: req.predecessorId });
@@ -63,6 +70,7 @@ export class PatchStatusService {
       gitRef: req.gitRef ?? null,
       predecessorId: req.predecessorId ?? null,
       idempotencyKey: req.idempotencyKey ?? null,
+      idempotencyFingerprint: fingerprint,
       createdBy: req.actor,
     });
     try {
@@ -70,14 +78,14 @@ export class PatchStatusService {
     } catch (err) {
       if (!(err instanceof UniqueConstraintViolationException)) throw err;
       // A concurrent request with the same key or predecessor won: answer with its patch.
-      const winner = await this.ports.orm.em.fork().findOne(PatchEntity, {
-        $or: [
-          ...(req.idempotencyKey ? [{ idempotencyKey: req.idempotencyKey }] : []),
-          ...(req.predecessorId ? [{ predecessorId: req.predecessorId }] : []),
-        ],
-      });
-      if (!winner) throw err;
-      return { patch: toPatchView(winner), replayed: true };
+      const fresh = this.ports.orm.em.fork();
+      const byKey = req.idempotencyKey
+        ? await fresh.findOne(PatchEntity, { createdBy: req.actor, idempotencyKey: req.idempotencyKey })
+        : null;
+      if (byKey) return replayCreate(byKey, fingerprint);
+      const successor = req.predecessorId ? await fresh.findOne(PatchEntity, { predecessorId: req.predecessorId }) : null;
+      if (!successor) throw err;
+      return { patch: toPatchView(successor), replayed: true };
     }
     this.ports.logger.info({ patchId: patch.id, name: patch.name, product: patch.product }, 'patch created');
     return { patch: toPatchView(patch), replayed: false };
@@ -142,9 +150,11 @@ export class PatchStatusService {
       throw ContractError.validation(missing.map((f) => ({ path: f, message: `required for ${action.name}` })));
     }
     const key = req.idempotencyKey ?? null;
+    // Only a keyed request is fingerprinted; the earlier one's fingerprint comes with the load.
+    const fingerprint = key ? transitionFingerprint(req) : null;
     const loaded = await this.ports.transitions.load(req.patchId, key);
     if (!loaded) throw notFound(req.patchId);
-    if (loaded.earlier) return this.replay(loaded.earlier, req);
+    if (loaded.earlier) return replayTransition(loaded, req, fingerprint);
     const { patch } = loaded;
     if (!action.roles.includes(req.actor.role)) {
       throw new ContractError('forbidden', `role ${req.actor.role} may not ${action.name}`, {
@@ -163,8 +173,13 @@ export class PatchStatusService {
       throw versionConflict(patch.version, patch.status);
     }
     const work = buildWork(patch, req, action.to);
-    const committed = await this.ports.transitions.commit({ work, fromVersion: patch.version, idempotencyKey: key });
-    if (!committed) return this.afterLostRace(req);
+    const committed = await this.ports.transitions.commit({
+      work,
+      fromVersion: patch.version,
+      idempotencyKey: key,
+      requestFingerprint: fingerprint,
+    });
+    if (!committed) return this.afterLostRace(req, fingerprint);
     this.ports.logger.info(
       { patchId: patch.id, transitionId: work.transition.id, workId: work.workId, action: action.name, to: action.to },
       'transition committed',
@@ -173,23 +188,43 @@ export class PatchStatusService {
     return { patch: work.patch, transition: work.transition, replayed: false };
   }
 
-  private replay(earlier: WorkItem, req: TransitionRequest): TransitionResult {
-    if (earlier.transition.action !== req.action) {
-      throw ContractError.validation([
-        { path: 'idempotencyKey', message: `already used for ${earlier.transition.action} on this patch` },
-      ]);
-    }
-    return { patch: earlier.patch, transition: earlier.transition, replayed: true };
-  }
-
   /** Another transition committed between our read and our write: report where the patch is now. */
-  private async afterLostRace(req: TransitionRequest): Promise<TransitionResult> {
+  private async afterLostRace(req: TransitionRequest, fingerprint: string | null): Promise<TransitionResult> {
     const now = await this.ports.transitions.load(req.patchId, req.idempotencyKey ?? null);
     if (!now) throw notFound(req.patchId);
     // The winner may have been this very request, sent twice with one key.
-    if (now.earlier) return this.replay(now.earlier, req);
+    if (now.earlier) return replayTransition(now, req, fingerprint);
     throw versionConflict(now.patch.version, now.patch.status);
   }
+}
+
+/**
+ * A transition key is unique per patch (not per caller: the patch is shared, and the key names
+ * one change to it). It replays only for the caller that used it, with the same request.
+ */
+function replayTransition(loaded: Loaded, req: TransitionRequest, fingerprint: string | null): TransitionResult {
+  const earlier = loaded.earlier!;
+  const same =
+    loaded.earlierFingerprint !== null
+      ? loaded.earlierFingerprint === fingerprint
+      : // Committed before fingerprints were stored: the caller and the action must match.
+        earlier.transition.actor === req.actor.name && earlier.transition.action === req.action;
+  if (!same) throw keyReused();
+  return { patch: earlier.patch, transition: earlier.transition, replayed: true };
+}
+
+/** The caller's earlier create with this key: the same request replays, any other is refused. */
+function replayCreate(earlier: Patch, fingerprint: string | null): CreatePatchResult {
+  // Older rows have no fingerprint; they are already scoped to the caller by the lookup.
+  if (earlier.idempotencyFingerprint !== null && earlier.idempotencyFingerprint !== fingerprint) throw keyReused();
+  return { patch: toPatchView(earlier), replayed: true };
+}
+
+function keyReused(): ContractError {
+  // Says neither who used the key nor for what: the key is the only thing the callers share.
+  return new ContractError('idempotency_key_reused', 'idempotencyKey was already used for a different request', {
+    field: 'idempotencyKey',
+  });
 }
 
 /** The work item (transition and the patch as it leaves it) of applying `req` to `patch`. */

@@ -7,12 +7,16 @@ export interface Loaded {
   patch: Patch;
   /** The work of an earlier transition of this patch with the same idempotency key. */
   earlier: WorkItem | null;
+  /** The fingerprint of the request that committed `earlier` (null when it predates fingerprints). */
+  earlierFingerprint: string | null;
 }
 
 export interface CommitRequest {
   work: WorkItem;
   fromVersion: number;
   idempotencyKey: string | null;
+  /** Stored with the transition when it has a key (see request-fingerprint.ts); absent = null. */
+  requestFingerprint?: string | null;
 }
 
 export interface TransitionStoreOptions {
@@ -27,7 +31,8 @@ export interface TransitionStoreOptions {
  *
  * Why not the ORM: a MikroORM unit of work costs ~2 ms of CPU per transition on this kind of
  * machine (FIELD-NOTES), a quarter of what Postgres itself can do. A transition is two round
- * trips: one read (the patch, plus an earlier transition with the same idempotency key), and one
+ * trips: one read (the patch, plus an earlier transition with the same idempotency key and the
+ * fingerprint of its request — in the same statement, so checking a key costs no round trip), and one
  * statement that updates the patch with a version check and inserts the transition and its
  * outbox row — a single statement, so a single transaction: all three rows commit, or none.
  *
@@ -63,9 +68,9 @@ export class TransitionStore {
 
   /** One transition, one statement, no batching (the benchmark's per-transaction ceiling). */
   async loadOne(patchId: string, idempotencyKey: string | null): Promise<Loaded | null> {
-    const r = await this.pool.query<PatchRow & { earlier: WorkItem | null }>({
+    const r = await this.pool.query<PatchRow & { earlier: WorkItem | null; earlier_fingerprint: string | null }>({
       name: 'transition-load',
-      text: `SELECT p.*, w.payload AS earlier
+      text: `SELECT p.*, w.payload AS earlier, t.request_fingerprint AS earlier_fingerprint
                FROM patch p
                LEFT JOIN patch_transition t ON t.patch_id = p.id AND t.idempotency_key = $2
                LEFT JOIN patch_transition_work w ON w.transition_id = t.id
@@ -73,7 +78,7 @@ export class TransitionStore {
       values: [patchId, idempotencyKey],
     });
     const row = r.rows[0];
-    return row ? { patch: fromRow(row), earlier: row.earlier } : null;
+    return row ? { patch: fromRow(row), earlier: row.earlier, earlierFingerprint: row.earlier_fingerprint } : null;
   }
 
   async commitOne(c: CommitRequest): Promise<boolean> {
@@ -87,8 +92,9 @@ export class TransitionStore {
                RETURNING id, version
              ), tr AS (
                INSERT INTO patch_transition
-                 (id, patch_id, action, from_status, to_status, actor, reason, patch_version, idempotency_key, created_at)
-               SELECT $5, upd.id, $6, $7, $3, $8, $9, upd.version, $10, $4 FROM upd
+                 (id, patch_id, action, from_status, to_status, actor, reason, patch_version, idempotency_key,
+                  request_fingerprint, created_at)
+               SELECT $5, upd.id, $6, $7, $3, $8, $9, upd.version, $10, $13, $4 FROM upd
                RETURNING id
              )
              INSERT INTO patch_transition_work (id, transition_id, patch_id, action, payload, created_at)
@@ -106,6 +112,7 @@ export class TransitionStore {
         c.idempotencyKey,
         work.workId,
         JSON.stringify(work),
+        c.requestFingerprint ?? null,
       ],
     });
     return r.rowCount === 1;
@@ -113,21 +120,24 @@ export class TransitionStore {
 
   private async loadMany(items: { patchId: string; key: string | null }[]): Promise<(Loaded | null)[]> {
     if (items.length === 1) return [await this.loadOne(items[0]!.patchId, items[0]!.key)];
-    const r = await this.pool.query<PatchRow & { earlier: WorkItem | null; ord: string }>({
+    const r = await this.pool.query<PatchRow & { earlier: WorkItem | null; earlier_fingerprint: string | null; ord: string }>({
       name: 'transition-load-many',
       // LATERAL so that both columns of (patch_id, idempotency_key) drive the index lookup; a
       // plain join filters the key after reading every transition of the patch.
-      text: `SELECT r.ord, p.*, e.payload AS earlier
+      text: `SELECT r.ord, p.*, e.payload AS earlier, e.request_fingerprint AS earlier_fingerprint
                FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS r(id, idempotency_key, ord)
                JOIN patch p ON p.id = r.id
                LEFT JOIN LATERAL (
-                 SELECT w.payload FROM patch_transition t JOIN patch_transition_work w ON w.transition_id = t.id
+                 SELECT w.payload, t.request_fingerprint
+                   FROM patch_transition t JOIN patch_transition_work w ON w.transition_id = t.id
                   WHERE r.idempotency_key IS NOT NULL AND t.patch_id = r.id AND t.idempotency_key = r.idempotency_key
                ) e ON true`,
       values: [items.map((i) => i.patchId), items.map((i) => i.key)],
     });
     const out: (Loaded | null)[] = items.map(() => null);
-    for (const row of r.rows) out[Number(row.ord) - 1] = { patch: fromRow(row), earlier: row.earlier };
+    for (const row of r.rows) {
+      out[Number(row.ord) - 1] = { patch: fromRow(row), earlier: row.earlier, earlierFingerprint: row.earlier_fingerprint };
+    }
     return out;
   }
 
@@ -139,9 +149,10 @@ export class TransitionStore {
         name: 'transition-commit-many',
         text: `WITH v AS (
                  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::uuid[], $6::text[],
-                                      $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[], $12::jsonb[])
+                                      $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[], $12::jsonb[],
+                                      $13::text[])
                    AS v(patch_id, from_version, to_status, at, transition_id, action,
-                        from_status, actor, reason, idempotency_key, work_id, payload)
+                        from_status, actor, reason, idempotency_key, work_id, payload, request_fingerprint)
                ), upd AS (
                  UPDATE patch p SET status = v.to_status, version = p.version + 1, updated_at = v.at
                    FROM v
@@ -149,9 +160,10 @@ export class TransitionStore {
                  RETURNING v.transition_id, p.version
                ), tr AS (
                  INSERT INTO patch_transition
-                   (id, patch_id, action, from_status, to_status, actor, reason, patch_version, idempotency_key, created_at)
+                   (id, patch_id, action, from_status, to_status, actor, reason, patch_version, idempotency_key,
+                    request_fingerprint, created_at)
                  SELECT v.transition_id, v.patch_id, v.action, v.from_status, v.to_status, v.actor, v.reason,
-                        upd.version, v.idempotency_key, v.at
+                        upd.version, v.idempotency_key, v.request_fingerprint, v.at
                    FROM upd JOIN v ON v.transition_id = upd.transition_id
                  RETURNING id
                )
@@ -172,6 +184,7 @@ export class TransitionStore {
           col((c) => c.idempotencyKey),
           col((c) => c.work.workId),
           col((c) => JSON.stringify(c.work)),
+          col((c) => c.requestFingerprint ?? null),
         ],
       })
       // One bad row must not fail its neighbours: on any error, settle each alone.
@@ -195,6 +208,7 @@ interface PatchRow {
   git_ref: string | null;
   predecessor_id: string | null;
   idempotency_key: string | null;
+  idempotency_fingerprint: string | null;
   created_by: string;
   created_at: Date;
   updated_at: Date;
@@ -211,6 +225,7 @@ function fromRow(r: PatchRow): Patch {
     gitRef: r.git_ref,
     predecessorId: r.predecessor_id,
     idempotencyKey: r.idempotency_key,
+    idempotencyFingerprint: r.idempotency_fingerprint,
     createdBy: r.created_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

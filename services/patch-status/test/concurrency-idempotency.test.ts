@@ -92,11 +92,11 @@ describe('idempotency keys', () => {
     expect(rows.rows[0].n).toBe(1);
   });
 
-  it('a key reused for another action is refused, naming idempotencyKey', async () => {
+  it('a key reused for another action is refused as idempotency_key_reused, naming idempotencyKey', async () => {
     const patch = await h.createPatch();
     await h.transition(patch.id, 'markActive', { idempotencyKey: 'k-2' });
     const r = await h.transition(patch.id, 'startDeployment', { idempotencyKey: 'k-2' });
-    expect(r).toMatchObject({ ok: false, error: { code: 'validation_failed', details: { fields: [{ path: 'idempotencyKey' }] } } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'idempotency_key_reused', details: { field: 'idempotencyKey' } } });
   });
 
   it('creating a patch twice with one key returns the first patch', async () => {

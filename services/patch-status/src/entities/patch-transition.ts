@@ -18,6 +18,8 @@ export interface PatchTransition {
   patchVersion: number;
   /** Unique per patch: a repeated request with the same key returns this transition. */
   idempotencyKey: string | null;
+  /** The fingerprint of the request that used `idempotencyKey` (null for keyless and older rows). */
+  requestFingerprint: string | null;
   createdAt: Date;
 }
 
@@ -49,6 +51,7 @@ export const PatchTransitionEntity = new EntitySchema<PatchTransition>({
     reason: { type: 'text', nullable: true },
     patchVersion: { type: 'integer' },
     idempotencyKey: { type: 'text', nullable: true },
+    requestFingerprint: { type: 'text', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz' },
   },
 });

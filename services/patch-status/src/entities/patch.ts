@@ -14,8 +14,10 @@ export interface Patch {
   gitRef: string | null;
   /** The patch this one succeeds; unique, so each patch has at most one successor. */
   predecessorId: string | null;
-  /** A create request's idempotency key; unique, so a repeated create writes nothing. */
+  /** A create request's idempotency key; unique per caller (`createdBy`), so a repeated create writes nothing. */
   idempotencyKey: string | null;
+  /** The fingerprint of the create that used `idempotencyKey` (null for keyless and older rows). */
+  idempotencyFingerprint: string | null;
   createdBy: string;
   createdAt: Date & Opt;
   updatedAt: Date & Opt;
@@ -49,8 +51,10 @@ export const PatchEntity = new EntitySchema<Patch>({
       expression: 'CREATE UNIQUE INDEX patch_one_successor ON patch (predecessor_id) WHERE predecessor_id IS NOT NULL',
     },
     {
+      // Scoped to the caller: another caller's equal key is another key.
       name: 'patch_idempotency_key',
-      expression: 'CREATE UNIQUE INDEX patch_idempotency_key ON patch (idempotency_key) WHERE idempotency_key IS NOT NULL',
+      expression:
+        'CREATE UNIQUE INDEX patch_idempotency_key ON patch (created_by, idempotency_key) WHERE idempotency_key IS NOT NULL',
     },
   ],
   checks: [{ name: 'patch_version_check', expression: 'version > 0' }],
@@ -74,6 +78,7 @@ export const PatchEntity = new EntitySchema<Patch>({
       deleteRule: 'no action',
     },
     idempotencyKey: { type: 'text', nullable: true },
+    idempotencyFingerprint: { type: 'text', nullable: true },
     createdBy: { type: 'text' },
     createdAt: { type: 'Date', columnType: 'timestamptz', onCreate: () => new Date() },
     updatedAt: { type: 'Date', columnType: 'timestamptz', onCreate: () => new Date() },
