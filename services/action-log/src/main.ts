@@ -1,14 +1,16 @@
-import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { exitWithHelpIfAsked, natsConnection, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { startActionLog } from './app.js';
-import { actionLogEnv } from './env.js';
+import { actionLogEnv, policyFromEnv } from './env.js';
 
 exitWithHelpIfAsked(`action-log — projection of work items, workflow executions and steps; answers history queries
 
 Usage: npm start -w @patchflow/action-log
 Rebuild: node --conditions=development --import tsx scripts/action-log-rebuild.ts --help
 
-Environment: ACTION_LOG_DATABASE_URL, NATS_URL, BUS_NAMESPACE, LOG_LEVEL (see src/env.ts).`);
+Environment: ACTION_LOG_DATABASE_URL, NATS_URL, BUS_NAMESPACE, LOG_LEVEL, ACTION_LOG_MAX_DELIVERIES,
+ACTION_LOG_RETRY_BASE_MS, ACTION_LOG_RETRY_MAX_MS (see src/env.ts).
+Parked messages: npm run action-log:parked -- --help`);
 
 // Composition root: read the environment, start, stop in reverse on a signal.
 const env = await startOrExit('action-log', async () => parseEnv(actionLogEnv));
@@ -17,8 +19,10 @@ const service = await startOrExit('action-log', () =>
   startActionLog({
     databaseUrl: env.ACTION_LOG_DATABASE_URL,
     natsUrl: env.NATS_URL,
+    natsAuth: natsConnection(env).auth,
     namespace: env.BUS_NAMESPACE,
     logger,
+    poisonPolicy: policyFromEnv(env),
   }),
 );
 stopOnSignals(() => service.stop(), logger);

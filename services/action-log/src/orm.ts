@@ -4,6 +4,7 @@ import { ensureDatabase } from '@patchflow/db';
 import type { Logger } from '@patchflow/log';
 import { entities } from './entities/index.js';
 import { Migration0001ProjectionTables } from './migrations/migration-0001-projection-tables.js';
+import { Migration0002ParkedMessages } from './migrations/migration-0002-parked-messages.js';
 
 export type ActionLogOrm = MikroORM;
 
@@ -27,7 +28,10 @@ export async function openActionLogOrm(databaseUrl: string, logger: Logger): Pro
     pool: { min: 0, max: 8 },
     migrations: {
       tableName: 'action_log_migrations',
-      migrationsList: [{ name: 'Migration0001ProjectionTables', class: Migration0001ProjectionTables }],
+      migrationsList: [
+        { name: 'Migration0001ProjectionTables', class: Migration0001ProjectionTables },
+        { name: 'Migration0002ParkedMessages', class: Migration0002ParkedMessages },
+      ],
       transactional: true,
       allOrNothing: true,
       snapshot: false,
