@@ -1,5 +1,6 @@
 import { Bus } from '@patchflow/bus';
 import { createLogger, type Logger, type LogLevel } from '@patchflow/log';
+import { checkHttpLimits, defaultHttpLimits, heartbeatMsFor, type HttpLimits } from './http-limits.js';
 import { LiveUpdates } from './live-updates.js';
 import { buildServer } from './server.js';
 import { ServiceClient } from './service-client.js';
@@ -11,7 +12,10 @@ export interface GatewayOptions {
   tokens: TokenRegistry;
   port: number;
   host?: string;
+  /** NATS request timeout (→ 504). */
   requestTimeoutMs?: number;
+  /** HTTP timeouts, rate limit and stream caps; each unset one takes its default. */
+  limits?: Partial<HttpLimits>;
   logLevel?: LogLevel;
   logger?: Logger;
 }
@@ -28,12 +32,18 @@ export interface RunningGateway {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger('gateway', options.logLevel ?? 'info');
   const bus = await Bus.connect({ url: options.natsUrl, name: 'gateway', namespace: options.namespace, logger });
-  const live = new LiveUpdates(bus);
-  const app = buildServer({
+  const limits = checkHttpLimits({ ...defaultHttpLimits, ...options.limits });
+  const live = new LiveUpdates(
+    bus,
+    { perToken: limits.liveStreamsPerToken, total: limits.liveStreamsTotal, heartbeatMs: heartbeatMsFor(limits) },
+    logger,
+  );
+  const app = await buildServer({
     services: new ServiceClient(bus, options.requestTimeoutMs ?? 5000),
     tokens: options.tokens,
     live,
     logger,
+    limits,
   });
   const host = options.host ?? '127.0.0.1';
   try {

@@ -4,8 +4,37 @@ import type { Principal, TokenRegistry } from './tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The caller, when the request carried a valid token (set for every request, public or not). */
     principal: Principal | null;
+    /** Why there is no principal: answered as 401 unless the matched route is public. */
+    authProblem: ContractError | null;
   }
+  interface FastifyContextConfig {
+    /** Served without a token. Everything else — every other route and every unmatched path — needs one. */
+    public?: boolean;
+    /** Also accept `?access_token=` on this route (event streams only). */
+    queryToken?: boolean;
+  }
+}
+
+/**
+ * Who is calling, decided before anything else runs but not yet enforced, so the rate limit can
+ * key on the token's name. Reads the route Fastify matched (after it decoded the path), never the
+ * raw URL: `/%61pi/patches` is `/api/patches` to the router and must be to the auth as well.
+ */
+export function identify(tokens: TokenRegistry, request: FastifyRequest): void {
+  try {
+    request.principal = authenticate(tokens, request, request.routeOptions.config?.queryToken === true);
+  } catch (err) {
+    if (!(err instanceof ContractError)) throw err;
+    request.authProblem = err;
+  }
+}
+
+/** Deny by default: only a route marked `config: { public: true }` is answered without a valid token. */
+export function requireAccess(request: FastifyRequest): void {
+  if (request.routeOptions.config?.public === true) return;
+  if (!request.principal) throw request.authProblem ?? new ContractError('unauthorized', 'missing bearer token');
 }
 
 /**

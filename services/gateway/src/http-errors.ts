@@ -53,7 +53,25 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
   return parsed.data;
 }
 
-export function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
+/**
+ * HTTP-only error codes, beside the contract's: limits the gateway enforces itself and no service
+ * ever answers. They keep the one error body shape.
+ */
+export type HttpErrorCode = ErrorCode | 'rate_limited';
+export type HttpErrorBody = Omit<ErrorBody, 'code'> & { code: HttpErrorCode };
+
+/** An error the gateway answers with its own status (429 and the like). */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly body: HttpErrorBody,
+  ) {
+    super(body.message);
+  }
+}
+
+export function sendError(reply: FastifyReply, status: number, body: HttpErrorBody): FastifyReply {
   return reply.code(status).type('application/json').send({ error: body });
 }
 
@@ -65,6 +83,7 @@ export function sendError(reply: FastifyReply, status: number, body: ErrorBody):
 export function errorHandler(logger: Logger) {
   return (error: FastifyError | ContractError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ContractError) return sendError(reply, httpStatusOf(error.code), error.toBody());
+    if (error instanceof HttpError) return sendError(reply, error.status, error.body);
     const status = 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : 500;
     if (status >= 400 && status < 500) {
       const message = error.message || 'bad request';

@@ -11,13 +11,16 @@ import {
   ListPatchesResult,
   PatchStatusSchema,
   RoleSchema,
+  text,
   TransitionRequest,
   TransitionResult,
 } from '@patchflow/contracts';
 
 /**
  * The HTTP shapes, derived from the contract schemas (never re-declared): bodies are strict, so
- * an unknown field is a 400 naming it; query strings are coerced from text.
+ * an unknown field is a 400 naming it; query strings are coerced from text. Every string is the
+ * contracts' `text()` (no NUL byte) and every integer is bounded, so what Postgres would refuse
+ * is a 400 here, not a 500 later.
  */
 export const CreatePatchBody = CreatePatchRequest.pick({ name: true, product: true, jiraKey: true, gitRef: true }).strict();
 
@@ -33,7 +36,7 @@ export const ListPatchesQuery = z.strictObject({
 
 export const HistoryQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).optional(),
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: text().min(1).max(200).optional(),
 });
 
 export const LifecycleQuery = z.strictObject({ current: PatchStatusSchema.optional() });
@@ -41,7 +44,7 @@ export const LifecycleQuery = z.strictObject({ current: PatchStatusSchema.option
 export const IdParams = z.object({ id: z.uuid() });
 
 /** `Idempotency-Key`: a retried request with the same key is answered from the first one. */
-export const IdempotencyKeyHeader = z.string().min(1).max(200).optional();
+export const IdempotencyKeyHeader = TransitionRequest.shape.idempotencyKey;
 
 export const Caller = z.object({ name: z.string(), role: RoleSchema });
 

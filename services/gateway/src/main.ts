@@ -1,14 +1,15 @@
 import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { startGateway } from './app.js';
-import { gatewayEnv } from './env.js';
+import { gatewayEnv, httpLimitsOf } from './env.js';
 
 exitWithHelpIfAsked(`gateway — the only HTTP entry: REST API, OpenAPI, live updates and the Action History UI
 
 Usage: npm start -w @patchflow/gateway
 
 Environment: GATEWAY_TOKENS (required, name:role:token,…), GATEWAY_PORT, GATEWAY_HOST,
-GATEWAY_REQUEST_TIMEOUT_MS, NATS_URL, BUS_NAMESPACE, LOG_LEVEL (see src/env.ts).`);
+GATEWAY_REQUEST_TIMEOUT_MS, GATEWAY_HTTP_*_TIMEOUT_MS, GATEWAY_RATE_LIMIT_*, GATEWAY_SSE_MAX_*,
+NATS_URL, BUS_NAMESPACE, LOG_LEVEL (see src/env.ts).`);
 
 // Composition root: read the environment, start, stop in reverse on a signal.
 const env = await startOrExit('gateway', async () => parseEnv(gatewayEnv));
@@ -21,6 +22,7 @@ const gateway = await startOrExit('gateway', () =>
     port: env.GATEWAY_PORT,
     host: env.GATEWAY_HOST,
     requestTimeoutMs: env.GATEWAY_REQUEST_TIMEOUT_MS,
+    limits: httpLimitsOf(env),
     logger,
   }),
 );

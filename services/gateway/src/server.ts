@@ -1,7 +1,10 @@
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '@patchflow/log';
-import { authenticate } from './auth.js';
-import { errorHandler, sendError } from './http-errors.js';
+import { identify, requireAccess } from './auth.js';
+import { errorHandler, HttpError, sendError } from './http-errors.js';
+import { addSecurityHeaders, clientErrorHandler, setSecurityHeaders } from './http-hardening.js';
+import { serverTimeouts, type HttpLimits } from './http-limits.js';
 import type { LiveUpdates } from './live-updates.js';
 import { liveRoutes } from './routes/live-routes.js';
 import { metaRoutes } from './routes/meta-routes.js';
@@ -10,30 +13,57 @@ import { uiRoutes } from './routes/ui-routes.js';
 import type { ServiceClient } from './service-client.js';
 import type { TokenRegistry } from './tokens.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Also accept `?access_token=` on this route (event streams only). */
-    queryToken?: boolean;
-  }
-}
-
 export interface ServerParts {
   services: ServiceClient;
   tokens: TokenRegistry;
   live: LiveUpdates;
   logger: Logger;
+  limits: HttpLimits;
 }
 
-/** The HTTP server: auth on every /api route, JSON errors, the routes. Not listening yet. */
-export function buildServer({ services, tokens, live, logger }: ServerParts): FastifyInstance {
+/**
+ * The HTTP server: deny by default (a token on every route not marked public), a rate limit per
+ * token, timeouts, security headers, JSON errors, the routes. Not listening yet.
+ */
+export async function buildServer({ services, tokens, live, logger, limits }: ServerParts): Promise<FastifyInstance> {
   // fastify's own logger stays off: it would log URLs, and the event stream's carry a token.
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, return503OnClosing: true });
-  app.decorateRequest('principal', null);
-
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api/')) return;
-    request.principal = authenticate(tokens, request, request.routeOptions.config?.queryToken === true);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    return503OnClosing: true,
+    ...serverTimeouts(limits),
+    clientErrorHandler: clientErrorHandler(limits),
+    // A URL the router cannot decode (`/api/patches%`): our error shape, not fastify's. Answered
+    // before routing, so no hook runs: the headers are set here.
+    frameworkErrors: (error, _request, reply) =>
+      sendError(setSecurityHeaders(reply), 400, { code: 'validation_failed', message: 'malformed URL', details: { fields: [{ path: '(url)', message: error.message }] } }),
   });
+  app.decorateRequest('principal', null);
+  app.decorateRequest('authProblem', null);
+
+  // The order is the point: who calls → the rate limit keyed on it → the access decision.
+  // All three are instance hooks, so unmatched paths (the not-found handler) pass them too.
+  app.addHook('onRequest', async (request) => identify(tokens, request));
+  if (limits.rateLimitMax > 0) {
+    await app.register(rateLimit, {
+      global: false,
+      max: limits.rateLimitMax,
+      timeWindow: limits.rateLimitWindowMs,
+      // Per token; a request without a valid token counts against its IP (token guessing included).
+      keyGenerator: (request) => (request.principal ? `token:${request.principal.name}` : `ip:${request.ip}`),
+      // Probes are polled by orchestrators and must answer whatever a client does.
+      allowList: (request) => request.routeOptions.config?.rateLimit === false,
+      errorResponseBuilder: (_request, context) =>
+        new HttpError(429, {
+          code: 'rate_limited',
+          message: `more than ${context.max} requests in ${limits.rateLimitWindowMs / 1000} s; retry in ${context.after}`,
+          details: { limit: context.max, retryAfterSeconds: Math.ceil(context.ttl / 1000) },
+        }),
+    });
+    app.addHook('onRequest', app.rateLimit());
+  }
+  app.addHook('onRequest', async (request) => requireAccess(request));
+  app.addHook('onSend', addSecurityHeaders);
 
   app.addHook('onResponse', async (request, reply) => {
     logger.info(

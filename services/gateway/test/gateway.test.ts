@@ -175,7 +175,12 @@ describe('transitions', () => {
     const active = await http('POST', `/api/patches/${patch.id}/mark-active`, { token: tokens.operator, body: { expectedVersion: 1 }, headers: key });
     expect(active.status).toBe(200);
     expect(active.body).toMatchObject({ replayed: false, patch: { status: 'active', version: 2 }, transition: { actor: 'otto' } });
-    const replay = await http('POST', `/api/patches/${patch.id}/transitions`, { token: tokens.operator, body: { action: 'markActive' }, headers: key });
+    // The same request again (same key, same action and fields) through the generic route.
+    const replay = await http('POST', `/api/patches/${patch.id}/transitions`, {
+      token: tokens.operator,
+      body: { action: 'markActive', expectedVersion: 1 },
+      headers: key,
+    });
     expect(replay.status).toBe(200);
     expect(replay.body).toMatchObject({ replayed: true, transition: { id: active.body.transition.id } });
 

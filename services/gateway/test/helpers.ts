@@ -71,3 +71,70 @@ export async function readEvents(
   }
   return events;
 }
+
+/** A response read off a raw socket. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** ms from connect until the server closed the connection (or the response was complete). */
+  ms: number;
+}
+
+/**
+ * Sends `head` (request line and headers, without the final blank line) byte for byte over a
+ * plain socket — `fetch` would normalise `/%61pi/..`, `//api` and `..` before they reach the
+ * server — then `body` chunks every `chunkEveryMs` (`headComplete: false` leaves the headers open,
+ * so the chunks continue them). Resolves when the server closes the
+ * connection (requests say `connection: close`) or after `timeoutMs` with status 0.
+ */
+export async function rawRequest(
+  port: number,
+  head: string,
+  options: { body?: string[]; chunkEveryMs?: number; timeoutMs?: number; headComplete?: boolean } = {},
+): Promise<RawResponse> {
+  const { connect } = await import('node:net');
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(timer);
+      clearTimeout(deadline);
+      socket.destroy();
+      const split = data.indexOf('\r\n\r\n');
+      const headText = split >= 0 ? data.slice(0, split) : data;
+      const [statusLine = '', ...lines] = headText.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body: split >= 0 ? data.slice(split + 4) : '', ms: Date.now() - started });
+    };
+    const deadline = setTimeout(finish, options.timeoutMs ?? 10_000);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('close', finish);
+    socket.on('error', () => undefined);
+    socket.on('connect', () => {
+      const crlfHead = head.replace(/\r?\n/g, '\r\n').trimEnd();
+      socket.write(options.headComplete === false ? crlfHead : `${crlfHead}\r\n\r\n`);
+      const chunks = [...(options.body ?? [])];
+      const next = () => {
+        const chunk = chunks.shift();
+        if (chunk === undefined || socket.destroyed) return;
+        socket.write(chunk);
+        timer = setTimeout(next, options.chunkEveryMs ?? 0);
+      };
+      next();
+    });
+  });
+}
+
+/** `GET path` exactly as written, with an optional bearer token. */
+export function rawGet(port: number, path: string, token?: string, method = 'GET'): Promise<RawResponse> {
+  const auth = token ? `\nauthorization: Bearer ${token}` : '';
+  return rawRequest(port, `${method} ${path} HTTP/1.1\nhost: 127.0.0.1\nconnection: close${auth}`);
+}

@@ -19,13 +19,17 @@ export function metaRoutes(app: FastifyInstance, services: ServiceClient): void 
     };
   });
 
-  app.get('/api/openapi.json', async () => openApi);
+  // Public: the document describes the API's shape, never its data, and the rendered reference
+  // in a browser cannot send a bearer token to fetch it.
+  app.get('/api/openapi.json', { config: { public: true } }, async () => openApi);
 
   app.get('/api/session', async (request) => request.principal);
 
   // Liveness: the process answers. Readiness: it can reach NATS (without NATS every call fails).
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) =>
+  // Public, and never rate limited: orchestrators poll them whatever clients do.
+  const probe = { config: { public: true, rateLimit: false as const } };
+  app.get('/healthz', probe, async () => ({ status: 'ok' }));
+  app.get('/readyz', probe, async (_request, reply) =>
     services.isConnected ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reason: 'NATS is not reachable' }),
   );
 }

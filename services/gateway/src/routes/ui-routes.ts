@@ -19,10 +19,14 @@ export function uiRoutes(app: FastifyInstance): void {
     return reply
       .type(type)
       .header('cache-control', 'no-cache')
-      .header('content-security-policy', "default-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'")
-      .header('x-content-type-options', 'nosniff')
+      .header(
+        'content-security-policy',
+        "default-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+      )
       .send(body);
   };
-  app.get('/', serve('index.html'));
-  for (const name of Object.keys(files)) app.get(`/ui/${name}`, serve(name));
+  // Public: the page holds no data and asks for a token itself. Only these exact files are served.
+  const open = { config: { public: true } };
+  app.get('/', open, serve('index.html'));
+  for (const name of Object.keys(files)) app.get(`/ui/${name}`, open, serve(name));
 }
