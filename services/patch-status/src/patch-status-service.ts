@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type MikroORM } from '@mikro-orm/postgresql';
 import {
   ContractError,
+  CreatePatchRequest,
   lifecycle,
+  nextPatchName,
   workflowsFor,
-  type CreatePatchRequest,
   type CreatePatchResult,
   type GetPatchResult,
   type ListPatchesResult,
@@ -43,6 +44,7 @@ export class PatchStatusService {
    * request it is refused (`idempotency_key_reused`).
    */
   async create(req: CreatePatchRequest): Promise<CreatePatchResult> {
+    refuseNameWithoutSuccessor(req.name);
     const em = this.ports.orm.em.fork();
     const fingerprint = req.idempotencyKey ? createFingerprint(req) : null;
     if (req.idempotencyKey) {
@@ -218,6 +220,20 @@ function replayCreate(earlier: Patch, fingerprint: string | null): CreatePatchRe
   // Older rows have no fingerprint; they are already scoped to the caller by the lookup.
   if (earlier.idempotencyFingerprint !== null && earlier.idempotencyFingerprint !== fingerprint) throw keyReused();
   return { patch: toPatchView(earlier), replayed: true };
+}
+
+/**
+ * The successor workflow will name this patch's successor `nextPatchName(name)`; a name whose
+ * successor would not itself be a valid name (longer than the limit: `…999` of the maximum length)
+ * is refused now, naming `name`, instead of failing the workflow at the next startDeployment.
+ */
+function refuseNameWithoutSuccessor(name: string): void {
+  const successor = CreatePatchRequest.shape.name.safeParse(nextPatchName(name));
+  if (successor.success) return;
+  const why = successor.error.issues.map((i) => i.message).join('; ');
+  throw ContractError.validation([
+    { path: 'name', message: `its successor's name (the last number bumped by one) would be invalid: ${why}` },
+  ]);
 }
 
 function keyReused(): ContractError {

@@ -11,6 +11,11 @@ afterAll(async () => {
   await h.close();
 });
 
+function fieldPaths(reply: unknown): string[] {
+  const fields = (reply as { error: { details: { fields: { path: string }[] } } }).error.details.fields;
+  return [...new Set(fields.map((f) => f.path))].sort();
+}
+
 describe('malformed and schema-invalid requests', () => {
   const subjects = () => h.client.topology.subjects;
 
@@ -42,6 +47,32 @@ describe('malformed and schema-invalid requests', () => {
     expect(fields.sort()).toEqual(['action', 'actor.role', 'expectedVersion', 'patchId']);
     expect(await h.count('patch_transition')).toBe(0);
     expect((await h.transition(patch.id, 'markActive')).ok).toBe(true);
+  });
+
+  it('refuses NUL bytes and integers past Postgres integer with validation_failed, writing nothing', async () => {
+    const patch = await h.createPatch();
+    const before = { patch: await h.count('patch'), transitions: await h.count('patch_transition') };
+    const create = await h.client.requestRaw(
+      subjects().patchCreate,
+      encodeJson({ name: '2026.\u0000.1', product: 'payments', actor: 'x\u0000', idempotencyKey: 'k\u0000' }),
+    );
+    expect(create).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+    expect(fieldPaths(create)).toEqual(['actor', 'idempotencyKey', 'name']);
+    const transition = await h.client.requestRaw(
+      subjects().patchTransition,
+      encodeJson({
+        patchId: patch.id,
+        action: 'cancel',
+        actor: { name: 'tester', role: 'admin' },
+        reason: 'bad\u0000byte',
+        expectedVersion: 2 ** 40,
+      }),
+    );
+    expect(transition).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+    expect(fieldPaths(transition)).toEqual(['expectedVersion', 'reason']);
+    expect({ patch: await h.count('patch'), transitions: await h.count('patch_transition') }).toEqual(before);
+    // Still answering, and the patch untouched.
+    expect(await h.client.call(patchEndpoints.get, { id: patch.id })).toMatchObject({ patch: { status: 'draft', version: 1 } });
   });
 
   it('refuses a cursor it did not issue', async () => {

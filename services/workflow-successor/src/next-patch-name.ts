@@ -1,12 +1,3 @@
-/**
- * The successor's name: the last number in the name bumped by one, keeping its zero padding
- * (`2026.48.1` → `2026.48.2`, `rc-09` → `rc-10`). A name without a number gets `.2` appended
- * (it was implicitly the first).
- */
-export function nextPatchName(name: string): string {
-  const m = /(\d+)(?!.*\d)/.exec(name);
-  if (!m) return `${name}.2`;
-  const digits = m[1]!;
-  const next = (BigInt(digits) + 1n).toString().padStart(digits.length, '0');
-  return `${name.slice(0, m.index)}${next}${name.slice(m.index + digits.length)}`;
-}
+// The naming rule lives in contracts (patch-status checks at create that a name's successor is
+// valid); re-exported here so the workflow's imports stay as they were.
+export { nextPatchName } from '@patchflow/contracts';
