@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchEndpoints, type CreatePatchRequest, type TransitionRequest } from '@patchflow/contracts';
+import { buildWork } from '../src/patch-status-service.js';
+import { TransitionStore } from '../src/transition-store.js';
 import { startHarness, type Harness } from './harness.js';
 
 // Idempotency keys are scoped to the caller and bound to the request (security item 7): a key
@@ -129,5 +131,31 @@ describe('transition', () => {
     expect((await h.transition(patch.id, 'markActive')).ok).toBe(true);
     const r = await h.sql.query('SELECT idempotency_key, request_fingerprint FROM patch_transition WHERE patch_id = $1', [patch.id]);
     expect(r.rows).toEqual([{ idempotency_key: null, request_fingerprint: null }]);
+  });
+});
+
+describe('rows keyed before fingerprints were stored', () => {
+  it('a create replays for the same caller; another caller gets a patch of its own', async () => {
+    const legacy = await h.createPatch({ name: '2026.56.1' });
+    // As the idempotency_scope migration leaves an older row: a key, no fingerprint.
+    await h.sql.query(`UPDATE patch SET idempotency_key = 'legacy-c', created_by = 'dave' WHERE id = $1`, [legacy.id]);
+    const again = await create({ name: '2026.56.1', product: 'payments', actor: 'dave', idempotencyKey: 'legacy-c' });
+    expect(again).toMatchObject({ ok: true, result: { replayed: true, patch: { id: legacy.id } } });
+    const other = await create({ name: '2026.56.1', product: 'payments', actor: 'erin', idempotencyKey: 'legacy-c' });
+    expect(other).toMatchObject({ ok: true, result: { replayed: false } });
+    if (other.ok) expect(other.result.patch.id).not.toBe(legacy.id);
+  });
+
+  it('a transition replays when caller and action match, and is refused otherwise', async () => {
+    const patch = await h.createPatch();
+    const store = new TransitionStore(h.app.pool);
+    const loaded = await store.load(patch.id, null);
+    const work = buildWork(loaded!.patch, { patchId: patch.id, action: 'markActive', actor: { name: 'dave', role: 'operator' } }, 'active');
+    // Committed without a fingerprint, as before the migration.
+    expect(await store.commit({ work, fromVersion: 1, idempotencyKey: 'legacy-t' })).toBe(true);
+    const req: TransitionRequest = { patchId: patch.id, action: 'markActive', actor: { name: 'dave', role: 'operator' }, idempotencyKey: 'legacy-t' };
+    expect(await transition(req)).toMatchObject({ ok: true, result: { replayed: true, transition: { id: work.transition.id } } });
+    expect(await transition({ ...req, actor: { name: 'erin', role: 'operator' } })).toMatchObject(reused);
+    expect(await transition({ ...req, action: 'cancel', reason: 'x' })).toMatchObject(reused);
   });
 });
