@@ -10,9 +10,10 @@ export const actionLogEnv = z.object({
   BUS_NAMESPACE: commonEnv.BUS_NAMESPACE,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   /**
-   * Deliveries of a message that keeps failing to apply (Postgres unreachable, a bug) before it
-   * is parked in `parked_message`. A contract violation or a data/integrity error (SQLSTATE 22xxx,
-   * 23xxx) is parked at once. 10 deliveries with the default backoff take about 2.5 minutes.
+   * Deliveries of a message that keeps failing to apply (a bug, a deadlock) before it is parked
+   * in `parked_message`. A contract violation or a data/integrity error (SQLSTATE 22xxx, 23xxx)
+   * is parked at once; Postgres being unreachable never counts. 10 deliveries with the default
+   * backoff take about 2.5 minutes.
    */
   ACTION_LOG_MAX_DELIVERIES: envInt(1, 1000).default(10),
   /** Delay before the 2nd delivery of a message that failed to apply; doubles per delivery. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ContractError } from '@patchflow/contracts';
-import { decideFailure, describeError, poisonPolicy, retryDelayMs, sqlState, type PoisonPolicy } from './poison-policy.js';
+import { decideFailure, describeError, isDatabaseUnavailable, poisonPolicy, retryDelayMs, sqlState, type PoisonPolicy } from './poison-policy.js';
 
 const policy: PoisonPolicy = { maxDeliveries: 4, retryBaseMs: 100, retryMaxMs: 1000 };
 
@@ -28,15 +28,32 @@ describe('decideFailure', () => {
   });
 
   it('retries anything else with a growing delay, and parks it after the last delivery', () => {
-    const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-    const first = decideFailure(policy, down, 1);
-    expect(first).toMatchObject({ kind: 'retry', error: 'Error: connect ECONNREFUSED 127.0.0.1:5432' });
+    const timeout = new Error('lock wait');
+    expect(decideFailure(policy, timeout, 1)).toMatchObject({ kind: 'retry', error: 'Error: lock wait' });
     expect(decideFailure(policy, pgError('40P01', 'deadlock detected'), 3)).toMatchObject({ kind: 'retry' });
     expect(decideFailure(policy, new TypeError('x is undefined'), 4)).toEqual({
       kind: 'park',
       reason: 'exhausted',
       error: 'TypeError: x is undefined',
     });
+  });
+});
+
+describe('Postgres unreachable', () => {
+  it('is retried however many deliveries it took: the outage is not the message\'s fault', () => {
+    const outages = [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      pgError('57P01', 'terminating connection due to administrator command'),
+      pgError('08006', 'connection failure'),
+      new Error('Connection terminated unexpectedly'),
+      new Error('wrapped', { cause: Object.assign(new Error('Timeout acquiring a connection.'), { name: 'KnexTimeoutError' }) }),
+    ];
+    for (const e of outages) {
+      expect(isDatabaseUnavailable(e)).toBe(true);
+      expect(decideFailure(policy, e, 100)).toMatchObject({ kind: 'retry' });
+    }
+    expect(isDatabaseUnavailable(pgError('23505', 'duplicate key'))).toBe(false);
+    expect(isDatabaseUnavailable(new TypeError('x is undefined'))).toBe(false);
   });
 });
 

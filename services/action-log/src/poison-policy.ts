@@ -28,16 +28,39 @@ export type FailureDecision = { kind: 'park'; reason: ParkReason; error: string 
 /**
  * Decides after delivery `delivery` (1-based) failed with `error`. A contract violation or a
  * data/integrity error from Postgres (SQLSTATE class 22 or 23: the same statement fails the same
- * way every time) is parked at once; anything else — Postgres down, a deadlock, a bug that may be
- * fixed by a deploy — is retried with exponential backoff and parked after `maxDeliveries`.
+ * way every time) is parked at once; anything else — a deadlock, a bug that may be fixed by a
+ * deploy — is retried with exponential backoff and parked after `maxDeliveries`. Postgres being
+ * unreachable is retried for as long as it lasts.
  */
 export function decideFailure(policy: PoisonPolicy, error: unknown, delivery: number): FailureDecision {
   const described = describeError(error);
   if (error instanceof ContractError) return { kind: 'park', reason: 'invalid', error: described };
   const state = sqlState(error);
   if (state && /^2[23]/.test(state)) return { kind: 'park', reason: 'rejected', error: described };
-  if (delivery >= policy.maxDeliveries) return { kind: 'park', reason: 'exhausted', error: described };
+  // An outage is not the message's fault: it never counts towards parking (and parking would
+  // fail anyway). Right after Postgres is back, the first attempt may still hit a dead connection.
+  if (delivery >= policy.maxDeliveries && !isDatabaseUnavailable(error)) {
+    return { kind: 'park', reason: 'exhausted', error: described };
+  }
   return { kind: 'retry', delayMs: retryDelayMs(policy, delivery), error: described };
+}
+
+// SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown, crash).
+const UNAVAILABLE_STATE = /^(08|53|57P0)/;
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// What `pg` and the pool say without a code when the server goes away mid-way.
+const UNAVAILABLE_MESSAGE = /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection/i;
+
+/** True when the error says Postgres could not be reached or went away, not that the message is bad. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (e.name === 'ConnectionException' || e.name === 'KnexTimeoutError') return true;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_STATE.test(code))) return true;
+    if (UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    if (e instanceof AggregateError && e.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+  }
+  return false;
 }
 
 /** Exponential from the base, capped, ±20 % jitter so instances that failed together spread out. */
@@ -79,8 +102,9 @@ export function describeError(error: unknown): string {
   return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
 }
 
-/** A short label for the log line (no payload content): the SQLSTATE, the contract code or the error's name. */
+/** A short label for the log line (no payload content): the contract code, SQLSTATE, system code or error name. */
 export function errorLabel(error: unknown): string {
   if (error instanceof ContractError) return error.code;
-  return sqlState(error) ?? (error instanceof Error ? error.name : typeof error);
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return sqlState(error) ?? (typeof code === 'string' ? code : undefined) ?? (error instanceof Error ? error.name : typeof error);
 }
