@@ -1,6 +1,6 @@
 /**
  * The closed set of ways a workflow execution can fail. Handlers (and the HTTP client) throw
- * these; the runtime switches over `failureKind` to decide nak / dead-letter / skip.
+ * these; the runtime switches over `failureKind` (retry-policy.ts) to decide nak / dead-letter / skip.
  */
 
 /** Worth retrying later: network error, timeout, 5xx, 429. `retryAfterMs` honours `Retry-After`. */
@@ -29,18 +29,6 @@ export class PermanentError extends Error {
 /** The external system has no configuration: the execution is skipped and counts as done. */
 export class NotConfigured extends Error {
   override name = 'NotConfigured';
-}
-
-export type FailureKind = 'transient' | 'permanent' | 'not_configured';
-
-/**
- * Anything else thrown (a bug, an unexpected library error) is treated as transient: it is
- * retried with backoff and, if it keeps failing, dead-lettered where an operator sees it.
- */
-export function failureKind(error: unknown): FailureKind {
-  if (error instanceof PermanentError) return 'permanent';
-  if (error instanceof NotConfigured) return 'not_configured';
-  return 'transient';
 }
 
 export function errorMessage(error: unknown): string {

@@ -1,5 +1,5 @@
-import { parseRetryAfter } from './backoff.js';
 import { PermanentError, TransientError } from './errors.js';
+import { httpStatusKind, parseRetryAfter } from './retry-policy.js';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT';
@@ -23,9 +23,10 @@ export interface HttpClient {
 }
 
 /**
- * `fetch` with a timeout, mapping failures onto the workflow error kinds: network errors,
- * timeouts, 408, 429 and 5xx are transient (429/503 carry `Retry-After`); any other 4xx is
- * permanent. Error messages name `what` and the status, never the URL or the request body.
+ * `fetch` with a timeout, mapping failures onto the workflow error kinds as the retry policy
+ * says (`httpStatusKind`): network errors and timeouts are transient, and so are 408, 429 and
+ * 5xx (with `Retry-After`); any other 4xx is permanent. Error messages name `what` and the
+ * status, never the URL or the request body.
  */
 export function createHttpClient(options: { timeoutMs: number }): HttpClient {
   return {
@@ -54,13 +55,14 @@ export function createHttpClient(options: { timeoutMs: number }): HttpClient {
         throw new TransientError(`${req.what}: response body interrupted`, undefined, { cause: err });
       }
       const snippet = text.slice(0, 300);
-      if (res.status === 408 || res.status === 429 || res.status >= 500) {
+      const kind = httpStatusKind(res.status);
+      if (kind === 'transient') {
         throw new TransientError(
           `${req.what}: HTTP ${res.status} ${snippet}`.trim(),
           parseRetryAfter(res.headers.get('retry-after')),
         );
       }
-      if (res.status >= 400) throw new PermanentError(`${req.what}: HTTP ${res.status} ${snippet}`.trim(), { status: res.status });
+      if (kind === 'permanent') throw new PermanentError(`${req.what}: HTTP ${res.status} ${snippet}`.trim(), { status: res.status });
       return {
         status: res.status,
         text,

@@ -1,11 +1,21 @@
 export { ActionLogger, type Subaction } from './action-logger.js';
-export { parseRetryAfter, retryDelayMs, type RetryPolicy } from './backoff.js';
-export { workflowEnv, type WorkflowEnv } from './env.js';
-export { errorMessage, failureKind, NotConfigured, PermanentError, TransientError, type FailureKind } from './errors.js';
+export { checkWorkflowEnv, requireAllOrNone, retryPolicyFromEnv, workflowEnv, type WorkflowEnv } from './env.js';
+export { errorMessage, NotConfigured, PermanentError, TransientError } from './errors.js';
+export {
+  errorCodeKind,
+  failureKind,
+  httpStatusKind,
+  parseRetryAfter,
+  RetryPolicy,
+  RetryPolicyError,
+  retryPolicyEnvNames,
+  type FailureKind,
+  type RetryPolicyOptions,
+} from './retry-policy.js';
+export { handlerTableMismatches, routedHandlers } from './routed-handlers.js';
 export { ExecutionStore, type ClaimResult, type ExecutionRow, type ExternalRef } from './execution-store.js';
 export { createHttpClient, type HttpClient, type HttpRequest, type HttpResponse } from './http-client.js';
 export {
-  defaultRetryPolicy,
   startWorkflowService,
   workflowOptionsFromEnv,
   type RunningWorkflowService,

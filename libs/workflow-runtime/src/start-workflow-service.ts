@@ -2,9 +2,9 @@ import type { WorkflowName } from '@patchflow/contracts';
 import { Bus } from '@patchflow/bus';
 import { ensureDatabase } from '@patchflow/db';
 import { createLogger, type Logger, type LogLevel } from '@patchflow/log';
-import type { RetryPolicy } from './backoff.js';
-import type { WorkflowEnv } from './env.js';
+import { retryPolicyFromEnv, type WorkflowEnv } from './env.js';
 import { ExecutionStore } from './execution-store.js';
+import { RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
 import type { WorkflowHandlers } from './workflow-service.js';
 import { WorkflowRuntime } from './workflow-runtime.js';
 
@@ -14,8 +14,8 @@ export interface WorkflowServiceOptions {
   namespace?: string;
   databaseUrl: string;
   logLevel?: LogLevel;
-  retry?: Partial<RetryPolicy>;
-  ackWaitMs?: number;
+  /** The retry policy, or overrides of its defaults (validated: a bad one throws before anything starts). */
+  retry?: RetryPolicy | Partial<RetryPolicyOptions>;
   concurrency?: number;
   shutdownGraceMs?: number;
 }
@@ -28,8 +28,6 @@ export interface RunningWorkflowService {
   stop(): Promise<void>;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { baseDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 10 };
-
 /** The runtime options of a workflow service, from its parsed environment. */
 export function workflowOptionsFromEnv(workflow: WorkflowName, env: WorkflowEnv): WorkflowServiceOptions {
   return {
@@ -38,15 +36,14 @@ export function workflowOptionsFromEnv(workflow: WorkflowName, env: WorkflowEnv)
     namespace: env.BUS_NAMESPACE,
     databaseUrl: env.WORKFLOW_DATABASE_URL,
     logLevel: env.LOG_LEVEL,
-    retry: { baseDelayMs: env.WORKFLOW_RETRY_BASE_MS, maxDelayMs: env.WORKFLOW_RETRY_MAX_MS, maxAttempts: env.WORKFLOW_MAX_ATTEMPTS },
-    ackWaitMs: env.WORKFLOW_ACK_WAIT_MS,
+    retry: retryPolicyFromEnv(env),
     concurrency: env.WORKFLOW_CONCURRENCY,
     shutdownGraceMs: env.WORKFLOW_SHUTDOWN_GRACE_MS,
   };
 }
 
 /**
- * Starts one workflow service: database (created if missing) and execution tables, bus and
+ * Starts one workflow service: database (created if missing) and its migrations, bus and
  * streams, then the runtime over the handler table `buildHandlers` returns. `stop()` undoes it
  * in reverse: stop consuming (in-flight work finishes or is nak'ed), drain the bus (flushes
  * the last events), close the pool.
@@ -55,10 +52,12 @@ export async function startWorkflowService(
   options: WorkflowServiceOptions,
   buildHandlers: (deps: { bus: Bus; logger: Logger }) => WorkflowHandlers,
 ): Promise<RunningWorkflowService> {
+  const retry = options.retry instanceof RetryPolicy ? options.retry : RetryPolicy.of(options.retry);
   const name = `workflow-${options.workflow}`;
   const logger = createLogger(name, options.logLevel ?? 'info');
   await ensureDatabase(options.databaseUrl);
   const store = await ExecutionStore.open(options.databaseUrl, options.workflow);
+  if (store.appliedMigrations.length > 0) logger.info({ migrations: store.appliedMigrations }, 'migrated the workflow database');
   let bus: Bus;
   try {
     bus = await Bus.connect({ url: options.natsUrl, name, namespace: options.namespace ?? '', logger });
@@ -72,8 +71,7 @@ export async function startWorkflowService(
     handlers: buildHandlers({ bus, logger }),
     store,
     logger,
-    retry: { ...defaultRetryPolicy, ...options.retry },
-    ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
+    retry,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
   });

@@ -12,8 +12,8 @@ import {
 import { ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
 import type { Logger } from '@patchflow/log';
 import { ActionLogger } from './action-logger.js';
-import { retryDelayMs, type RetryPolicy } from './backoff.js';
-import { errorMessage, failureKind, TransientError } from './errors.js';
+import { errorMessage, TransientError } from './errors.js';
+import { failureKind, type RetryPolicy } from './retry-policy.js';
 import type { ExecutionStore } from './execution-store.js';
 import { NoOpWorkflowService, type WorkflowHandlers, type WorkflowResult } from './workflow-service.js';
 
@@ -23,9 +23,8 @@ export interface WorkflowRuntimeOptions {
   handlers: WorkflowHandlers;
   store: ExecutionStore;
   logger: Logger;
+  /** Delays, attempts, the consumer's ack wait (= the execution lease) and delivery limit. */
   retry: RetryPolicy;
-  /** Overrides the consumer's ack wait (and the execution lease): how soon a crashed run is redelivered. */
-  ackWaitMs?: number;
   /** Work items run at once by this process. */
   concurrency?: number;
   /** On stop, how long in-flight executions may finish before they are aborted and nak'ed. */
@@ -57,15 +56,11 @@ export class WorkflowRuntime {
   private runner: ConsumerRunner | undefined;
   private readonly shutdown = new AbortController();
   private readonly leaseMs: number;
-  private readonly maxAttempts: number;
   /** What this instance did since it started (executions it ran, by outcome). */
   readonly stats = { executed: 0, succeeded: 0, skipped: 0, retried: 0, deadLettered: 0 };
 
   private constructor(private readonly o: WorkflowRuntimeOptions) {
-    const consumer = o.bus.topology.workflowConsumer(o.workflow);
-    this.leaseMs = o.ackWaitMs ?? consumer.ackWaitMs;
-    // JetStream silently drops a message after max_deliver: dead-letter on the last delivery instead.
-    this.maxAttempts = Math.min(o.retry.maxAttempts, consumer.maxDeliver);
+    this.leaseMs = o.retry.ackWaitMs;
   }
 
   static async start(options: WorkflowRuntimeOptions): Promise<WorkflowRuntime> {
@@ -80,14 +75,16 @@ export class WorkflowRuntime {
     const ops = workflowOpsEndpoints(workflow);
     bus.serve(ops.listDeadLetters, (req) => this.o.store.listDeadLetters(req).then((items) => ({ items })));
     bus.serve(ops.retryDeadLetters, (req) => this.retryDeadLetters(req.workId).then((outcomes) => ({ outcomes })));
-    const consumer = { ...bus.topology.workflowConsumer(workflow), ackWaitMs: this.leaseMs };
+    // The policy sets the ack wait (= lease) and a max_deliver above its attempts: JetStream drops a
+    // message silently after max_deliver, so the runtime dead-letters it on its last attempt first.
+    const consumer = this.o.retry.consumer(bus.topology.workflowConsumer(workflow));
     this.runner = await ConsumerRunner.start(bus, {
       consumer,
       schema: WorkItem,
       concurrency: this.o.concurrency ?? 16,
       handle: (d) => this.handle(d),
     });
-    logger.info({ workflow, consumer: consumer.durableName, maxAttempts: this.maxAttempts }, 'workflow consuming work');
+    logger.info({ workflow, consumer: consumer.durableName, retry: this.o.retry.toJSON() }, 'workflow consuming work');
   }
 
   private async handle(d: Delivery<WorkItem>): Promise<Settlement> {
@@ -102,7 +99,7 @@ export class WorkflowRuntime {
       this.o.logger.debug({ workId: work.workId, action }, 'not routed to this workflow; acked');
       return { kind: 'ack' };
     }
-    const outcome = await this.run(work, { finalAttempt: d.deliveryCount >= this.maxAttempts, working: d.working });
+    const outcome = await this.run(work, { finalAttempt: this.o.retry.isFinalDelivery(d.deliveryCount), working: d.working });
     switch (outcome.kind) {
       case 'succeeded':
       case 'skipped':
@@ -155,7 +152,7 @@ export class WorkflowRuntime {
         opts.working();
         void store.renewLease(work.workId, this.leaseMs).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
       },
-      Math.max(100, Math.floor(this.leaseMs / 3)),
+      this.o.retry.heartbeatMs,
     );
     let result: WorkflowResult | void;
     try {
@@ -214,7 +211,7 @@ export class WorkflowRuntime {
           return { kind: 'retry', delayMs: 0, error: message };
         }
         if (!finalAttempt) {
-          const delayMs = retryDelayMs(this.o.retry, attempt, error instanceof TransientError ? error.retryAfterMs : undefined);
+          const delayMs = this.o.retry.delayMs(attempt, error instanceof TransientError ? error.retryAfterMs : undefined);
           if (!(error instanceof TransientError)) log.error({ err: error }, 'unexpected error; treated as transient');
           log.warn({ attempt, delayMs, error: message }, 'execution failed; will retry');
           await store.markRetrying(work.workId, message);

@@ -1,14 +1,7 @@
-import { noOp, type WorkflowHandlers } from '@patchflow/workflow-runtime';
+import { routedHandlers, type WorkflowHandlers } from '@patchflow/workflow-runtime';
 import type { TriggerPipeline } from './trigger-pipeline.js';
 
-/** A pipeline runs when a patch becomes active and when its deployment starts. */
+/** A pipeline runs for every action routed to gitlab (contracts/src/routing.ts: markActive, startDeployment). */
 export function gitlabHandlers(trigger: TriggerPipeline): WorkflowHandlers {
-  return {
-    markActive: trigger,
-    startDeployment: trigger,
-    completeDeployment: noOp,
-    failDeployment: noOp,
-    close: noOp,
-    cancel: noOp,
-  };
+  return routedHandlers('gitlab', trigger);
 }

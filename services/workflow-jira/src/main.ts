@@ -1,8 +1,7 @@
 import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
 import { startJiraWorkflow } from './app.js';
-import { jiraEnv } from './env.js';
-import { parseJiraStatusMap } from './jira-status-map.js';
+import { jiraConfigFromEnv, jiraEnv } from './env.js';
 
 exitWithHelpIfAsked(`workflow-jira — moves the patch's Jira issue to the mapped status and comments on it
 
@@ -15,11 +14,10 @@ Environment: ${Object.keys(jiraEnv.shape).join(', ')}
 // finish or nak in-flight work, drain the bus, close the database pool).
 const service = await startOrExit('workflow-jira', async () => {
   const env = parseEnv(jiraEnv);
-  const configured = env.JIRA_URL && env.JIRA_EMAIL && env.JIRA_API_TOKEN;
   return startJiraWorkflow({
     ...workflowOptionsFromEnv('jira', env),
-    jira: configured ? { url: env.JIRA_URL!, email: env.JIRA_EMAIL!, apiToken: env.JIRA_API_TOKEN! } : undefined,
-    statusMap: parseJiraStatusMap(env.JIRA_STATUS_MAP),
+    jira: jiraConfigFromEnv(env),
+    statusMap: env.JIRA_STATUS_MAP,
     httpTimeoutMs: env.HTTP_TIMEOUT_MS,
   });
 });

@@ -1,16 +1,8 @@
-import type { WorkflowHandlers } from '@patchflow/workflow-runtime';
+import { routedHandlers, type WorkflowHandlers } from '@patchflow/workflow-runtime';
 import { NotifyTransition } from './notify-transition.js';
 import type { SlackWebhook } from './slack-webhook.js';
 
-/** Slack hears about every transition. */
+/** Slack hears about every action routed to it (contracts/src/routing.ts: all of them). */
 export function slackHandlers(slack: SlackWebhook): WorkflowHandlers {
-  const notify = new NotifyTransition(slack);
-  return {
-    markActive: notify,
-    startDeployment: notify,
-    completeDeployment: notify,
-    failDeployment: notify,
-    close: notify,
-    cancel: notify,
-  };
+  return routedHandlers('slack', new NotifyTransition(slack));
 }

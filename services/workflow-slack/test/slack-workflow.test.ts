@@ -19,7 +19,7 @@ import {
 import { ExecutionStore, type RunningWorkflowService } from '@patchflow/workflow-runtime';
 import { startSlackWorkflow } from '../src/index.js';
 
-const fastRetry = { baseDelayMs: 50, maxDelayMs: 500, maxAttempts: 4 };
+const fastRetry = { baseDelayMs: 50, maxDelayMs: 500, maxAttempts: 4, ackWaitMs: 2000 };
 
 describe('workflow-slack', () => {
   let db: TestDatabase;
@@ -36,7 +36,6 @@ describe('workflow-slack', () => {
       databaseUrl: db.url,
       logLevel: testLogLevel,
       retry: fastRetry,
-      ackWaitMs: 2000,
       webhookUrl: 'webhookUrl' in extra ? extra.webhookUrl : slack.webhookUrl,
       ...(extra.concurrency ? { concurrency: extra.concurrency } : {}),
     });

@@ -1,14 +1,7 @@
-import { noOp, type WorkflowHandlers } from '@patchflow/workflow-runtime';
+import { routedHandlers, type WorkflowHandlers } from '@patchflow/workflow-runtime';
 import type { CreateSuccessor } from './create-successor.js';
 
-/** A successor is opened when a patch's deployment starts; nothing else concerns this workflow. */
+/** A successor is opened for the actions routed to successor (contracts/src/routing.ts: startDeployment). */
 export function successorHandlers(create: CreateSuccessor): WorkflowHandlers {
-  return {
-    markActive: noOp,
-    startDeployment: create,
-    completeDeployment: noOp,
-    failDeployment: noOp,
-    close: noOp,
-    cancel: noOp,
-  };
+  return routedHandlers('successor', create);
 }

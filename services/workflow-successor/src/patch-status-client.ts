@@ -1,6 +1,6 @@
-import { ContractError, patchEndpoints, type CreatePatchResult, type ErrorCode } from '@patchflow/contracts';
+import { ContractError, patchEndpoints, type CreatePatchResult } from '@patchflow/contracts';
 import type { Bus } from '@patchflow/bus';
-import { PermanentError, TransientError } from '@patchflow/workflow-runtime';
+import { errorCodeKind, PermanentError, TransientError } from '@patchflow/workflow-runtime';
 
 export interface SuccessorRequest {
   name: string;
@@ -13,7 +13,7 @@ export interface SuccessorRequest {
 /**
  * Port to patch-status's create endpoint (request-reply). Idempotent: the same key — or the same
  * predecessor — answers with the patch created first (`replayed`). Error replies are mapped onto
- * the workflow error kinds.
+ * the workflow error kinds by the retry policy (`errorCodeKind`).
  */
 export class PatchStatusClient {
   constructor(
@@ -27,28 +27,7 @@ export class PatchStatusClient {
     } catch (err) {
       if (!(err instanceof ContractError)) throw err;
       const message = `patch-status create: ${err.code}: ${err.message}`;
-      throw retryable(err.code) ? new TransientError(message, undefined, { cause: err }) : new PermanentError(message, { cause: err });
-    }
-  }
-}
-
-function retryable(code: ErrorCode): boolean {
-  switch (code) {
-    case 'timeout':
-    case 'unavailable':
-    case 'internal':
-    case 'version_conflict':
-      return true;
-    case 'validation_failed':
-    case 'not_found':
-    case 'invalid_transition':
-    case 'idempotency_key_reused':
-    case 'forbidden':
-    case 'unauthorized':
-      return false;
-    default: {
-      const never: never = code;
-      throw new Error(`unknown error code ${String(never)}`);
+      throw errorCodeKind(err.code) === 'transient' ? new TransientError(message, undefined, { cause: err }) : new PermanentError(message, { cause: err });
     }
   }
 }

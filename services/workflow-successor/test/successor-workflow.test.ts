@@ -56,8 +56,7 @@ describe('workflow-successor (with the real patch-status)', () => {
           namespace,
           databaseUrl: workflowDb.url,
           logLevel: testLogLevel,
-          retry: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 5 },
-          ackWaitMs: 2000,
+          retry: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 5, ackWaitMs: 2000 },
         }),
       );
     }
