@@ -35,7 +35,19 @@ export async function initOrm(databaseUrl: string, logger: Logger, poolSize = 10
  * given — the service's own role then needs no DDL rights — else with the service's ORM.
  */
 export async function migrateAs(ownerUrl: string | undefined, orm: MikroORM, logger: Logger): Promise<string[]> {
-  if (!ownerUrl) return migrate(orm);
+  if (!ownerUrl) {
+    try {
+      return await migrate(orm);
+    } catch (err) {
+      // 42501 insufficient_privilege: DATABASE_URL is an application role that owns nothing.
+      if ((err as { code?: unknown }).code !== '42501') throw err;
+      throw new Error(
+        `migrations need the role that owns the tables (${(err as Error).message.split(' - ').pop()}): ` +
+          'set MIGRATION_DATABASE_URL to that role, or make DATABASE_URL the owner',
+        { cause: err },
+      );
+    }
+  }
   const owner = await initOrm(ownerUrl, logger, 1);
   try {
     return await migrate(owner);

@@ -111,6 +111,12 @@ describe('patch-status as a role that owns nothing', () => {
     await expect(asApp.query(statement)).rejects.toThrow(message);
   });
 
+  it('without MIGRATION_DATABASE_URL the role cannot migrate, and start says which variable to set', async () => {
+    await expect(
+      startPatchStatus({ databaseUrl: urlAs(role), natsUrl: testNatsUrl(), logLevel: 'silent' }),
+    ).rejects.toThrow(/^migrations need the role that owns the tables \(.*permission denied.*\): set MIGRATION_DATABASE_URL/);
+  });
+
   it('a MIGRATION_DATABASE_URL naming another database is refused at start, naming the variable', async () => {
     const other = new URL(db.url);
     other.pathname = '/some_other_database';
