@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { Logger } from '@patchflow/log';
@@ -56,8 +57,24 @@ export async function migrateAs(ownerUrl: string | undefined, orm: MikroORM, log
   }
 }
 
-/** Applies pending migrations; returns the names applied. */
+/** The key every patch-status instance takes before migrating (replicas start together). */
+const MIGRATION_LOCK = "SELECT pg_advisory_lock(hashtext('patchflow_patch_status_schema'))";
+const MIGRATION_UNLOCK = "SELECT pg_advisory_unlock(hashtext('patchflow_patch_status_schema'))";
+
+/**
+ * Applies pending migrations; returns the names applied. Under an advisory lock, so of several
+ * instances starting at once one migrates and the others then find nothing to do.
+ */
 export async function migrate(orm: MikroORM): Promise<string[]> {
-  const applied = await orm.getMigrator().up();
-  return applied.map((m) => m.name);
+  const lock = new pg.Client({ connectionString: orm.config.get('clientUrl'), connectionTimeoutMillis: 5000 });
+  lock.on('error', () => undefined);
+  await lock.connect();
+  try {
+    await lock.query(MIGRATION_LOCK);
+    const applied = await orm.getMigrator().up();
+    return applied.map((m) => m.name);
+  } finally {
+    await lock.query(MIGRATION_UNLOCK).catch(() => undefined);
+    await lock.end().catch(() => undefined);
+  }
 }

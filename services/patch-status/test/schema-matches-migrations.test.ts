@@ -95,3 +95,21 @@ describe('the entities match the migrated schema', () => {
     expect((await orm.schema.getUpdateSchemaSQL({ wrap: false })).trim()).toBe('');
   });
 });
+
+describe('migrating', () => {
+  it('instances starting together on a fresh database take turns: one applies, the others find nothing', async () => {
+    const fresh = await createTestDatabase('schema_race');
+    const orms = await Promise.all([1, 2, 3].map(() => initOrm(fresh.url, createLogger('schema-test', 'silent'), 2)));
+    try {
+      const applied = await Promise.all(orms.map((o) => migrate(o)));
+      expect(applied.flat()).toEqual([
+        'Migration20261125000000_initial',
+        'Migration20261126000000_immutable_audit',
+        'Migration20261126010000_idempotency_scope',
+      ]);
+    } finally {
+      await Promise.all(orms.map((o) => o.close()));
+      await fresh.drop();
+    }
+  });
+});
