@@ -5,23 +5,25 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Bus, BusUnreachableError } from '@patchflow/bus';
-import { commonEnv, EnvError, parseEnv } from '@patchflow/config';
+import { commonEnv, EnvError, natsConnection, parseEnv } from '@patchflow/config';
 import { checkDatabase, DatabaseUnreachableError, ensureDatabase } from '@patchflow/db';
 import { createLogger } from '@patchflow/log';
 
-const HELP = `Usage: npm start [-- --only name1,name2]
+const HELP = `Usage: npm start [-- --only name1,name2] [--nats-credentials DIR]
 
 Starts Patchflow: checks Postgres and NATS, creates missing databases, creates or updates the
 JetStream streams, and runs every service under services/ (each applies its migrations at start).
 Ctrl-C stops everything.
 
 Options:
-  --only a,b   start only these services (e.g. --only patch-status,gateway)
-  --help       this text
+  --only a,b                start only these services (e.g. --only patch-status,gateway)
+  --nats-credentials DIR    run each service as its own NATS user, with DIR/<service>.env
+                            (and streams created as DIR/ops.env); make DIR with npm run nats:config
+  --help                    this text
 
 Environment: DATABASE_URL, NATS_URL, LOG_LEVEL, BUS_NAMESPACE and each service's own (README).`;
 
@@ -50,18 +52,33 @@ function formatLine(line: string): string {
   }
 }
 
+/** `KEY=value` lines (comments and blank lines skipped), as written by `npm run nats:config`. */
+function readEnvFile(path: string): Record<string, string> {
+  if (!existsSync(path)) throw new EnvError(`${path} is missing; write it with \`npm run nats:config -- --out <dir>\``);
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m?.[1] !== undefined && m[2] !== undefined) vars[m[1]] = m[2].trim();
+  }
+  return vars;
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) return void console.log(HELP);
   const onlyIndex = process.argv.indexOf('--only');
   const onlyArg = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
-  const env = parseEnv(z.object(commonEnv));
+  const credIndex = process.argv.indexOf('--nats-credentials');
+  const credDir = credIndex >= 0 ? process.argv[credIndex + 1] : undefined;
+  if (credIndex >= 0 && (!credDir || credDir.startsWith('--'))) throw new EnvError('--nats-credentials needs a directory (see --help)');
+  const credentialsOf = (principal: string) => (credDir ? readEnvFile(join(credDir, `${principal}.env`)) : {});
+  const env = parseEnv(z.object(commonEnv), { ...process.env, ...credentialsOf('ops') });
   const logger = createLogger('start', 'warn');
 
   // 1. The servers, each checked with a one-line answer when it is not there.
   const serverUrl = new URL(env.DATABASE_URL);
   serverUrl.pathname = '/postgres';
   await checkDatabase(serverUrl.toString());
-  const bus = await Bus.connect({ url: env.NATS_URL, name: 'start', namespace: env.BUS_NAMESPACE, logger });
+  const bus = await Bus.connect({ ...natsConnection(env), name: 'start', namespace: env.BUS_NAMESPACE, logger });
 
   // 2. Databases and streams.
   const dbVars = ['DATABASE_URL', 'ACTION_LOG_DATABASE_URL', 'WORKFLOW_DATABASE_URL'];
@@ -87,6 +104,8 @@ async function main(): Promise<void> {
   // 4. The services.
   const services = discoverServices().filter((s) => !onlyArg || onlyArg.split(',').includes(s));
   if (services.length === 0) throw new Error(`no services match --only ${onlyArg}`);
+  // Read every credentials file before starting anything: a missing one stops the start here.
+  const serviceEnv = Object.fromEntries(services.map((s) => [s, { ...process.env, ...credentialsOf(s) }]));
   const children: { name: string; child: ChildProcess }[] = [];
   let stopping = false;
 
@@ -110,7 +129,7 @@ async function main(): Promise<void> {
   services.forEach((name, i) => {
     const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', join('services', name, 'src', 'main.ts')], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: process.env,
+      env: serviceEnv[name],
     });
     const prefix = paint(i, `[${name}]`.padEnd(22));
     for (const stream of [child.stdout, child.stderr]) {

@@ -9,3 +9,4 @@ export * from './endpoints.js';
 export * from './workflow-ops.js';
 export * from './action-log-messages.js';
 export * from './primitives.js';
+export * from './bus-permissions.js';

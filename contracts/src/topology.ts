@@ -120,6 +120,10 @@ export class Topology {
   workflowOps(workflow: WorkflowName, op: 'deadletters.list' | 'deadletters.retry' | 'status'): string {
     return this.subject(`${baseSubjects.workflowOpsPrefix}.${workflow}.${op}`);
   }
+  /** Every workflow's operator endpoints (for the ops user). */
+  get workflowOpsWildcard(): string {
+    return this.subject(`${baseSubjects.workflowOpsPrefix}.>`);
+  }
   actionLogUpdated(patchId: string): string {
     return this.subject(`${baseSubjects.actionLogUpdatedPrefix}.${patchId}`);
   }

@@ -17,7 +17,7 @@ import {
 import type { Logger } from '@patchflow/log';
 import { decodeWith, encodeJson } from './codec.js';
 import { connectionOptions, redactNatsUrl, redactSecrets, type NatsAuth } from './connection.js';
-import { ensureStreams } from './streams.js';
+import { ensureStreams, isPermissionError } from './streams.js';
 
 /** Thrown by `Bus.connect` when no NATS server answers: one line, naming the URL and the fix. */
 export class BusUnreachableError extends Error {
@@ -342,6 +342,9 @@ function decodeReply(data: Uint8Array): Reply<unknown> {
 }
 
 function requestFailure(err: unknown, subject: string, timeout: number): ErrorBody {
+  if (isPermissionError(err)) {
+    return { code: 'forbidden', message: `the NATS server does not let this service request ${subject}` };
+  }
   const cause = err instanceof Error && err.cause ? err.cause : err;
   if (cause instanceof errors.NoRespondersError || err instanceof errors.NoRespondersError) {
     return { code: 'unavailable', message: `no service answers on ${subject}` };

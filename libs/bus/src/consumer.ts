@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ContractError, type ConsumerDefinition } from '@patchflow/contracts';
 import type { Bus } from './bus.js';
 import { decodeWith } from './codec.js';
+import { BusPermissionError, isPermissionError } from './streams.js';
 
 /** What the handler decided about one delivered message. */
 export type Settlement =
@@ -46,12 +47,23 @@ export async function ensureConsumer(bus: Bus, def: ConsumerDefinition): Promise
     max_deliver: def.maxDeliver,
     max_ack_pending: def.maxAckPending,
   };
-  const existing = await bus.jsm.consumers.info(def.stream, def.durableName).catch(() => undefined);
-  if (existing) {
-    const { durable_name: _d, deliver_policy: _p, ...updatable } = config;
-    await bus.jsm.consumers.update(def.stream, def.durableName, updatable);
-  } else {
-    await bus.jsm.consumers.add(def.stream, config);
+  try {
+    const existing = await bus.jsm.consumers.info(def.stream, def.durableName).catch((err: unknown) => {
+      if (isPermissionError(err)) throw err;
+      return undefined;
+    });
+    if (existing) {
+      const { durable_name: _d, deliver_policy: _p, ...updatable } = config;
+      await bus.jsm.consumers.update(def.stream, def.durableName, updatable);
+    } else {
+      await bus.jsm.consumers.add(def.stream, config);
+    }
+  } catch (err) {
+    if (!isPermissionError(err)) throw err;
+    throw new BusPermissionError(
+      `this service's NATS user may not create or read the consumer ${def.durableName} on ${def.stream}: ` +
+        'regenerate the server config with `npm run nats:config`',
+    );
   }
 }
 

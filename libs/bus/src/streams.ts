@@ -23,22 +23,35 @@ export async function ensureStreams(jsm: JetStreamManager, topology: Topology, k
     };
     try {
       const existing = await jsm.streams.info(def.name).catch((err: unknown) => {
-        if (err instanceof errors.PermissionViolationError) throw err;
+        if (isPermissionError(err)) throw err;
         return undefined;
       });
       if (!existing) await jsm.streams.add(config);
       else if (!matches(existing.config, config)) await jsm.streams.update(def.name, config);
     } catch (err) {
-      if (err instanceof errors.PermissionViolationError || /permission/i.test(String(err))) {
-        throw new Error(
-          `stream ${def.name} is missing or differs from contracts, and this NATS user may not create or update it: ` +
-            'run `npm start` or the ops tools with the ops credentials first',
-          { cause: err },
+      if (isPermissionError(err)) {
+        throw new BusPermissionError(
+          `stream ${def.name} is missing or differs from contracts, and this service's NATS user may not read, create ` +
+            'or update it: create the streams with the ops credentials first (`npm start -- --nats-credentials DIR` does), ' +
+            'or regenerate the server config with `npm run nats:config`',
         );
       }
       throw err;
     }
   }
+}
+
+/** Thrown when the NATS server refuses what this service's user tried (one line, at start). */
+export class BusPermissionError extends Error {
+  override name = 'BusPermissionError';
+}
+
+/** A permission violation, whether nats.js reports it directly or as the cause of a request error. */
+export function isPermissionError(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    if (e instanceof errors.PermissionViolationError) return true;
+  }
+  return false;
 }
 
 function matches(current: StreamConfig, wanted: Partial<StreamConfig>): boolean {

@@ -47,14 +47,18 @@ export class PrivateNatsServer {
   private child: ChildProcess | undefined;
   readonly storeDir = mkdtempSync(join(tmpdir(), 'pf-nats-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** A server config file (e.g. from `npm run nats:config`); it must listen on `port`. */
+    private readonly configFile?: string,
+  ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateNatsServer> {
-    const server = new PrivateNatsServer(await freePort());
+  static async start(options: { port?: number; configFile?: string } = {}): Promise<PrivateNatsServer> {
+    const server = new PrivateNatsServer(options.port ?? (await freePort()), options.configFile);
     await server.restart();
     return server;
   }
@@ -62,7 +66,10 @@ export class PrivateNatsServer {
   /** Starts (again) on the same port and store: JetStream data survives a stop. */
   async restart(): Promise<void> {
     const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
-    this.child = spawn(bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
+    const args = this.configFile
+      ? ['-c', this.configFile]
+      : ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir];
+    this.child = spawn(bin, args, {
       stdio: 'ignore',
     });
     await waitFor(() => canConnect(this.port), { timeoutMs: 10_000, what: `nats-server on ${this.port}` });
