@@ -21,6 +21,8 @@ export interface Delivery<T> {
   deliveryCount: number;
   streamSeq: number;
   msgId: string | undefined;
+  /** The message's bytes exactly as stored (for parking a message verbatim). */
+  data: Uint8Array;
   /** Tells the server the handler is still busy, resetting the ack wait. */
   working(): void;
 }
@@ -29,8 +31,11 @@ export interface ConsumeOptions<S extends z.ZodType> {
   consumer: ConsumerDefinition;
   schema: S;
   handle(delivery: Delivery<z.infer<S>>): Promise<Settlement>;
-  /** Called for a message that fails the contract; it is then terminated (never redelivered). */
-  onInvalid?(info: { subject: string; streamSeq: number; error: ContractError; raw: string }): void | Promise<void>;
+  /**
+   * Called for a message that fails the contract, before it is terminated (never redelivered).
+   * If it throws, the message is nak'ed instead and comes back: whatever it records is not lost.
+   */
+  onInvalid?(info: { subject: string; streamSeq: number; error: ContractError; raw: string; data: Uint8Array }): void | Promise<void>;
   /** Messages handled at once by this process. */
   concurrency?: number;
 }
@@ -120,19 +125,24 @@ export class ConsumerRunner {
     } catch (error) {
       const contractError =
         error instanceof ContractError ? error : new ContractError('validation_failed', String(error));
+      try {
+        await this.options.onInvalid?.({
+          subject: m.subject,
+          streamSeq: m.seq,
+          error: contractError,
+          raw: new TextDecoder().decode(m.data).slice(0, 2000),
+          data: m.data,
+        });
+      } catch (err) {
+        log.error({ err, subject: m.subject, streamSeq: m.seq }, 'recording an invalid message failed; redelivering in 1 s');
+        m.nak(1000);
+        return;
+      }
       log.error(
         { subject: m.subject, streamSeq: m.seq, consumer: this.options.consumer.durableName, error: contractError.message },
         'invalid message terminated',
       );
       m.term();
-      await Promise.resolve(
-        this.options.onInvalid?.({
-          subject: m.subject,
-          streamSeq: m.seq,
-          error: contractError,
-          raw: new TextDecoder().decode(m.data).slice(0, 2000),
-        }),
-      ).catch((err: unknown) => log.error({ err }, 'onInvalid failed'));
       return;
     }
     let settlement: Settlement;
@@ -143,6 +153,7 @@ export class ConsumerRunner {
         deliveryCount: m.info.deliveryCount,
         streamSeq: m.seq,
         msgId: m.headers?.get('Nats-Msg-Id') || undefined,
+        data: m.data,
         working: () => m.working(),
       });
     } catch (err) {

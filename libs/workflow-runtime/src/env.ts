@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, envInt } from '@patchflow/config';
+import { commonEnv, natsEnv, envInt } from '@patchflow/config';
 import { RetryPolicy, retryPolicyEnvNames, retryPolicyLimits, type RetryPolicyOptions } from './retry-policy.js';
 
 /** A retry-policy variable: the policy's own bounds and default, so they are written once. */
@@ -8,8 +8,7 @@ const policyInt = (option: keyof RetryPolicyOptions) =>
 
 /** Environment every workflow service reads; a service adds its external system's variables. */
 export const workflowEnv = {
-  /** NATS with JetStream. */
-  NATS_URL: commonEnv.NATS_URL,
+  ...natsEnv,
   /** Prefix for every subject and stream; empty in production, unique per test. */
   BUS_NAMESPACE: commonEnv.BUS_NAMESPACE,
   LOG_LEVEL: commonEnv.LOG_LEVEL,

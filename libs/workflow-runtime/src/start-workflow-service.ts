@@ -1,5 +1,6 @@
+import { natsConnection } from '@patchflow/config';
 import type { WorkflowName } from '@patchflow/contracts';
-import { Bus } from '@patchflow/bus';
+import { Bus, type NatsAuth } from '@patchflow/bus';
 import { ensureDatabase } from '@patchflow/db';
 import { createLogger, type Logger, type LogLevel } from '@patchflow/log';
 import { retryPolicyFromEnv, type WorkflowEnv } from './env.js';
@@ -11,6 +12,8 @@ import { WorkflowRuntime } from './workflow-runtime.js';
 export interface WorkflowServiceOptions {
   workflow: WorkflowName;
   natsUrl: string;
+  /** This service's NATS credentials (see `natsConnection` in @patchflow/config). */
+  natsAuth?: NatsAuth;
   namespace?: string;
   databaseUrl: string;
   logLevel?: LogLevel;
@@ -33,6 +36,7 @@ export function workflowOptionsFromEnv(workflow: WorkflowName, env: WorkflowEnv)
   return {
     workflow,
     natsUrl: env.NATS_URL,
+    natsAuth: natsConnection(env).auth,
     namespace: env.BUS_NAMESPACE,
     databaseUrl: env.WORKFLOW_DATABASE_URL,
     logLevel: env.LOG_LEVEL,
@@ -60,7 +64,7 @@ export async function startWorkflowService(
   if (store.appliedMigrations.length > 0) logger.info({ migrations: store.appliedMigrations }, 'migrated the workflow database');
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: options.natsUrl, name, namespace: options.namespace ?? '', logger });
+    bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name, namespace: options.namespace ?? '', logger });
   } catch (err) {
     await store.close();
     throw err;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConsumerRunner, encodeJson, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
+import { ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
 import { WorkflowEvent, WorkItem, type ActionLogUpdated, type ConsumerDefinition } from '@patchflow/contracts';
 import type { PoisonGuard } from './poison-guard.js';
 import type { Projection, ProjectionChange } from './projection.js';
@@ -7,7 +7,7 @@ import type { Projection, ProjectionChange } from './projection.js';
 /**
  * The runner only parses JSON; the contract is checked by the PoisonGuard, so a message that fails
  * it is parked (kept, visible) before it is acknowledged. A body that is not JSON at all is
- * terminated by the runner itself and parked afterwards (`onInvalid`).
+ * parked (onInvalid) before the runner terminates it.
  */
 const anyJson = z.unknown();
 
@@ -41,7 +41,7 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
             consumer: consumer.durableName,
             deliveries: d.deliveryCount,
             value: d.value,
-            data: async () => (await storedBytes(bus, consumer.stream, d.streamSeq)) ?? encodeJson(d.value),
+            data: async () => d.data,
           },
           schema,
           what,
@@ -61,8 +61,8 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
           }
         }
       },
-      // Not JSON at all: the runner has terminated it already. Park it so operators see it; if
-      // Postgres is down now, the message stays in the stream and the next rebuild parks it.
+      // Not JSON at all: park it so operators see it before the runner terminates it; if parking
+      // fails (Postgres down) the runner naks it and it comes back.
       onInvalid: async (info) => {
         await guard.park(
           {
@@ -71,7 +71,7 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
             subject: info.subject,
             consumer: consumer.durableName,
             deliveries: 1,
-            data: async () => (await storedBytes(bus, consumer.stream, info.streamSeq)) ?? new TextEncoder().encode(info.raw),
+            data: async () => info.data,
           },
           'invalid',
           info.error.message,
@@ -87,22 +87,4 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
       await Promise.all([work.stop(), events.stop()]);
     },
   };
-}
-
-/** How long parking waits for the stored bytes before it falls back (keeps a slot from hanging). */
-const STORED_BYTES_TIMEOUT_MS = 1000;
-
-/**
- * The message's bytes exactly as the stream stores them (the delivery only carries the parsed
- * value; needs `$JS.API.STREAM.MSG.GET.<stream>`). Undefined when the stream cannot say in time
- * (message gone, no permission, NATS slow): the caller falls back to what it has.
- */
-async function storedBytes(bus: Bus, stream: string, seq: number): Promise<Uint8Array | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), STORED_BYTES_TIMEOUT_MS);
-  });
-  const stored = await Promise.race([bus.jsm.streams.getMessage(stream, { seq }).catch(() => null), timeout]);
-  clearTimeout(timer);
-  return stored?.data;
 }
