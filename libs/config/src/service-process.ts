@@ -1,7 +1,7 @@
 import type { Logger } from '@patchflow/log';
 
 /** Errors whose message already says what is wrong and how to fix it, in one line. */
-const STARTUP_ERRORS = new Set(['EnvError', 'DatabaseUnreachableError', 'BusUnreachableError']);
+const STARTUP_ERRORS = new Set(['EnvError', 'DatabaseUnreachableError', 'BusUnreachableError', 'BusPermissionError']);
 
 /** `--help` / `-h`: prints the text and exits 0; otherwise returns. */
 export function exitWithHelpIfAsked(text: string): void {

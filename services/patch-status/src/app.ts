@@ -66,7 +66,7 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
   let bus: Bus;
   try {
     bus = await Bus.connect({ ...natsConnection(env), name: 'patch-status', namespace: env.BUS_NAMESPACE, logger });
-    await bus.ensureStreams();
+    await bus.ensureStreams(['work']);
   } catch (err) {
     await pool.end();
     await orm.close();
