@@ -46,13 +46,6 @@ export function httpFieldProblems(error: z.ZodError, where: string): FieldProble
   });
 }
 
-/** Parses `value` or throws validation_failed naming the fields. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw ContractError.validation(httpFieldProblems(parsed.error, where), where);
-  return parsed.data;
-}
-
 /**
  * HTTP-only error codes, beside the contract's: limits the gateway enforces itself and no service
  * ever answers. They keep the one error body shape.

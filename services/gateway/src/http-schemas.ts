@@ -6,6 +6,7 @@ import {
   CreatePatchRequest,
   CreatePatchResult,
   ErrorBody,
+  errorCodes,
   GetPatchResult,
   ListPatchesRequest,
   ListPatchesResult,
@@ -22,6 +23,20 @@ import {
  * contracts' `text()` (no NUL byte) and every integer is bounded, so what Postgres would refuse
  * is a 400 here, not a 500 later.
  */
+/**
+ * What the OpenAPI document knows about a schema beyond its shape: an `id` makes it a named
+ * component (`#/components/schemas/<id>`, a `$ref` wherever that instance is used), a
+ * `description` is shown beside it. Our own registry, not zod's global one, so the contracts'
+ * schemas carry no document ids elsewhere.
+ */
+export const documentedSchemas = z.registry<{ id?: string; description?: string }>();
+
+/** `schema`, described in the OpenAPI document. */
+function documented<S extends z.ZodType>(schema: S, description: string): S {
+  documentedSchemas.add(schema, { description });
+  return schema;
+}
+
 export const CreatePatchBody = CreatePatchRequest.pick({ name: true, product: true, jiraKey: true, gitRef: true }).strict();
 
 export const TransitionBody = TransitionRequest.pick({ action: true, expectedVersion: true, reason: true }).strict();
@@ -44,7 +59,20 @@ export const LifecycleQuery = z.strictObject({ current: PatchStatusSchema.option
 export const IdParams = z.object({ id: z.uuid() });
 
 /** `Idempotency-Key`: a retried request with the same key is answered from the first one. */
-export const IdempotencyKeyHeader = TransitionRequest.shape.idempotencyKey;
+export const IdempotencyHeaders = z.looseObject({
+  'idempotency-key': documented(
+    TransitionRequest.shape.idempotencyKey,
+    'A retried request with the same key returns the first result and writes nothing; the same key with a different request is 422.',
+  ),
+});
+
+/** The event stream's query: EventSource cannot send an Authorization header. */
+export const StreamQuery = z.strictObject({
+  access_token: documented(text().min(1).max(1000).optional(), 'the bearer token, for EventSource (this route only)'),
+});
+
+export const Health = z.object({ status: z.literal('ok') });
+export const Readiness = z.object({ status: z.enum(['ready', 'not ready']), reason: z.string().optional() });
 
 export const Caller = z.object({ name: z.string(), role: RoleSchema });
 
@@ -74,9 +102,10 @@ export const LifecycleView = z.object({
   mermaid: z.string(),
 });
 
-export const ErrorResponse = z.object({ error: ErrorBody });
+/** The contract's error body, plus the gateway's own HTTP-only code (`rate_limited`, 429). */
+export const ErrorResponse = z.object({ error: ErrorBody.extend({ code: z.enum([...errorCodes, 'rate_limited']) }) });
 
-export const responses = {
+for (const [id, schema] of Object.entries({
   CreatePatchResult,
   ListPatchesResult,
   PatchDetail,
@@ -86,7 +115,9 @@ export const responses = {
   LifecycleView,
   Caller,
   ErrorResponse,
-};
+})) {
+  documentedSchemas.add(schema, { id });
+}
 
 /** `startDeployment` → `start-deployment`. */
 export function kebabCase(action: string): string {

@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '@patchflow/log';
+import { registerApiDocs } from './api-docs.js';
 import { identify, requireAccess } from './auth.js';
 import { errorHandler, HttpError, sendError } from './http-errors.js';
 import { addSecurityHeaders, clientErrorHandler, setSecurityHeaders } from './http-hardening.js';
@@ -12,6 +13,18 @@ import { patchRoutes } from './routes/patch-routes.js';
 import { uiRoutes } from './routes/ui-routes.js';
 import type { ServiceClient } from './service-client.js';
 import type { TokenRegistry } from './tokens.js';
+import { serializerCompiler, validatorCompiler } from './validation.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route as declared (HEAD twins excluded): what the OpenAPI document must cover. */
+    declaredRoutes: { method: string; url: string; hidden: boolean }[];
+  }
+  interface FastifySchema {
+    /** The body may be left out (it reads as `{}`); the document says `required: false`. */
+    'x-optional-body'?: boolean;
+  }
+}
 
 export interface ServerParts {
   services: ServiceClient;
@@ -40,6 +53,16 @@ export async function buildServer({ services, tokens, live, logger, limits }: Se
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('authProblem', null);
+  // Each route's zod schemas validate its request (errors in our shape) and make the document.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  const declaredRoutes: FastifyInstance['declaredRoutes'] = [];
+  app.decorate('declaredRoutes', declaredRoutes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') declaredRoutes.push({ method, url: route.url, hidden: route.schema?.hide === true });
+    }
+  });
 
   // The order is the point: who calls → the rate limit keyed on it → the access decision.
   // All three are instance hooks, so unmatched paths (the not-found handler) pass them too.
@@ -86,6 +109,7 @@ export async function buildServer({ services, tokens, live, logger, limits }: Se
   // Event streams never finish on their own: end them first, or close() would wait forever.
   app.addHook('preClose', async () => live.close());
 
+  await registerApiDocs(app);
   patchRoutes(app, services);
   liveRoutes(app, services, live);
   metaRoutes(app, services);

@@ -92,4 +92,23 @@ describe('Action History UI', () => {
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect.poll(() => page.getByTestId('patch-list').locator('tbody td:first-child').allTextContents(), { timeout: 20_000 }).toEqual(['payments 2026.48.1']);
   });
+
+  it('renders the API reference at /api/docs from the OpenAPI document, under its CSP and without a token', async () => {
+    const docsPage = await browser.newPage();
+    const problems: string[] = [];
+    docsPage.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+    docsPage.on('pageerror', (e) => void problems.push(e.message));
+    const outside: string[] = [];
+    docsPage.on('request', (r) => void (!r.url().startsWith(system.url) && outside.push(r.url())));
+    await docsPage.goto(`${system.url}/api/docs`);
+    const doc = (await (await fetch(`${system.url}/api/openapi.json`)).json()) as { paths: Record<string, object> };
+    const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+    await expect.poll(() => docsPage.getByTestId('operation').count(), { timeout: 20_000 }).toBe(operations);
+    const create = docsPage.locator('[data-testid="operation"][data-method="POST"][data-path="/api/patches"]');
+    expect(await create.textContent()).toMatch(/Create a patch.*name\s*required/s);
+    expect(await docsPage.getByTestId('schema').count()).toBeGreaterThan(5);
+    expect(problems).toEqual([]);
+    expect(outside).toEqual([]);
+    await docsPage.close();
+  });
 });

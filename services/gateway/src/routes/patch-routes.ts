@@ -1,24 +1,30 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import {
+  ActionLogHistoryResult,
   actionLogEndpoints,
+  ActionLogWorkResult,
   ContractError,
+  CreatePatchResult,
   lifecycle,
+  ListPatchesResult,
   patchEndpoints,
+  TransitionResult,
   type ActionName,
   type TransitionRequest,
 } from '@patchflow/contracts';
+import { errors, ok } from '../api-docs.js';
 import { mayCreate, requireActionRole } from '../auth.js';
-import { parseOrThrow } from '../http-errors.js';
 import {
   ActionBody,
   CreatePatchBody,
   HistoryQuery,
-  IdempotencyKeyHeader,
+  IdempotencyHeaders,
   IdParams,
   kebabCase,
   ListPatchesQuery,
+  PatchDetail,
   TransitionBody,
-  type PatchDetail,
 } from '../http-schemas.js';
 import type { ServiceClient } from '../service-client.js';
 
@@ -27,68 +33,158 @@ function principalOf(request: FastifyRequest) {
   return request.principal;
 }
 
-const idOf = (request: FastifyRequest) => parseOrThrow(IdParams, request.params, 'path').id;
-const idempotencyKeyOf = (request: FastifyRequest) =>
-  parseOrThrow(IdempotencyKeyHeader, request.headers['idempotency-key'], 'Idempotency-Key header');
+const idempotencyKeyOf = (request: FastifyRequest) => IdempotencyHeaders.shape['idempotency-key'].parse(request.headers['idempotency-key']);
 
-/** Patches, transitions and their history: each handler is one (or two) NATS requests. */
-export function patchRoutes(app: FastifyInstance, services: ServiceClient): void {
-  app.post('/api/patches', async (request, reply) => {
+/**
+ * Patches, transitions and their history: each handler is one (or two) NATS requests. Each route
+ * is declared once with its zod schemas: they validate the request, type the handler and make
+ * the OpenAPI document.
+ */
+export function patchRoutes(fastify: FastifyInstance, services: ServiceClient): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+  app.post(
+    '/api/patches',
+    {
+      schema: {
+        operationId: 'createPatch',
+        tags: ['patches'],
+        summary: 'Create a patch (operator, admin)',
+        headers: IdempotencyHeaders,
+        body: CreatePatchBody,
+        response: {
+          ...ok('created', CreatePatchResult, 201),
+          ...ok('replayed: the same Idempotency-Key and request', CreatePatchResult),
+          ...errors(400, 403, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (!mayCreate(principal)) throw new ContractError('forbidden', `role ${principal.role} may not create patches`, { role: principal.role });
+      const idempotencyKey = idempotencyKeyOf(request);
+      const result = await services.call(patchEndpoints.create, {
+        ...request.body,
+        actor: principal.name,
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+      return reply.code(result.replayed ? 200 : 201).send(result);
+    },
+  );
+
+  app.get(
+    '/api/patches',
+    {
+      schema: {
+        operationId: 'listPatches',
+        tags: ['patches'],
+        summary: 'A page of patches, newest first, filtered by status and product',
+        querystring: ListPatchesQuery,
+        response: { ...ok('a page of patches and the cursor of the next', ListPatchesResult), ...errors(400) },
+      },
+    },
+    async (request) => services.call(patchEndpoints.list, request.query),
+  );
+
+  app.get(
+    '/api/patches/:id',
+    {
+      schema: {
+        operationId: 'getPatch',
+        tags: ['patches'],
+        summary: 'The patch, its successor, the actions allowed now and those this caller may take',
+        params: IdParams,
+        response: { ...ok('the patch', PatchDetail), ...errors(400, 404) },
+      },
+    },
+    async (request): Promise<PatchDetail> => {
+      const principal = principalOf(request);
+      const result = await services.call(patchEndpoints.get, { id: request.params.id });
+      return {
+        ...result,
+        actionsForCaller: result.allowedActions.filter((a) => lifecycle.action(a)?.roles.includes(principal.role)),
+        caller: principal,
+      };
+    },
+  );
+
+  const transition = async (request: FastifyRequest, patchId: string, action: ActionName, body: { expectedVersion?: number; reason?: string }) => {
     const principal = principalOf(request);
-    const body = parseOrThrow(CreatePatchBody, request.body ?? {}, 'body');
-    if (!mayCreate(principal)) throw new ContractError('forbidden', `role ${principal.role} may not create patches`, { role: principal.role });
-    const idempotencyKey = idempotencyKeyOf(request);
-    const result = await services.call(patchEndpoints.create, {
-      ...body,
-      actor: principal.name,
-      ...(idempotencyKey ? { idempotencyKey } : {}),
-    });
-    return reply.code(result.replayed ? 200 : 201).send(result);
-  });
-
-  app.get('/api/patches', async (request) => {
-    const query = parseOrThrow(ListPatchesQuery, request.query, 'query');
-    return services.call(patchEndpoints.list, query);
-  });
-
-  app.get('/api/patches/:id', async (request): Promise<PatchDetail> => {
-    const principal = principalOf(request);
-    const result = await services.call(patchEndpoints.get, { id: idOf(request) });
-    return {
-      ...result,
-      actionsForCaller: result.allowedActions.filter((a) => lifecycle.action(a)?.roles.includes(principal.role)),
-      caller: principal,
-    };
-  });
-
-  const transition = async (request: FastifyRequest, action: ActionName, body: { expectedVersion?: number; reason?: string }) => {
-    const principal = principalOf(request);
-    const patchId = idOf(request);
     requireActionRole(principal, action);
     const idempotencyKey = idempotencyKeyOf(request);
     const req: TransitionRequest = { patchId, action, actor: { name: principal.name, role: principal.role }, ...body };
     if (idempotencyKey) req.idempotencyKey = idempotencyKey;
     return services.call(patchEndpoints.transition, req);
   };
+  const transitionErrors = errors(400, 403, 404, 409, 422);
 
-  app.post('/api/patches/:id/transitions', async (request) => {
-    const { action, ...rest } = parseOrThrow(TransitionBody, request.body ?? {}, 'body');
-    return transition(request, action, rest);
-  });
+  app.post(
+    '/api/patches/:id/transitions',
+    {
+      schema: {
+        operationId: 'transitionPatch',
+        tags: ['transitions'],
+        summary: 'Take any lifecycle action; the token name is recorded as the actor',
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        body: TransitionBody,
+        response: { ...ok('transition committed (or replayed)', TransitionResult), ...transitionErrors },
+      },
+    },
+    async (request) => {
+      const { action, ...rest } = request.body;
+      return transition(request, request.params.id, action, rest);
+    },
+  );
 
   // One route per lifecycle action: POST /api/patches/:id/start-deployment, …
   for (const a of lifecycle.actions) {
-    app.post(`/api/patches/:id/${kebabCase(a.name)}`, async (request) => {
-      const body = parseOrThrow(ActionBody, request.body ?? {}, 'body');
-      return transition(request, a.name, body);
-    });
+    app.post(
+      `/api/patches/:id/${kebabCase(a.name)}`,
+      {
+        schema: {
+          operationId: a.name,
+          tags: ['transitions'],
+          summary:
+            `${a.label}: ${a.from.join(' | ')} → ${a.to} (roles: ${a.roles.join(', ')}` +
+            `${a.requiredFields.length ? `; requires ${a.requiredFields.join(', ')}` : ''})`,
+          params: IdParams,
+          headers: IdempotencyHeaders,
+          body: ActionBody,
+          'x-optional-body': true,
+          response: { ...ok('transition committed (or replayed)', TransitionResult), ...transitionErrors },
+        },
+      },
+      async (request) => transition(request, request.params.id, a.name, request.body),
+    );
   }
 
-  app.get('/api/patches/:id/history', async (request) => {
-    const patchId = idOf(request);
-    const query = parseOrThrow(HistoryQuery, request.query, 'query');
-    return services.call(actionLogEndpoints.history, { patchId, ...query });
-  });
+  app.get(
+    '/api/patches/:id/history',
+    {
+      schema: {
+        operationId: 'patchHistory',
+        tags: ['history'],
+        summary: "Transitions with each workflow's execution (status, attempts, last error) and its steps",
+        params: IdParams,
+        querystring: HistoryQuery,
+        response: { ...ok('the history, oldest first', ActionLogHistoryResult), ...errors(400) },
+      },
+    },
+    async (request) => services.call(actionLogEndpoints.history, { patchId: request.params.id, ...request.query }),
+  );
 
-  app.get('/api/work/:id', async (request) => services.call(actionLogEndpoints.work, { workId: idOf(request) }));
+  app.get(
+    '/api/work/:id',
+    {
+      schema: {
+        operationId: 'getWork',
+        tags: ['history'],
+        summary: 'One work item with its executions and steps',
+        params: IdParams,
+        response: { ...ok('the work item', ActionLogWorkResult), ...errors(400, 404) },
+      },
+    },
+    async (request) => services.call(actionLogEndpoints.work, { workId: request.params.id }),
+  );
 }

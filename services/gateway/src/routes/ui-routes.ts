@@ -3,12 +3,18 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 
 const publicDir = new URL('../../public/', import.meta.url);
 
-/** The Action History UI: static files, no build step. The page asks for a token itself. */
+/**
+ * The Action History UI and the API reference: static files, no build step, nothing from a CDN.
+ * The UI asks for a token itself; the reference renders the public OpenAPI document.
+ */
 const files: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'lifecycle-diagram.js': 'text/javascript; charset=utf-8',
   'styles.css': 'text/css; charset=utf-8',
+  'docs.html': 'text/html; charset=utf-8',
+  'docs.js': 'text/javascript; charset=utf-8',
+  'docs.css': 'text/css; charset=utf-8',
 };
 
 export function uiRoutes(app: FastifyInstance): void {
@@ -25,8 +31,10 @@ export function uiRoutes(app: FastifyInstance): void {
       )
       .send(body);
   };
-  // Public: the page holds no data and asks for a token itself. Only these exact files are served.
-  const open = { config: { public: true } };
+  // Public: the pages hold no data. Only these exact files are served. Not API operations, so
+  // hidden from the OpenAPI document.
+  const open = { config: { public: true }, schema: { hide: true } };
   app.get('/', open, serve('index.html'));
+  app.get('/api/docs', open, serve('docs.html'));
   for (const name of Object.keys(files)) app.get(`/ui/${name}`, open, serve(name));
 }

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import type { Bus } from '@patchflow/bus';
+import { createLogger } from '@patchflow/log';
+import { connectTestBus, testLogLevel, uniqueNamespace } from '@patchflow/testing';
+import { defaultHttpLimits } from '../src/http-limits.js';
+import { LiveUpdates } from '../src/live-updates.js';
+import { buildServer } from '../src/server.js';
+import { ServiceClient } from '../src/service-client.js';
+import { parseTokens, TokenRegistry } from '../src/index.js';
+import { GATEWAY_TOKENS } from './helpers.js';
+
+// The OpenAPI document is generated from the routes: every declared route must be in it, with
+// the schemas it validates with. No patch-status needed: the document and the docs page only.
+let bus: Bus;
+let app: FastifyInstance;
+type Operation = {
+  operationId?: string;
+  security?: unknown[];
+  parameters?: { name: string; in: string; required?: boolean }[];
+  requestBody?: { required?: boolean; content: Record<string, { schema: Record<string, unknown> }> };
+  responses: Record<string, { description: string; content?: Record<string, { schema: { $ref?: string } }> }>;
+};
+let doc: { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> }; security: unknown[] };
+
+beforeAll(async () => {
+  bus = await connectTestBus(uniqueNamespace('gwdocs'));
+  const logger = createLogger('gateway', testLogLevel);
+  const live = new LiveUpdates(bus, { perToken: 1, total: 1, heartbeatMs: 15_000 }, logger);
+  app = await buildServer({
+    services: new ServiceClient(bus, 1000),
+    tokens: new TokenRegistry(parseTokens(GATEWAY_TOKENS).tokens),
+    live,
+    logger,
+    limits: defaultHttpLimits,
+  });
+  await app.ready();
+  const res = await app.inject({ method: 'GET', url: '/api/openapi.json' });
+  expect(res.statusCode).toBe(200);
+  doc = res.json();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await bus?.drain();
+});
+
+const openApiPath = (url: string) => url.replace(/:([A-Za-z]+)/g, '{$1}');
+
+describe('the OpenAPI document', () => {
+  it('has every declared route, and nothing else', () => {
+    const documented = app.declaredRoutes.filter((r) => !r.hidden);
+    expect(documented.length).toBeGreaterThan(15);
+    for (const route of documented) {
+      const operation = doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase()];
+      expect({ route, documented: operation !== undefined }).toEqual({ route, documented: true });
+      expect(operation!.operationId).toEqual(expect.any(String));
+    }
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(operations.sort()).toEqual(documented.map((r) => `${r.method} ${openApiPath(r.url)}`).sort());
+    // Only the UI's pages and files stay out of the document.
+    expect(app.declaredRoutes.filter((r) => r.hidden).map((r) => r.url).sort()).toEqual(
+      ['/', '/api/docs', ...['app.js', 'docs.css', 'docs.html', 'docs.js', 'index.html', 'lifecycle-diagram.js', 'styles.css'].map((f) => `/ui/${f}`)].sort(),
+    );
+    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('says which routes need a token: all but the public ones', () => {
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    const publicOps = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => Array.isArray(op.security) && op.security.length === 0)
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(publicOps.sort()).toEqual(['GET /api/openapi.json', 'GET /healthz', 'GET /readyz']);
+    expect(doc.paths['/api/patches']!.get!.responses['401']!.content!['application/json']!.schema.$ref).toBe('#/components/schemas/ErrorResponse');
+  });
+
+  it('describes each request with the schemas the route validates with', () => {
+    const create = doc.paths['/api/patches']!.post!;
+    const body = create.requestBody!.content['application/json']!.schema as { required: string[]; additionalProperties: boolean; properties: Record<string, { allOf?: { pattern: string }[] }> };
+    expect(create.requestBody!.required).toBe(true);
+    expect(body.required).toEqual(['name', 'product']);
+    expect(body.additionalProperties).toBe(false);
+    expect(JSON.stringify(body.properties.name)).toContain('\\\\u0000'); // the NUL-byte refusal is documented too
+    expect(create.parameters).toEqual([expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false })]);
+    expect(Object.keys(create.responses).sort()).toEqual(['200', '201', '400', '401', '403', '422', '429', '503', '504']);
+
+    const close = doc.paths['/api/patches/{id}/close']!.post!;
+    expect(close.requestBody!.required).toBe(false);
+    expect(close.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'id', in: 'path', required: true })]));
+    const transition = doc.paths['/api/patches/{id}/transitions']!.post!.requestBody!.content['application/json']!.schema as {
+      properties: { expectedVersion: { maximum: number } };
+    };
+    expect(transition.properties.expectedVersion.maximum).toBe(2 ** 31 - 1);
+    const list = doc.paths['/api/patches']!.get!.parameters!.map((p) => `${p.in}:${p.name}`);
+    expect(list.sort()).toEqual(['query:cursor', 'query:limit', 'query:product', 'query:status']);
+    const events = doc.paths['/api/patches/{id}/events']!.get!;
+    expect(events.parameters!.map((p) => p.name)).toContain('access_token');
+    expect(Object.keys(events.responses['200']!.content!)).toEqual(['text/event-stream']);
+  });
+
+  it('names the response schemas once, as components, with nothing unused', () => {
+    const names = Object.keys(doc.components.schemas).sort();
+    expect(names).toEqual(
+      ['ActionLogHistoryResult', 'ActionLogWorkResult', 'Caller', 'CreatePatchResult', 'ErrorResponse', 'LifecycleView', 'ListPatchesResult', 'PatchDetail', 'TransitionResult'],
+    );
+    const patchDetail = doc.components.schemas.PatchDetail as { properties: Record<string, unknown> };
+    expect(patchDetail.properties.actionsForCaller).toBeDefined();
+    const errorBody = doc.components.schemas.ErrorResponse as { properties: { error: { properties: { code: { enum: string[] } } } } };
+    expect(errorBody.properties.error.properties.code.enum).toEqual(expect.arrayContaining(['validation_failed', 'idempotency_key_reused', 'rate_limited']));
+  });
+
+  it('serves the rendered reference at /api/docs without a token, from local files only', async () => {
+    const page = await app.inject({ method: 'GET', url: '/api/docs' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.headers['content-security-policy']).toMatch(/default-src 'self'.*frame-ancestors 'none'/);
+    const html = page.body;
+    expect(html).toContain('/ui/docs.js');
+    expect(html).not.toMatch(/https?:\/\//); // no CDN
+    for (const asset of ['/ui/docs.js', '/ui/docs.css']) expect((await app.inject({ method: 'GET', url: asset })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/ui/docs.js' })).body).not.toMatch(/innerHTML|https?:\/\//);
+  });
+});
