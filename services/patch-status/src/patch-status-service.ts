@@ -39,17 +39,17 @@ export class PatchStatusService {
   constructor(private readonly ports: PatchStatusPorts) {}
 
   /**
-   * Creates a draft patch. An idempotency key is the caller's own (unique per caller) and bound
-   * to the request: the same caller repeating it gets the first patch back, with any other
-   * request it is refused (`idempotency_key_reused`).
+   * Creates a draft patch. An idempotency key belongs to the caller who first sent it and is
+   * bound to that request: the same caller repeating it gets the first patch back; another
+   * caller, or another request, is refused (`idempotency_key_reused`).
    */
   async create(req: CreatePatchRequest): Promise<CreatePatchResult> {
     refuseNameWithoutSuccessor(req.name);
     const em = this.ports.orm.em.fork();
     const fingerprint = req.idempotencyKey ? createFingerprint(req) : null;
     if (req.idempotencyKey) {
-      const earlier = await em.findOne(PatchEntity, { createdBy: req.actor, idempotencyKey: req.idempotencyKey });
-      if (earlier) return replayCreate(earlier, fingerprint);
+      const earlier = await em.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey });
+      if (earlier) return replayCreate(earlier, req.actor, fingerprint);
     }
     if (req.predecessorId) {
       const predecessor = await em.findOne(PatchEntity, { id: req.predecessorId });
@@ -82,9 +82,9 @@ export class PatchStatusService {
       // A concurrent request with the same key or predecessor won: answer with its patch.
       const fresh = this.ports.orm.em.fork();
       const byKey = req.idempotencyKey
-        ? await fresh.findOne(PatchEntity, { createdBy: req.actor, idempotencyKey: req.idempotencyKey })
+        ? await fresh.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey })
         : null;
-      if (byKey) return replayCreate(byKey, fingerprint);
+      if (byKey) return replayCreate(byKey, req.actor, fingerprint);
       const successor = req.predecessorId ? await fresh.findOne(PatchEntity, { predecessorId: req.predecessorId }) : null;
       if (!successor) throw err;
       return { patch: toPatchView(successor), replayed: true };
@@ -215,9 +215,10 @@ function replayTransition(loaded: Loaded, req: TransitionRequest, fingerprint: s
   return { patch: earlier.patch, transition: earlier.transition, replayed: true };
 }
 
-/** The caller's earlier create with this key: the same request replays, any other is refused. */
-function replayCreate(earlier: Patch, fingerprint: string | null): CreatePatchResult {
-  // Older rows have no fingerprint; they are already scoped to the caller by the lookup.
+/** The earlier create with this key: its caller's same request replays, anything else is refused. */
+function replayCreate(earlier: Patch, actor: string, fingerprint: string | null): CreatePatchResult {
+  if (earlier.createdBy !== actor) throw keyReused();
+  // Older rows have no fingerprint: the caller alone decides.
   if (earlier.idempotencyFingerprint !== null && earlier.idempotencyFingerprint !== fingerprint) throw keyReused();
   return { patch: toPatchView(earlier), replayed: true };
 }

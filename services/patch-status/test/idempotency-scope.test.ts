@@ -21,16 +21,18 @@ const transition = (req: TransitionRequest) => h.client.request(patchEndpoints.t
 const reused = { ok: false, error: { code: 'idempotency_key_reused', details: { field: 'idempotencyKey' } } };
 
 describe('create', () => {
-  it('the same key from two callers: each gets its own patch, never the other one’s', async () => {
+  it('the same key from another caller: idempotency_key_reused (same or different body), never the first patch', async () => {
     const alice = await create({ name: '2026.51.1', product: 'payments', actor: 'alice', idempotencyKey: 'shared-1' });
-    const bob = await create({ name: '2026.51.7', product: 'ledger', actor: 'bob', idempotencyKey: 'shared-1' });
     expect(alice).toMatchObject({ ok: true, result: { replayed: false, patch: { name: '2026.51.1' } } });
-    expect(bob).toMatchObject({ ok: true, result: { replayed: false, patch: { name: '2026.51.7', product: 'ledger' } } });
-    if (!alice.ok || !bob.ok) return;
-    expect(bob.result.patch.id).not.toBe(alice.result.patch.id);
-    // Each replays its own.
-    const bobAgain = await create({ name: '2026.51.7', product: 'ledger', actor: 'bob', idempotencyKey: 'shared-1' });
-    expect(bobAgain).toMatchObject({ ok: true, result: { replayed: true, patch: { id: bob.result.patch.id } } });
+    const before = await h.sql.query('SELECT count(*)::int AS n FROM patch');
+    const bobOther = await create({ name: '2026.51.7', product: 'ledger', actor: 'bob', idempotencyKey: 'shared-1' });
+    const bobSame = await create({ name: '2026.51.1', product: 'payments', actor: 'bob', idempotencyKey: 'shared-1' });
+    expect(bobOther).toMatchObject(reused);
+    expect(bobSame).toMatchObject(reused);
+    expect((await h.sql.query('SELECT count(*)::int AS n FROM patch')).rows[0].n).toBe(before.rows[0].n);
+    // The owner still replays.
+    const aliceAgain = await create({ name: '2026.51.1', product: 'payments', actor: 'alice', idempotencyKey: 'shared-1' });
+    if (alice.ok) expect(aliceAgain).toMatchObject({ ok: true, result: { replayed: true, patch: { id: alice.result.patch.id } } });
   });
 
   it('the same caller, same key, another body: idempotency_key_reused, and nothing is written', async () => {
@@ -135,15 +137,14 @@ describe('transition', () => {
 });
 
 describe('rows keyed before fingerprints were stored', () => {
-  it('a create replays for the same caller; another caller gets a patch of its own', async () => {
+  it('a create replays for the same caller; another caller is refused', async () => {
     const legacy = await h.createPatch({ name: '2026.56.1' });
     // As the idempotency_scope migration leaves an older row: a key, no fingerprint.
     await h.sql.query(`UPDATE patch SET idempotency_key = 'legacy-c', created_by = 'dave' WHERE id = $1`, [legacy.id]);
     const again = await create({ name: '2026.56.1', product: 'payments', actor: 'dave', idempotencyKey: 'legacy-c' });
     expect(again).toMatchObject({ ok: true, result: { replayed: true, patch: { id: legacy.id } } });
     const other = await create({ name: '2026.56.1', product: 'payments', actor: 'erin', idempotencyKey: 'legacy-c' });
-    expect(other).toMatchObject({ ok: true, result: { replayed: false } });
-    if (other.ok) expect(other.result.patch.id).not.toBe(legacy.id);
+    expect(other).toMatchObject(reused);
   });
 
   it('a transition replays when caller and action match, and is refused otherwise', async () => {

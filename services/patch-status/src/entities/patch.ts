@@ -51,10 +51,9 @@ export const PatchEntity = new EntitySchema<Patch>({
       expression: 'CREATE UNIQUE INDEX patch_one_successor ON patch (predecessor_id) WHERE predecessor_id IS NOT NULL',
     },
     {
-      // Scoped to the caller: another caller's equal key is another key.
+      // One owner per key: another caller sending it is refused, never answered with this patch.
       name: 'patch_idempotency_key',
-      expression:
-        'CREATE UNIQUE INDEX patch_idempotency_key ON patch (created_by, idempotency_key) WHERE idempotency_key IS NOT NULL',
+      expression: 'CREATE UNIQUE INDEX patch_idempotency_key ON patch (idempotency_key) WHERE idempotency_key IS NOT NULL',
     },
   ],
   checks: [{ name: 'patch_version_check', expression: 'version > 0' }],
