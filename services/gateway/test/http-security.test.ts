@@ -147,7 +147,7 @@ describe('deny by default: the matched route decides, never the raw URL', () => 
   });
 
   it('serves exactly the public routes without a token', async () => {
-    for (const path of ['/', '/ui/app.js', '/ui/styles.css', '/ui/lifecycle-diagram.js', '/ui/index.html', '/healthz', '/readyz', '/api/openapi.json', '/%68ealthz']) {
+    for (const path of ['/', '/ui/app.js', '/ui/styles.css', '/ui/lifecycle-diagram.js', '/ui/index.html', '/healthz', '/readyz', '/api/openapi.json', '/api/docs', '/%68ealthz']) {
       expect({ path, status: (await rawGet(gateway.port, path)).status }).toEqual({ path, status: 200 });
     }
     // A public route never turns a bad token into access elsewhere, nor is hurt by one.
@@ -292,16 +292,16 @@ describe('HTTP limits', () => {
     );
     expect(slow.status).toBe(408);
     expect(JSON.parse(slow.body).error.code).toBe('timeout');
-    expect(slow.ms).toBeLessThan(3_500); // 1.5 s timeout, checked every 250 ms; the whole body needed 14 s
+    expect(slow.ms).toBeLessThan(5_000); // 1.5 s timeout, checked every 250 ms; the whole body would need 14 s
 
     // Headers trickled (slowloris) are cut as well.
     const slowHead = await rawRequest(tight.port, 'GET /healthz HTTP/1.1', {
       headComplete: false,
-      body: ['\r\nhost: x', '\r\nx-a: 1', '\r\nx-b: 2', '\r\nx-c: 3', '\r\nx-d: 4', '\r\nx-e: 5', '\r\n\r\n'],
+      body: ['\r\nhost: x', ...Array.from({ length: 12 }, (_, i) => `\r\nx-${i}: ${i}`), '\r\n\r\n'], // 5.6 s to complete
       chunkEveryMs: 400,
     });
     expect(slowHead.status).toBe(408);
-    expect(slowHead.ms).toBeLessThan(3_500);
+    expect(slowHead.ms).toBeLessThan(4_500);
 
     // A quiet stream stays open past the idle timeout (heartbeats) and still delivers.
     await new Promise((r) => setTimeout(r, 3_500));
