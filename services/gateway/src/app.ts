@@ -1,4 +1,4 @@
-import { Bus } from '@patchflow/bus';
+import { Bus, type NatsAuth } from '@patchflow/bus';
 import { createLogger, type Logger, type LogLevel } from '@patchflow/log';
 import { checkHttpLimits, defaultHttpLimits, heartbeatMsFor, type HttpLimits } from './http-limits.js';
 import { LiveUpdates } from './live-updates.js';
@@ -8,6 +8,7 @@ import type { TokenRegistry } from './tokens.js';
 
 export interface GatewayOptions {
   natsUrl: string;
+  natsAuth?: NatsAuth;
   namespace: string;
   tokens: TokenRegistry;
   port: number;
@@ -31,7 +32,7 @@ export interface RunningGateway {
 /** Starts the gateway in this process (main.ts and the tests both use it). */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger('gateway', options.logLevel ?? 'info');
-  const bus = await Bus.connect({ url: options.natsUrl, name: 'gateway', namespace: options.namespace, logger });
+  const bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name: 'gateway', namespace: options.namespace, logger });
   const limits = checkHttpLimits({ ...defaultHttpLimits, ...options.limits });
   const live = new LiveUpdates(
     bus,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, envInt } from '@patchflow/config';
+import { commonEnv, natsEnv, envInt } from '@patchflow/config';
 import { defaultHttpLimits, type HttpLimits } from './http-limits.js';
 import { parseTokens, TokenRegistry } from './tokens.js';
 
@@ -39,7 +39,7 @@ export const gatewayEnv = z.object({
   GATEWAY_SSE_MAX_PER_TOKEN: envInt(1, 10_000).default(defaultHttpLimits.liveStreamsPerToken),
   /** Open live-update streams on this gateway in all (→ 503 beyond). */
   GATEWAY_SSE_MAX_TOTAL: envInt(1, 1_000_000).default(defaultHttpLimits.liveStreamsTotal),
-  NATS_URL: commonEnv.NATS_URL,
+  ...natsEnv,
   BUS_NAMESPACE: commonEnv.BUS_NAMESPACE,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
 }).superRefine((env, ctx) => {

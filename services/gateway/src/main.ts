@@ -1,4 +1,4 @@
-import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { exitWithHelpIfAsked, natsConnection, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { startGateway } from './app.js';
 import { gatewayEnv, httpLimitsOf } from './env.js';
@@ -17,6 +17,7 @@ const logger = createLogger('gateway', env.LOG_LEVEL);
 const gateway = await startOrExit('gateway', () =>
   startGateway({
     natsUrl: env.NATS_URL,
+    natsAuth: natsConnection(env).auth,
     namespace: env.BUS_NAMESPACE,
     tokens: env.GATEWAY_TOKENS,
     port: env.GATEWAY_PORT,
