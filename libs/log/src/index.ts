@@ -13,6 +13,9 @@ const redact: LoggerOptions['redact'] = {
   paths: [
     '*.token',
     '*.password',
+    '*.pass',
+    '*.NATS_PASSWORD',
+    '*.NATS_TOKEN',
     '*.apiToken',
     '*.triggerToken',
     '*.webhookUrl',
