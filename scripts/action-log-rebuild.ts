@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Bus } from '@patchflow/bus';
-import { parseEnv } from '@patchflow/config';
+import { natsConnection, parseEnv } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { actionLogEnv, openActionLogOrm, policyFromEnv, rebuildActionLog } from '@patchflow/action-log';
 
@@ -41,7 +41,7 @@ const env = parseEnv(actionLogEnv);
 const poisonPolicy = policyFromEnv(env);
 const logger = createLogger('action-log-rebuild', env.LOG_LEVEL);
 const orm = await openActionLogOrm(env.ACTION_LOG_DATABASE_URL, logger);
-const bus = await Bus.connect({ url: env.NATS_URL, name: 'action-log-rebuild', namespace: env.BUS_NAMESPACE, logger });
+const bus = await Bus.connect({ ...natsConnection(env), name: 'action-log-rebuild', namespace: env.BUS_NAMESPACE, logger });
 try {
   await bus.ensureStreams(['work', 'workflowEvents']);
   process.stdout.write(`rebuilding the action-log (${values.drop ? 'drop' : 'truncate'}, namespace "${env.BUS_NAMESPACE}")\n`);

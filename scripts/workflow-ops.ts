@@ -3,7 +3,9 @@
  * Run `npm run ops:workflows -- --help`.
  */
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { Bus } from '@patchflow/bus';
+import { EnvError, natsConnection, natsEnv, parseEnv } from '@patchflow/config';
 import { workflowNames, workflowOpsEndpoints, type WorkflowName } from '@patchflow/contracts';
 import { createLogger } from '@patchflow/log';
 
@@ -20,6 +22,7 @@ Options:
       --include-retried     list: also show dead letters whose retry succeeded
       --json                print JSON instead of a table
       --nats-url <url>      default $NATS_URL or nats://127.0.0.1:4222
+                            (credentials: NATS_USER/NATS_PASSWORD etc., e.g. \`set -a; . DIR/ops.env\`)
       --namespace <ns>      bus namespace, default $BUS_NAMESPACE or none
       --timeout-ms <ms>     reply timeout, default 30000 (a retry runs the work before answering)
   -h, --help                this text
@@ -58,8 +61,15 @@ const isWorkflow = (w: string): w is WorkflowName => (workflowNames as readonly 
 if (values.workflow !== undefined && !isWorkflow(values.workflow)) fail(`unknown workflow "${values.workflow}"`);
 const timeoutMs = Number(values['timeout-ms']);
 
+let nats;
+try {
+  nats = natsConnection(parseEnv(z.object(natsEnv), { ...process.env, NATS_URL: values['nats-url'] }));
+} catch (err) {
+  fail(err instanceof EnvError ? err.message : String(err));
+}
 const bus = await Bus.connect({
-  url: values['nats-url'],
+  url: nats.url,
+  auth: nats.auth,
   name: 'workflow-ops',
   namespace: values.namespace,
   logger: createLogger('workflow-ops', 'warn'),
