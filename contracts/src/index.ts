@@ -10,3 +10,4 @@ export * from './workflow-ops.js';
 export * from './action-log-messages.js';
 export * from './primitives.js';
 export * from './bus-permissions.js';
+export * from './stream-messages.js';

@@ -13,6 +13,7 @@ import {
   type Endpoint,
   type Reply,
   type StreamKey,
+  type StreamMessage,
 } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
 import { decodeWith, encodeJson } from './codec.js';
@@ -260,6 +261,15 @@ export class Bus {
       timeout: options.timeoutMs ?? this.requestTimeoutMs,
     });
     return { seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  /**
+   * Publishes one catalogued message (`streamMessages` in contracts): its subject and
+   * `Nats-Msg-Id` come from the value, so it cannot land under another action's or workflow's
+   * name, and a repeat within the duplicate window is stored once. Waits for the stream's ack.
+   */
+  async send<S extends z.ZodType>(message: StreamMessage<S>, value: z.infer<S>, options: { timeoutMs?: number } = {}): Promise<PublishResult> {
+    return this.publish(message.subject(this.topology, value), value, { msgId: message.msgId(value), ...options });
   }
 
   /** Core NATS publish: fire and forget (live notifications, never for work). */

@@ -1,4 +1,6 @@
 import { headers, type Subscription } from '@nats-io/transport-node';
+import type { z } from 'zod';
+import type { StreamMessage } from '@patchflow/contracts';
 import type { Bus } from './bus.js';
 import { encodeJson } from './codec.js';
 
@@ -41,6 +43,13 @@ export class StreamPublisher {
         this.onAck(msgId, { stream: body.stream ?? '', seq: body.seq, duplicate: body.duplicate ?? false });
       },
     });
+  }
+
+  /** Sends one catalogued message (`streamMessages`): subject and `Nats-Msg-Id` from the value. */
+  send<S extends z.ZodType>(message: StreamMessage<S>, value: z.infer<S>): string {
+    const msgId = message.msgId(value);
+    this.publish(message.subject(this.bus.topology, value), value, msgId);
+    return msgId;
   }
 
   /** Sends one message with `Nats-Msg-Id` = `msgId` (a token without `.`, `*` or `>`). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { StepEvent, WorkflowName, WorkItem } from '@patchflow/contracts';
+import { streamMessages, type StepEvent, type WorkflowName, type WorkItem } from '@patchflow/contracts';
 import type { Bus } from '@patchflow/bus';
 import type { Logger } from '@patchflow/log';
 
@@ -44,7 +44,7 @@ export class ActionLogger {
       metadata,
     };
     this.log.info({ workId: event.workId, subactionType, metadata }, message);
-    await this.bus.publish(this.bus.topology.step(this.workflow), event, { msgId: event.eventId });
+    await this.bus.send(streamMessages.step, event);
   }
 
   /** Shorthand for `subaction` with `subactionType(stepName)`. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ContractError,
   WorkItem,
+  streamMessages,
   workflowOpsEndpoints,
   type DeadLetter,
   type ExecutionEvent,
@@ -235,7 +236,7 @@ export class WorkflowRuntime {
     const { store, bus, workflow } = this.o;
     await store.deadLetter(work, reason, attempt);
     const deadLetter: DeadLetter = { workflow, work, reason, attempts: attempt, at: new Date().toISOString() };
-    await bus.publish(bus.topology.deadLetter(workflow), deadLetter, { msgId: `${workflow}:${work.workId}:${attempt}` });
+    await bus.send(streamMessages.deadLetter, deadLetter);
     await this.publishExecution(work, attempt, 'failed', { error: reason, deadLettered: true });
     this.stats.deadLettered++;
     log.error({ attempt, reason }, 'execution failed; dead-lettered');
@@ -263,7 +264,7 @@ export class WorkflowRuntime {
       willRetry: extra.willRetry ?? false,
       deadLettered: extra.deadLettered ?? false,
     };
-    await bus.publish(bus.topology.execution(workflow), event, { msgId: event.eventId });
+    await bus.send(streamMessages.execution, event);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { StreamPublisher, type Bus } from '@patchflow/bus';
-import type { WorkItem } from '@patchflow/contracts';
+import { streamMessages, type WorkItem } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
 
 /**
@@ -39,7 +39,7 @@ export class OutboxPublisher {
   /** Sends the work now; the caller's reply does not wait for JetStream's acknowledgement. */
   publishSoon(work: WorkItem): void {
     try {
-      this.stream.publish(this.bus.topology.work(work.transition.action), work, work.workId);
+      this.stream.send(streamMessages.work, work);
       this.unacked.add(work.workId);
     } catch (err) {
       // Closed or draining connection: the row stays unpublished and the relay takes it.

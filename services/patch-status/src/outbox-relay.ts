@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Bus } from '@patchflow/bus';
-import type { WorkItem } from '@patchflow/contracts';
+import { withPoolClient } from '@patchflow/db';
+import { streamMessages, type WorkItem } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
 
 export interface OutboxRelayOptions {
@@ -45,61 +46,63 @@ export class OutboxRelay {
 
   /** One round; returns how many rows it published. */
   async relayOnce(): Promise<number> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const claimed = await client.query<{ id: string; payload: WorkItem }>({
-        name: 'outbox-claim',
-        text: `SELECT id, payload FROM patch_transition_work
-                WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000)
-                ORDER BY created_at
-                LIMIT $2
-                FOR UPDATE SKIP LOCKED`,
-        values: [this.options.graceMs, this.options.batchSize],
-      });
-      if (claimed.rowCount === 0) {
+    // Postgres may end the connection mid-round (restart, failover): the round fails, nothing is
+    // marked, and the next round on a fresh connection publishes the rows again (duplicates dropped).
+    return withPoolClient(this.pool, async (client) => {
+      try {
+        await client.query('BEGIN');
+        const claimed = await client.query<{ id: string; payload: WorkItem }>({
+          name: 'outbox-claim',
+          text: `SELECT id, payload FROM patch_transition_work
+                  WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000)
+                  ORDER BY created_at
+                  LIMIT $2
+                  FOR UPDATE SKIP LOCKED`,
+          values: [this.options.graceMs, this.options.batchSize],
+        });
+        if (claimed.rowCount === 0) {
+          await client.query('COMMIT');
+          return 0;
+        }
+        const results = await Promise.allSettled(
+          claimed.rows.map((r) =>
+            // The row id is the work id, which `streamMessages.work` uses as Nats-Msg-Id.
+            this.bus.send(streamMessages.work, r.payload),
+          ),
+        );
+        const ok: { id: string; seq: number }[] = [];
+        const failed: { id: string; error: string }[] = [];
+        results.forEach((res, i) => {
+          const id = claimed.rows[i]!.id;
+          if (res.status === 'fulfilled') ok.push({ id, seq: res.value.seq });
+          else failed.push({ id, error: String((res.reason as Error)?.message ?? res.reason) });
+        });
+        if (ok.length) {
+          await client.query({
+            name: 'outbox-relay-published',
+            text: `UPDATE patch_transition_work w SET published_at = now(), stream_seq = b.seq,
+                          publish_attempts = publish_attempts + 1, last_publish_error = NULL
+                     FROM unnest($1::uuid[], $2::bigint[]) AS b(id, seq) WHERE w.id = b.id`,
+            values: [ok.map((o) => o.id), ok.map((o) => o.seq)],
+          });
+        }
+        if (failed.length) {
+          await client.query({
+            name: 'outbox-relay-failed',
+            text: `UPDATE patch_transition_work w SET publish_attempts = publish_attempts + 1, last_publish_error = b.error
+                     FROM unnest($1::uuid[], $2::text[]) AS b(id, error) WHERE w.id = b.id`,
+            values: [failed.map((f) => f.id), failed.map((f) => f.error)],
+          });
+        }
         await client.query('COMMIT');
-        return 0;
+        if (ok.length) this.logger.info({ published: ok.length, workIds: ok.slice(0, 20).map((o) => o.id) }, 'outbox relay published work');
+        if (failed.length) this.logger.warn({ failed: failed.length, error: failed[0]!.error }, 'outbox relay could not publish');
+        return ok.length;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
       }
-      const results = await Promise.allSettled(
-        claimed.rows.map((r) =>
-          this.bus.publish(this.bus.topology.work(r.payload.transition.action), r.payload, { msgId: r.id }),
-        ),
-      );
-      const ok: { id: string; seq: number }[] = [];
-      const failed: { id: string; error: string }[] = [];
-      results.forEach((res, i) => {
-        const id = claimed.rows[i]!.id;
-        if (res.status === 'fulfilled') ok.push({ id, seq: res.value.seq });
-        else failed.push({ id, error: String((res.reason as Error)?.message ?? res.reason) });
-      });
-      if (ok.length) {
-        await client.query({
-          name: 'outbox-relay-published',
-          text: `UPDATE patch_transition_work w SET published_at = now(), stream_seq = b.seq,
-                        publish_attempts = publish_attempts + 1, last_publish_error = NULL
-                   FROM unnest($1::uuid[], $2::bigint[]) AS b(id, seq) WHERE w.id = b.id`,
-          values: [ok.map((o) => o.id), ok.map((o) => o.seq)],
-        });
-      }
-      if (failed.length) {
-        await client.query({
-          name: 'outbox-relay-failed',
-          text: `UPDATE patch_transition_work w SET publish_attempts = publish_attempts + 1, last_publish_error = b.error
-                   FROM unnest($1::uuid[], $2::text[]) AS b(id, error) WHERE w.id = b.id`,
-          values: [failed.map((f) => f.id), failed.map((f) => f.error)],
-        });
-      }
-      await client.query('COMMIT');
-      if (ok.length) this.logger.info({ published: ok.length, workIds: ok.slice(0, 20).map((o) => o.id) }, 'outbox relay published work');
-      if (failed.length) this.logger.warn({ failed: failed.length, error: failed[0]!.error }, 'outbox relay could not publish');
-      return ok.length;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async stop(): Promise<void> {
