@@ -89,3 +89,52 @@ export async function dropDatabase(url: string): Promise<void> {
 export async function checkDatabase(url: string): Promise<void> {
   await withClient(url, (c) => c.query('SELECT 1'));
 }
+
+// SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown, crash).
+const UNAVAILABLE_STATE = /^(08|53|57P0)/;
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// What `pg` and the pools say without a code when the server goes away mid-way.
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|Client has encountered a connection error|not queryable/i;
+
+/**
+ * True when the error says Postgres could not be reached or went away (restart, failover, a
+ * terminated connection) — worth retrying later, and `unavailable` to a caller — rather than that
+ * the statement or its data is wrong.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (e.name === 'ConnectionException' || e.name === 'KnexTimeoutError') return true;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_STATE.test(code))) return true;
+    if (UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    if (e instanceof AggregateError && e.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs `fn` on a client checked out of `pool`. A checked-out client whose connection the server
+ * ends (restart, failover, `pg_terminate_backend`) emits `'error'`, which with no listener is an
+ * uncaught exception that kills the process; here it is caught, and a client that failed is
+ * destroyed rather than handed to the next caller.
+ */
+export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost = err;
+  };
+  client.on('error', onError);
+  let failure: unknown;
+  try {
+    return await fn(client);
+  } catch (err) {
+    failure = err;
+    throw err;
+  } finally {
+    client.off('error', onError);
+    // `release(err)` closes the connection: after a failed query it may be mid-transaction or dead.
+    client.release(lost ?? (failure !== undefined && isDatabaseUnavailable(failure) ? (failure as Error) : undefined));
+  }
+}

@@ -1,4 +1,5 @@
 import { ContractError } from '@patchflow/contracts';
+import { isDatabaseUnavailable } from '@patchflow/db';
 import type { ParkReason } from './entities/index.js';
 
 /** How long a message that fails to apply is retried before it is parked. Validated once. */
@@ -45,23 +46,8 @@ export function decideFailure(policy: PoisonPolicy, error: unknown, delivery: nu
   return { kind: 'retry', delayMs: retryDelayMs(policy, delivery), error: described };
 }
 
-// SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown, crash).
-const UNAVAILABLE_STATE = /^(08|53|57P0)/;
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-// What `pg` and the pool say without a code when the server goes away mid-way.
-const UNAVAILABLE_MESSAGE = /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection/i;
-
-/** True when the error says Postgres could not be reached or went away, not that the message is bad. */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (e.name === 'ConnectionException' || e.name === 'KnexTimeoutError') return true;
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_STATE.test(code))) return true;
-    if (UNAVAILABLE_MESSAGE.test(e.message)) return true;
-    if (e instanceof AggregateError && e.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
-  }
-  return false;
-}
+// Shared with every service that must ride out a Postgres outage (one definition, in @patchflow/db).
+export { isDatabaseUnavailable };
 
 /** Exponential from the base, capped, ±20 % jitter so instances that failed together spread out. */
 export function retryDelayMs(policy: PoisonPolicy, delivery: number): number {
