@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '@patchflow/testing';
+import pg from 'pg';
+import { freePort } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -18,8 +19,9 @@ function binDir(): string | undefined {
 }
 
 /**
- * A Postgres of this test's own, to stop and start without touching the shared server (recipe in
- * FIELD-NOTES: Postgres refuses to run as root, so it runs as `postgres`). Ready in ~2 s.
+ * A Postgres of this test's own, to stop, restart or cut off without touching the shared server
+ * (recipe in FIELD-NOTES: Postgres refuses to run as root, so it runs as `postgres`). Ready in
+ * ~2 s; `available` is false where that cannot work (not root, no binaries): skip the test then.
  */
 export class PrivatePostgres {
   static readonly available = process.getuid?.() === 0 && binDir() !== undefined;
@@ -36,9 +38,9 @@ export class PrivatePostgres {
     const dir = await mkdtemp(join(tmpdir(), 'pf-pg-'));
     await run('chown', ['postgres', dir]);
     await run('runuser', ['-u', 'postgres', '--', join(bin, 'initdb'), '-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres']);
-    const pg = new PrivatePostgres(dir, bin, await freePort());
-    await pg.start();
-    return pg;
+    const server = new PrivatePostgres(dir, bin, await freePort());
+    await server.start();
+    return server;
   }
 
   url(database: string): string {
@@ -51,6 +53,32 @@ export class PrivatePostgres {
 
   async stop(): Promise<void> {
     await this.ctl(['-m', 'fast', '-w', 'stop']);
+  }
+
+  /** What a restart or failover does to clients: every connection closed, the server back ~1 s later. */
+  async restart(): Promise<void> {
+    // `-l` too: without it the server would inherit (and hold open) this call's output pipes.
+    await this.ctl(['-m', 'fast', '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, '-l', join(this.dir, 'log'), '-w', 'restart']);
+  }
+
+  /**
+   * Ends every client connection (`pg_terminate_backend`) without restarting anything, to all
+   * databases or the ones named. Returns how many were terminated.
+   */
+  async terminateConnections(databases?: string[]): Promise<number> {
+    const client = new pg.Client({ connectionString: this.url('postgres') });
+    await client.connect();
+    try {
+      const r = await client.query<{ pid: number }>(
+        `SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity
+          WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
+            AND ($1::text[] IS NULL OR datname = ANY($1::text[]))`,
+        [databases ?? null],
+      );
+      return r.rowCount ?? 0;
+    } finally {
+      await client.end();
+    }
   }
 
   async destroy(): Promise<void> {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root (this file is libs/testing/src/processes.ts). */
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -75,11 +75,12 @@ export class PrivateNatsServer {
     await waitFor(() => canConnect(this.port), { timeoutMs: 10_000, what: `nats-server on ${this.port}` });
   }
 
-  async stop(): Promise<void> {
+  /** Stops the server: SIGTERM shuts down cleanly, SIGKILL is a crash (`restart()` brings it back). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
+    child.kill(signal);
     await exited;
     this.child = undefined;
   }
@@ -113,9 +114,14 @@ export class ServiceProcess {
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
   }
 
-  /** `entry` is relative to the repository root, e.g. `services/patch-status/src/main.ts`. */
-  static start(entry: string, env: Record<string, string>): ServiceProcess {
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', entry], {
+  /**
+   * `entry` is relative to the repository root, e.g. `services/patch-status/src/main.ts`.
+   * `imports`: modules loaded before it with `node --import` (absolute paths), e.g. a fault
+   * injector from `faultInjectors`.
+   */
+  static start(entry: string, env: Record<string, string>, options: { imports?: string[] } = {}): ServiceProcess {
+    const imports = (options.imports ?? []).flatMap((path) => ['--import', pathToFileURL(path).href]);
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', ...imports, entry], {
       cwd: repoRoot,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,6 +135,11 @@ export class ServiceProcess {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** null while running; the exit code (or the signal's name) once it has exited. */
+  get exitCode(): number | string | null {
+    return this.child.exitCode ?? this.child.signalCode;
   }
 
   async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { DeadLetterView, WorkflowName, WorkItem } from '@patchflow/contracts';
+import { withPoolClient } from '@patchflow/db';
 import { migrateWorkflowDatabase, type ExecutionRecordStatus } from './schema/index.js';
 
 /** What an execution remembers about its external effects (pipeline id, comment id, …). */
@@ -102,28 +103,28 @@ export class ExecutionStore {
 
   /** Final failure: the execution is failed and the work kept in the dead-letter table, atomically. */
   async deadLetter(work: WorkItem, reason: string, attempts: number): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query(
-        `UPDATE workflow_execution SET status = 'failed', last_error = $3, lease_until = NULL, updated_at = now()
-          WHERE workflow = $1 AND work_id = $2`,
-        [this.workflow, work.workId, reason],
-      );
-      await c.query(
-        `INSERT INTO workflow_dead_letter (workflow, work_id, work, reason, attempts)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (workflow, work_id) DO UPDATE
-           SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = now(), retried_at = NULL`,
-        [this.workflow, work.workId, JSON.stringify(work), reason, attempts],
-      );
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    // A connection the server ends meanwhile fails this call (the work is retried), never the process.
+    await withPoolClient(this.pool, async (c) => {
+      try {
+        await c.query('BEGIN');
+        await c.query(
+          `UPDATE workflow_execution SET status = 'failed', last_error = $3, lease_until = NULL, updated_at = now()
+            WHERE workflow = $1 AND work_id = $2`,
+          [this.workflow, work.workId, reason],
+        );
+        await c.query(
+          `INSERT INTO workflow_dead_letter (workflow, work_id, work, reason, attempts)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (workflow, work_id) DO UPDATE
+             SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = now(), retried_at = NULL`,
+          [this.workflow, work.workId, JSON.stringify(work), reason, attempts],
+        );
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   async listDeadLetters(options: { includeRetried: boolean; limit: number }): Promise<DeadLetterView[]> {

@@ -2,9 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus } from '@patchflow/bus';
 import { actionLogEndpoints, type WorkItem } from '@patchflow/contracts';
-import { connectTestBus, deleteNamespaceStreams, testLogLevel, testNatsUrl, testPool, uniqueNamespace, waitFor } from '@patchflow/testing';
+import {
+  connectTestBus,
+  deleteNamespaceStreams,
+  PrivatePostgres,
+  testLogLevel,
+  testNatsUrl,
+  testPool,
+  uniqueNamespace,
+  waitFor,
+} from '@patchflow/testing';
 import { startActionLog, type PoisonPolicy, type RunningActionLog } from '../src/index.js';
-import { PrivatePostgres } from './private-postgres.js';
 import { workItem } from './fixtures.js';
 
 // Retries use up their deliveries well within the outage below.

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { workflowsFor, type ActionName } from '@patchflow/contracts';
+import { FakeGitlab } from './fakes/fake-gitlab.js';
+import { FakeSlack } from './fakes/fake-slack.js';
+import { freePort, ServiceProcess, waitFor } from './processes.js';
+
+export const systemServices = [
+  'patch-status',
+  'action-log',
+  'workflow-successor',
+  'workflow-gitlab',
+  'workflow-jira',
+  'workflow-slack',
+  'gateway',
+] as const;
+export type SystemService = (typeof systemServices)[number];
+
+const READY: Record<SystemService, RegExp> = {
+  'patch-status': /patch-status ready/,
+  'action-log': /action-log started/,
+  'workflow-successor': /workflow consuming work/,
+  'workflow-gitlab': /workflow consuming work/,
+  'workflow-jira': /workflow consuming work/,
+  'workflow-slack': /workflow consuming work/,
+  gateway: /gateway listening/,
+};
+
+export interface SystemOptions {
+  natsUrl: string;
+  namespace: string;
+  /** Postgres of patch-status, of the action-log and of the workflows (created by the services). */
+  databases: { patchStatus: string; actionLog: string; workflows: string };
+  /** Variables every service gets (e.g. STREAM_REPLICAS). */
+  env?: Record<string, string>;
+  /** Variables of one service only, e.g. its NATS credentials from `npm run nats:config`. */
+  envOf?: (service: SystemService) => Record<string, string>;
+}
+
+export interface HttpReply {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests assert field by field
+  body: any;
+}
+
+/**
+ * The whole system, each service its own process (as `npm start` runs it), with fake GitLab and
+ * Slack (Jira left unconfigured: it succeeds as `skipped: not configured`), driven over HTTP.
+ */
+export class RunningSystem {
+  private constructor(
+    readonly processes: Record<SystemService, ServiceProcess>,
+    readonly gatewayUrl: string,
+    readonly gitlab: FakeGitlab,
+    readonly slack: FakeSlack,
+    private readonly token: string,
+  ) {}
+
+  static async start(options: SystemOptions): Promise<RunningSystem> {
+    const [gitlab, slack, gatewayPort] = await Promise.all([FakeGitlab.start(), FakeSlack.start(), freePort()]);
+    const token = `system-admin-${randomUUID()}`;
+    const common = { NATS_URL: options.natsUrl, BUS_NAMESPACE: options.namespace, LOG_LEVEL: 'info', ...options.env };
+    // Quick retries, so work delayed by an outage settles soon after it ends.
+    const workflow = { ...common, WORKFLOW_DATABASE_URL: options.databases.workflows, WORKFLOW_RETRY_BASE_MS: '100', WORKFLOW_RETRY_MAX_MS: '1000' };
+    const env: Record<SystemService, Record<string, string>> = {
+      'patch-status': { ...common, DATABASE_URL: options.databases.patchStatus, OUTBOX_RELAY_INTERVAL_MS: '250', OUTBOX_RELAY_GRACE_MS: '1000' },
+      'action-log': { ...common, ACTION_LOG_DATABASE_URL: options.databases.actionLog, ACTION_LOG_RETRY_BASE_MS: '100', ACTION_LOG_RETRY_MAX_MS: '1000' },
+      'workflow-successor': workflow,
+      'workflow-gitlab': { ...workflow, GITLAB_URL: gitlab.url, GITLAB_PROJECT_ID: gitlab.projectId, GITLAB_TRIGGER_TOKEN: gitlab.triggerToken },
+      'workflow-jira': workflow,
+      'workflow-slack': { ...workflow, SLACK_WEBHOOK_URL: slack.webhookUrl },
+      // The load is one token hammering the API: no rate limit (a 429 is not what these tests study).
+      gateway: { ...common, GATEWAY_PORT: String(gatewayPort), GATEWAY_TOKENS: `admin:admin:${token}`, GATEWAY_RATE_LIMIT_MAX: '0' },
+    };
+    const processes = {} as Record<SystemService, ServiceProcess>;
+    // patch-status first: it migrates its database and the successor workflow calls it.
+    for (const group of [['patch-status', 'action-log'], systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log')] as SystemService[][]) {
+      for (const name of group) processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, { ...env[name], ...options.envOf?.(name) });
+      await Promise.all(group.map((name) => processes[name].waitForLog(READY[name], 90_000)));
+    }
+    return new RunningSystem(processes, `http://127.0.0.1:${gatewayPort}`, gitlab, slack, token);
+  }
+
+  async http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpReply> {
+    const res = await fetch(`${this.gatewayUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: kept as text
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  /** Services whose process has exited (with its last log lines), for an assertion message. */
+  dead(): string[] {
+    return systemServices
+      .filter((name) => this.processes[name].exitCode !== null)
+      .map((name) => `${name} exited ${String(this.processes[name].exitCode)}: ${this.processes[name].logs.slice(-1500)}`);
+  }
+
+  /** What went wrong, per service: dead processes and the last warnings and errors (for failure messages). */
+  diagnose(max = 5): string {
+    return systemServices
+      .map((name) => {
+        const p = this.processes[name];
+        const lines = this.logLines(name, /"level":(40|50|60)|Error|uncaught/i, max).map((l) => `    ${l.slice(0, 400)}`);
+        return `  ${name}${p.exitCode !== null ? ` EXITED ${String(p.exitCode)}` : ''}\n${lines.join('\n')}`;
+      })
+      .join('\n');
+  }
+
+  /** Lines of a service's log matching `pattern` (the last `max`). */
+  logLines(service: SystemService, pattern: RegExp, max = 10): string[] {
+    return this.processes[service].logs.split('\n').filter((l) => pattern.test(l)).slice(-max);
+  }
+
+  async stop(): Promise<void> {
+    for (const name of [...systemServices].reverse()) await this.processes[name]?.stop('SIGTERM');
+    await Promise.all([this.gitlab.close(), this.slack.close()]);
+  }
+}
+
+/** A transition that returned success over HTTP. */
+export interface AcceptedTransition {
+  patchId: string;
+  action: ActionName;
+  workId: string;
+}
+
+const PATH: Record<string, string> = {
+  markActive: 'mark-active',
+  startDeployment: 'start-deployment',
+  completeDeployment: 'complete-deployment',
+  close: 'close',
+};
+const LIFE: ActionName[] = ['markActive', 'startDeployment', 'completeDeployment', 'close'];
+
+/**
+ * Steady load over HTTP: `workers` loops, each creating a patch and taking it through markActive,
+ * startDeployment, completeDeployment and close. Every request carries an Idempotency-Key, so a
+ * request that failed (503, 504, a dropped connection) is simply sent again until it succeeds —
+ * what a careful client does — and a repeat never writes twice. Each patch's history is read once
+ * on the way. Records every success and every failure status.
+ */
+export class TransitionLoad {
+  readonly accepted = new Map<string, AcceptedTransition>();
+  readonly createdPatches = new Set<string>();
+  /** HTTP status (or `network`) → how many requests failed with it. */
+  readonly failures = new Map<string, number>();
+  private stopping = false;
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly system: RunningSystem,
+    private readonly product: string,
+  ) {}
+
+  start(workers: number): void {
+    for (let i = 0; i < workers; i += 1) this.loops.push(this.loop(i));
+  }
+
+  /** Lets every worker finish the request it is retrying (so each patch ends in a known state). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.loops);
+  }
+
+  get failureCount(): number {
+    return [...this.failures.values()].reduce((a, b) => a + b, 0);
+  }
+
+  private async loop(worker: number): Promise<void> {
+    for (let n = 0; !this.stopping; n += 1) {
+      const created = await this.untilOk('POST', '/api/patches', { name: `2026.${worker + 1}.${n + 1}`, product: this.product }, randomUUID());
+      const patchId = created.patch.id as string;
+      this.createdPatches.add(patchId);
+      for (const action of LIFE) {
+        const result = await this.untilOk('POST', `/api/patches/${patchId}/${PATH[action]}`, undefined, `${patchId}:${action}`);
+        this.accepted.set(result.transition.workId as string, { patchId, action, workId: result.transition.workId as string });
+        // A reader too: the history comes from the action-log, which must answer through an outage as well.
+        if (action === 'markActive') await this.untilOk('GET', `/api/patches/${patchId}/history`, undefined, randomUUID());
+        if (this.stopping && action === 'startDeployment') break;
+      }
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply body, read by field
+  private async untilOk(method: string, path: string, body: unknown, key: string): Promise<any> {
+    for (;;) {
+      const reply = await this.system.http(method, path, body, { 'idempotency-key': key }).catch(() => ({ status: 'network', body: undefined }));
+      if (reply.status === 200 || reply.status === 201) return reply.body;
+      const status = String(reply.status);
+      this.failures.set(status, (this.failures.get(status) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
+ * Waits until every accepted transition is settled in the action history — each routed workflow's
+ * execution in a final state — and returns the work items that did not succeed (none expected).
+ */
+export async function waitForSettled(system: RunningSystem, accepted: Iterable<AcceptedTransition>, timeoutMs = 60_000): Promise<void> {
+  const pending = new Map([...accepted].map((a) => [a.workId, a]));
+  await waitFor(
+    async () => {
+      for (const a of [...pending.values()]) {
+        const reply = await system.http('GET', `/api/work/${a.workId}`);
+        if (reply.status !== 200) continue;
+        const executions = (reply.body.work?.executions ?? []) as { workflow: string; status: string }[];
+        const routed = workflowsFor(a.action);
+        // Final and good: succeeded, or skipped (a workflow with nothing to do, e.g. not configured).
+        const done = routed.every((w) => executions.some((e) => e.workflow === w && (e.status === 'succeeded' || e.status === 'skipped')));
+        if (done) pending.delete(a.workId);
+      }
+      return pending.size === 0;
+    },
+    { timeoutMs, intervalMs: 500, what: `every accepted transition to settle` },
+  ).catch(async (err: unknown) => {
+    const first = [...pending.values()][0];
+    const body = first ? JSON.stringify((await system.http('GET', `/api/work/${first.workId}`)).body).slice(0, 1500) : '';
+    const sample = [...pending.values()].slice(0, 5).map((a) => `${a.action} ${a.workId}`);
+    throw new Error(`${pending.size} accepted transitions did not settle (e.g. ${sample.join(', ')})\n${body}\n${system.diagnose()}`, { cause: err });
+  });
+}
