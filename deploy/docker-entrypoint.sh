@@ -1,0 +1,13 @@
+#!/bin/sh
+# The image's entrypoint: runs the service named by $SERVICE with plain node — no tsx, no
+# development condition, production dependencies only. `exec`, so node is the process that
+# receives SIGTERM and shuts the service down in order.
+set -eu
+cd "${PATCHFLOW_HOME:-/app}"
+case "${SERVICE:-}" in
+  setup-streams) exec node scripts/dist/setup-streams.js "$@" ;;
+  "" | */* | .*) ;;
+  *) if [ -f "services/$SERVICE/dist/main.js" ]; then exec node "services/$SERVICE/dist/main.js" "$@"; fi ;;
+esac
+echo "patchflow: SERVICE must be one of: $(ls services | tr '\n' ' ')setup-streams (got \"${SERVICE:-}\")" >&2
+exit 2
