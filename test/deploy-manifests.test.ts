@@ -167,6 +167,8 @@ describe('deploy/k8s', () => {
 
   it('has a Deployment per service with probes, resources, replicas, its own NATS secret and every required variable', () => {
     expect(configKeys).toEqual(expect.arrayContaining(['NATS_URL', 'STREAM_REPLICAS', 'HEALTH_PORT']));
+    // Probes come from the kubelet, to the pod's address: the health port must not be on localhost only.
+    expect(read('deploy/k8s/config.env')).toMatch(/^HEALTH_HOST=0\.0\.0\.0$/m);
     const healthPort = Number(/^HEALTH_PORT=(\d+)$/m.exec(read('deploy/k8s/config.env'))![1]);
     for (const s of services) {
       const deployment = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === s);

@@ -4,6 +4,7 @@ import { builtinModules } from 'node:module';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   connectTestBus,
   createTestDatabase,
@@ -58,7 +59,7 @@ beforeAll(() => {
   // The real build (turbo caches it: a re-run without changes takes seconds).
   const build = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout.slice(-3000)}\n${build.stderr.slice(-3000)}`);
-}, 240_000);
+}, 300_000);
 
 describe('npm run build', () => {
   it('emits every runtime package, its migrations, the gateway UI and the stream setup script', () => {
@@ -209,6 +210,16 @@ describe('the services from dist/, with plain node', () => {
       { timeoutMs: 30_000, intervalMs: 200, what: 'the slack execution in the history' },
     );
     expect(slack.status).toBe('skipped');
+  });
+
+  it("passes the compose file's gateway health check (the same node -e fetch, on this gateway's port)", () => {
+    const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const [kind, command, ...args] = compose.services.gateway.healthcheck.test as string[];
+    expect([kind, command, args[0]]).toEqual(['CMD', 'node', '-e']);
+    const probe = (script: string) => spawnSync(process.execPath, ['-e', script], { env: productionEnv({}), timeout: 10_000 }).status;
+    expect(probe(args[1]!.replace('127.0.0.1:8080', new URL(baseUrl).host))).toBe(0);
+    // And it fails where nothing answers.
+    expect(probe(args[1]!.replace('127.0.0.1:8080', '127.0.0.1:1'))).toBe(1);
   });
 
   it('stops every service cleanly on SIGTERM', async () => {
