@@ -116,3 +116,4 @@ export function natsConnection(env: NatsEnv): NatsConnection {
 /** Numbers from the environment: `z.coerce` with bounds. */
 export const envInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 export { exitWithHelpIfAsked, startOrExit, stopOnSignals } from './service-process.js';
+export { HealthServer, healthEnv, notReady, READY, type Readiness, type ReadinessCheck } from './health-server.js';

@@ -1,4 +1,4 @@
-import { exitWithHelpIfAsked, natsConnection, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { exitWithHelpIfAsked, HealthServer, natsConnection, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { startActionLog } from './app.js';
 import { actionLogEnv, policyFromEnv } from './env.js';
@@ -13,6 +13,8 @@ ACTION_LOG_RETRY_BASE_MS, ACTION_LOG_RETRY_MAX_MS (see src/env.ts).
 Parked messages: npm run action-log:parked -- --help`);
 
 // Composition root: read the environment, start, stop in reverse on a signal.
+// The health port first: /readyz answers 503 "starting" while it migrates and connects.
+const health = await startOrExit('action-log', () => HealthServer.start());
 const env = await startOrExit('action-log', async () => parseEnv(actionLogEnv));
 const logger = createLogger('action-log', env.LOG_LEVEL);
 const service = await startOrExit('action-log', () =>
@@ -25,4 +27,9 @@ const service = await startOrExit('action-log', () =>
     poisonPolicy: policyFromEnv(env),
   }),
 );
-stopOnSignals(() => service.stop(), logger);
+// Consuming and serving once started; ready while NATS and its database answer.
+health.readyWhenAll({
+  'NATS is not reachable': () => service.bus.isConnected,
+  'Postgres is not reachable': () => service.orm.isConnected(),
+});
+stopOnSignals(() => health.whileStopping(() => service.stop()), logger);

@@ -1,7 +1,9 @@
-import { exitWithHelpIfAsked, natsConnection, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { exitWithHelpIfAsked, HealthServer, natsConnection, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { startGateway } from './app.js';
 import { gatewayEnv, httpLimitsOf } from './env.js';
+import { gatewayReadiness } from './readiness.js';
+import { ServiceClient } from './service-client.js';
 
 exitWithHelpIfAsked(`gateway — the only HTTP entry: REST API, OpenAPI, live updates and the Action History UI
 
@@ -12,6 +14,8 @@ GATEWAY_REQUEST_TIMEOUT_MS, GATEWAY_HTTP_*_TIMEOUT_MS, GATEWAY_RATE_LIMIT_*, GAT
 NATS_URL, BUS_NAMESPACE, LOG_LEVEL (see src/env.ts).`);
 
 // Composition root: read the environment, start, stop in reverse on a signal.
+// The health port first: /readyz answers 503 "starting" until the gateway listens.
+const health = await startOrExit('gateway', () => HealthServer.start());
 const env = await startOrExit('gateway', async () => parseEnv(gatewayEnv));
 const logger = createLogger('gateway', env.LOG_LEVEL);
 const gateway = await startOrExit('gateway', () =>
@@ -27,4 +31,6 @@ const gateway = await startOrExit('gateway', () =>
     logger,
   }),
 );
-stopOnSignals(() => gateway.stop(), logger);
+// Ready when NATS is up and patch-status answers (see readiness.ts).
+health.readyWhen(gatewayReadiness(new ServiceClient(gateway.bus, 1500)));
+stopOnSignals(() => health.whileStopping(() => gateway.stop()), logger);

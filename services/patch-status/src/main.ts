@@ -1,4 +1,4 @@
-import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { exitWithHelpIfAsked, HealthServer, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { start } from './app.js';
 import { PatchStatusEnv } from './env.js';
@@ -12,7 +12,13 @@ Environment: ${Object.keys(PatchStatusEnv.shape).join(', ')}
 
 // Composition root: environment → ORM, pools, bus, service, relay; SIGTERM/SIGINT stop them in
 // reverse (see PatchStatusApp.stop for the order).
+// The health port first: /readyz answers 503 "starting" while it migrates and connects.
+const health = await startOrExit('patch-status', () => HealthServer.start());
 const env = await startOrExit('patch-status', async () => parseEnv(PatchStatusEnv));
 const logger = createLogger('patch-status', env.LOG_LEVEL);
 const app = await startOrExit('patch-status', () => start(env, logger));
-stopOnSignals(() => app.stop(), logger);
+health.readyWhenAll({
+  'NATS is not reachable': () => app.bus.isConnected,
+  'Postgres is not reachable': () => app.orm.isConnected(),
+});
+stopOnSignals(() => health.whileStopping(() => app.stop()), logger);

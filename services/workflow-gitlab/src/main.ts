@@ -1,4 +1,4 @@
-import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { exitWithHelpIfAsked, HealthServer, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
 import { startGitlabWorkflow } from './app.js';
 import { gitlabConfigFromEnv, gitlabEnv } from './env.js';
@@ -12,6 +12,8 @@ Environment: ${Object.keys(gitlabEnv.shape).join(', ')}
 
 // Composition root: environment → workflow service; SIGTERM/SIGINT stop it (stop pulling,
 // finish or nak in-flight work, drain the bus, close the database pool).
+// The health port first: /readyz answers 503 "starting" until the consumer runs.
+const health = await startOrExit('workflow-gitlab', () => HealthServer.start());
 const service = await startOrExit('workflow-gitlab', async () => {
   const env = parseEnv(gitlabEnv);
   return startGitlabWorkflow({
@@ -21,4 +23,6 @@ const service = await startOrExit('workflow-gitlab', async () => {
     httpTimeoutMs: env.HTTP_TIMEOUT_MS,
   });
 });
-stopOnSignals(() => service.stop(), service.logger);
+// Started means consuming; ready while NATS is connected (the consumer pulls through it).
+health.readyWhenAll({ 'NATS is not reachable': () => service.bus.isConnected });
+stopOnSignals(() => health.whileStopping(() => service.stop()), service.logger);

@@ -1,4 +1,4 @@
-import { exitWithHelpIfAsked, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
+import { exitWithHelpIfAsked, HealthServer, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
 import { workflowOptionsFromEnv } from '@patchflow/workflow-runtime';
 import { startJiraWorkflow } from './app.js';
 import { jiraConfigFromEnv, jiraEnv } from './env.js';
@@ -12,6 +12,8 @@ Environment: ${Object.keys(jiraEnv.shape).join(', ')}
 
 // Composition root: environment → workflow service; SIGTERM/SIGINT stop it (stop pulling,
 // finish or nak in-flight work, drain the bus, close the database pool).
+// The health port first: /readyz answers 503 "starting" until the consumer runs.
+const health = await startOrExit('workflow-jira', () => HealthServer.start());
 const service = await startOrExit('workflow-jira', async () => {
   const env = parseEnv(jiraEnv);
   return startJiraWorkflow({
@@ -21,4 +23,6 @@ const service = await startOrExit('workflow-jira', async () => {
     httpTimeoutMs: env.HTTP_TIMEOUT_MS,
   });
 });
-stopOnSignals(() => service.stop(), service.logger);
+// Started means consuming; ready while NATS is connected (the consumer pulls through it).
+health.readyWhenAll({ 'NATS is not reachable': () => service.bus.isConnected });
+stopOnSignals(() => health.whileStopping(() => service.stop()), service.logger);
