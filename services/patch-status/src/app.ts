@@ -78,18 +78,11 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
   const bookkeeping = new pg.Pool({ connectionString: env.DATABASE_URL, max: 1, options: '-c synchronous_commit=off' });
   bookkeeping.on('error', (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
   const publisher = new OutboxPublisher(bus, bookkeeping, logger);
-  const crashAfterCommit = env.PATCH_STATUS_FAULT === 'crash-after-commit';
   const service = new PatchStatusService({
     orm,
     transitions: new TransitionStore(pool, { maxBatch: env.TRANSITION_BATCH_MAX, maxInFlight: env.TRANSITION_BATCH_IN_FLIGHT }),
     logger,
-    onCommitted: (work) => {
-      if (crashAfterCommit) {
-        logger.fatal({ workId: work.workId }, 'fault point crash-after-commit: SIGKILL before publish');
-        process.kill(process.pid, 'SIGKILL');
-      }
-      publisher.publishSoon(work);
-    },
+    onCommitted: (work) => publisher.publishSoon(work),
   });
   const relay = new OutboxRelay(bus, pool, logger, {
     intervalMs: env.OUTBOX_RELAY_INTERVAL_MS,

@@ -30,10 +30,5 @@ export const PatchStatusEnv = z.object({
   OUTBOX_RELAY_GRACE_MS: envInt(0, 600_000).default(3000),
   /** Rows one relay round claims (FOR UPDATE SKIP LOCKED) and publishes. */
   OUTBOX_RELAY_BATCH: envInt(1, 10_000).default(500),
-  /**
-   * Test-only fault point. `crash-after-commit` kills the process with SIGKILL after a transition
-   * committed and before its work is published, to prove the relay recovers it.
-   */
-  PATCH_STATUS_FAULT: z.enum(['none', 'crash-after-commit']).default('none'),
 });
 export type PatchStatusEnv = z.infer<typeof PatchStatusEnv>;

@@ -7,6 +7,7 @@ import {
   connectTestBus,
   createTestDatabase,
   deleteNamespaceStreams,
+  faultInjectors,
   PrivateNatsServer,
   readStream,
   ServiceProcess,
@@ -48,21 +49,26 @@ describe('kill between commit and publish', () => {
     await db.drop();
   });
 
-  const start = (env: Record<string, string> = {}) => {
-    const p = ServiceProcess.start(ENTRY, {
-      DATABASE_URL: db.url,
-      NATS_URL: testNatsUrl(),
-      BUS_NAMESPACE: namespace,
-      OUTBOX_RELAY_INTERVAL_MS: '100',
-      OUTBOX_RELAY_GRACE_MS: '0',
-      ...env,
-    });
+  const start = (imports: string[] = []) => {
+    const p = ServiceProcess.start(
+      ENTRY,
+      {
+        DATABASE_URL: db.url,
+        NATS_URL: testNatsUrl(),
+        BUS_NAMESPACE: namespace,
+        OUTBOX_RELAY_INTERVAL_MS: '100',
+        OUTBOX_RELAY_GRACE_MS: '0',
+      },
+      { imports },
+    );
     processes.push(p);
     return p;
   };
 
   it('SIGKILL after commit: the restarted service publishes the work exactly once', async () => {
-    const crashing = start({ PATCH_STATUS_FAULT: 'crash-after-commit' });
+    // The fault comes from outside: a module loaded into the process kills it once the
+    // transition's statement has committed (patch-status itself has no fault hook).
+    const crashing = start([faultInjectors.crashAfterCommit]);
     await crashing.waitForLog(/patch-status ready/);
     const { patch } = await client.call(patchEndpoints.create, { name: '2026.50.1', product: 'payments', actor: 't' });
     const reply = await client.request(patchEndpoints.transition, {
