@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { streamMessages, type StepEvent, type WorkflowName, type WorkItem } from '@patchflow/contracts';
 import type { Bus } from '@patchflow/bus';
 import type { Logger } from '@patchflow/log';
+import type { StepLogger } from './workflow-service.js';
 
 export interface Subaction {
   /** `patch.workflow.<action>.<stepName>`, e.g. `patch.workflow.startDeployment.createSuccessor`. */
@@ -15,7 +16,7 @@ export interface Subaction {
  * (awaited: when it resolves the step is stored, at least once — the action-log deduplicates by
  * eventId) and written to the service log.
  */
-export class ActionLogger {
+export class ActionLogger implements StepLogger {
   constructor(
     private readonly bus: Bus,
     private readonly workflow: WorkflowName,

@@ -26,6 +26,7 @@ export {
   NoOpWorkflowService,
   type ActionWorkflowService,
   type ExecutionContext,
+  type StepLogger,
   type WorkflowHandlers,
   type WorkflowInput,
   type WorkflowResult,

@@ -1,6 +1,16 @@
 import type { ActionName, PatchView, WorkItem } from '@patchflow/contracts';
-import type { ActionLogger } from './action-logger.js';
+import type { Subaction } from './action-logger.js';
 import type { ExternalRef } from './execution-store.js';
+
+/**
+ * The step log a handler writes to (ActionLogger in the runtime; a plain recording object in
+ * unit tests). Each step resolves once it is stored, at least once.
+ */
+export interface StepLogger {
+  subaction(subaction: Subaction): Promise<void>;
+  /** `subaction` of `patch.workflow.<action>.<stepName>`. */
+  step(stepName: string, message: string, metadata?: Record<string, unknown>): Promise<void>;
+}
 
 /** What a handler knows about the execution it runs in. */
 export interface ExecutionContext {
@@ -16,7 +26,7 @@ export interface WorkflowInput {
   work: WorkItem;
   /** The patch as the transition left it (`work.patch`). */
   patch: PatchView;
-  logger: ActionLogger;
+  logger: StepLogger;
   execution: ExecutionContext;
   /** Aborted when the service shuts down and cannot wait any longer: pass it to I/O. */
   signal: AbortSignal;

@@ -15,11 +15,19 @@ export interface TriggeredPipeline {
 const PipelineResponse = z.object({ id: z.number().int(), web_url: z.string() });
 
 /**
- * Port to GitLab's pipeline trigger API (`POST /api/v4/projects/:id/trigger/pipeline`). Not
+ * Port: triggers one pipeline of the configured project on `ref`. At-least-once and not
+ * idempotent (a second call is a second pipeline): the handler records the pipeline per work item.
+ */
+export interface PipelineTrigger {
+  trigger(ref: string, variables: Record<string, string>, signal: AbortSignal): Promise<TriggeredPipeline>;
+}
+
+/**
+ * GitLab's pipeline trigger API (`POST /api/v4/projects/:id/trigger/pipeline`). Not
  * idempotent on GitLab's side: the caller records the pipeline id per work item. The token is
  * sent as a form field and never logged.
  */
-export class GitlabPipelineTrigger {
+export class GitlabPipelineTrigger implements PipelineTrigger {
   constructor(
     private readonly http: HttpClient,
     private readonly config: GitlabConfig | undefined,

@@ -1,5 +1,5 @@
 import type { ActionWorkflowService, WorkflowInput, WorkflowResult } from '@patchflow/workflow-runtime';
-import type { GitlabPipelineTrigger } from './gitlab-trigger.js';
+import type { PipelineTrigger } from './gitlab-trigger.js';
 
 /**
  * Triggers one pipeline per work item: the pipeline id is recorded before the work is acked,
@@ -7,7 +7,7 @@ import type { GitlabPipelineTrigger } from './gitlab-trigger.js';
  */
 export class TriggerPipeline implements ActionWorkflowService {
   constructor(
-    private readonly gitlab: GitlabPipelineTrigger,
+    private readonly gitlab: PipelineTrigger,
     private readonly defaultRef: string,
   ) {}
 

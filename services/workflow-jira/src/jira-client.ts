@@ -20,10 +20,24 @@ const TransitionsResponse = z.object({
 const CommentResponse = z.object({ id: z.string() });
 
 /**
- * Port to Jira Cloud REST v3 with Basic auth (email + API token, never logged). Moving an issue
+ * Port: the few Jira issue operations the workflow needs. Reads are safe to repeat; `transition`
+ * is idempotent when the caller checked the status first; `addComment` is not (record its id).
+ * `configured` is false when no Jira is set up (every call would throw NotConfigured).
+ */
+export interface JiraIssues {
+  readonly configured: boolean;
+  issueStatus(key: string, signal: AbortSignal): Promise<string>;
+  transitions(key: string, signal: AbortSignal): Promise<JiraTransition[]>;
+  transition(key: string, transitionId: string, signal: AbortSignal): Promise<void>;
+  /** `body` is an Atlassian Document Format document; resolves to the comment id. */
+  addComment(key: string, body: unknown, signal: AbortSignal): Promise<string>;
+}
+
+/**
+ * Jira Cloud REST v3 with Basic auth (email + API token, never logged). Moving an issue
  * is naturally idempotent when the caller checks the current status first; comments are not.
  */
-export class JiraClient {
+export class JiraClient implements JiraIssues {
   constructor(
     private readonly http: HttpClient,
     private readonly config: JiraConfig | undefined,

@@ -1,5 +1,5 @@
 import { NotConfigured, PermanentError, type ActionWorkflowService, type WorkflowInput, type WorkflowResult } from '@patchflow/workflow-runtime';
-import type { JiraClient } from './jira-client.js';
+import type { JiraIssues } from './jira-client.js';
 import { transitionComment } from './jira-comment.js';
 import type { JiraStatusMap } from './jira-status-map.js';
 
@@ -12,7 +12,7 @@ const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivi
  */
 export class MoveIssue implements ActionWorkflowService {
   constructor(
-    private readonly jira: JiraClient,
+    private readonly jira: JiraIssues,
     private readonly statusMap: JiraStatusMap,
   ) {}
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createHttpClient, handlerTableMismatches } from '@patchflow/workflow-runtime';
+import { handlerTableMismatches } from '@patchflow/workflow-runtime';
 import { slackHandlers } from './handlers.js';
-import { SlackWebhook } from './slack-webhook.js';
 
 describe('slack handler table', () => {
   it('agrees with the routing table both ways', () => {
-    expect(handlerTableMismatches('slack', slackHandlers(new SlackWebhook(createHttpClient({ timeoutMs: 1000 }), undefined)))).toEqual([]);
+    // The table is built without calling anything: a port that refuses every call will do.
+    expect(handlerTableMismatches('slack', slackHandlers({ post: () => Promise.reject(new Error('not called')) }))).toEqual([]);
   });
 });

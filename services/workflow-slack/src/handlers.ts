@@ -1,8 +1,8 @@
 import { routedHandlers, type WorkflowHandlers } from '@patchflow/workflow-runtime';
 import { NotifyTransition } from './notify-transition.js';
-import type { SlackWebhook } from './slack-webhook.js';
+import type { SlackPoster } from './slack-webhook.js';
 
 /** Slack hears about every action routed to it (contracts/src/routing.ts: all of them). */
-export function slackHandlers(slack: SlackWebhook): WorkflowHandlers {
+export function slackHandlers(slack: SlackPoster): WorkflowHandlers {
   return routedHandlers('slack', new NotifyTransition(slack));
 }

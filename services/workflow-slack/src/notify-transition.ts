@@ -1,10 +1,10 @@
 import type { ActionWorkflowService, WorkflowInput, WorkflowResult } from '@patchflow/workflow-runtime';
 import { transitionMessage } from './slack-message.js';
-import type { SlackWebhook } from './slack-webhook.js';
+import type { SlackPoster } from './slack-webhook.js';
 
 /** Posts a transition to Slack once per work item (the post is recorded before the ack). */
 export class NotifyTransition implements ActionWorkflowService {
-  constructor(private readonly slack: SlackWebhook) {}
+  constructor(private readonly slack: SlackPoster) {}
 
   async execute({ work, logger, execution, signal }: WorkflowInput): Promise<WorkflowResult> {
     if (execution.externalRef.postedAt) return { status: 'skipped', reason: `already posted at ${String(execution.externalRef.postedAt)}` };

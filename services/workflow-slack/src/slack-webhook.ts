@@ -2,10 +2,18 @@ import { NotConfigured, type HttpClient } from '@patchflow/workflow-runtime';
 import type { SlackMessage } from './slack-message.js';
 
 /**
- * Port to a Slack incoming webhook. At-least-once: Slack has no idempotency key, so a crash
+ * Port: posts one message to the configured channel. At-least-once: Slack has no idempotency
+ * key, so the handler records the post before the ack.
+ */
+export interface SlackPoster {
+  post(message: SlackMessage, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A Slack incoming webhook. At-least-once: Slack has no idempotency key, so a crash
  * between the post and its record can post twice. The URL is a secret and never logged.
  */
-export class SlackWebhook {
+export class SlackWebhook implements SlackPoster {
   constructor(
     private readonly http: HttpClient,
     private readonly webhookUrl: string | undefined,

@@ -1,6 +1,6 @@
 import type { ActionWorkflowService, WorkflowInput, WorkflowResult } from '@patchflow/workflow-runtime';
 import { nextPatchName } from './next-patch-name.js';
-import type { PatchStatusClient } from './patch-status-client.js';
+import type { SuccessorCreator } from './patch-status-client.js';
 
 /** The actor patch-status records as the successor's creator. */
 export const SUCCESSOR_ACTOR = 'workflow-successor';
@@ -11,7 +11,7 @@ export const SUCCESSOR_ACTOR = 'workflow-successor';
  * this runs — redelivery, replay, a second startDeployment — the patch has exactly one successor.
  */
 export class CreateSuccessor implements ActionWorkflowService {
-  constructor(private readonly patchStatus: PatchStatusClient) {}
+  constructor(private readonly patchStatus: SuccessorCreator) {}
 
   async execute({ work, patch, logger, execution }: WorkflowInput): Promise<WorkflowResult> {
     const name = nextPatchName(patch.name);

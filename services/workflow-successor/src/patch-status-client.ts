@@ -11,11 +11,19 @@ export interface SuccessorRequest {
 }
 
 /**
- * Port to patch-status's create endpoint (request-reply). Idempotent: the same key — or the same
+ * Port: asks patch-status to open a successor. Idempotent: the same key — or the same
+ * predecessor — answers with the patch created first (`replayed`).
+ */
+export interface SuccessorCreator {
+  createSuccessor(req: SuccessorRequest): Promise<CreatePatchResult>;
+}
+
+/**
+ * patch-status's create endpoint (request-reply). Idempotent: the same key — or the same
  * predecessor — answers with the patch created first (`replayed`). Error replies are mapped onto
  * the workflow error kinds by the retry policy (`errorCodeKind`).
  */
-export class PatchStatusClient {
+export class PatchStatusClient implements SuccessorCreator {
   constructor(
     private readonly bus: Bus,
     private readonly timeoutMs: number,
