@@ -1,22 +1,41 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { freePort, repoRoot, testDatabaseServerUrl } from '@patchflow/testing';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bus } from '@patchflow/bus';
+import { createLogger } from '@patchflow/log';
+import {
+  createTestDatabase,
+  deleteNamespaceStreams,
+  freePort,
+  repoRoot,
+  testDatabaseServerUrl,
+  testNatsUrl,
+  uniqueNamespace,
+  type TestDatabase,
+} from '@patchflow/testing';
+import { freePortRange, runStart } from './start-helpers.js';
 
-/** Runs a script the way `npm start` does and returns its exit code and output. */
-function run(entry: string, env: Record<string, string>, args: string[] = []) {
-  const r = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', entry, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr.trim() };
+/** Free ports for every run, so none of them meets a developer's running `npm start`. */
+let ports: Record<string, string>;
+beforeAll(async () => {
+  ports = { GATEWAY_PORT: String(await freePort()), HEALTH_PORT_BASE: String(await freePortRange(7)) };
+});
+
+const start = (env: Record<string, string>, args: string[] = []) => runStart(args, { ...ports, ...env });
+
+async function listenOn(port: number): Promise<Server> {
+  const srv = createServer().listen(port, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  return srv;
 }
 
 describe('npm start when a server is missing', () => {
   it('names the Postgres URL and how to start it, in one line', async () => {
     const port = await freePort();
-    const r = run('scripts/start.ts', { DATABASE_URL: `postgres://root@127.0.0.1:${port}/patchflow` });
+    const r = start({ DATABASE_URL: `postgres://root@127.0.0.1:${port}/patchflow` });
     expect(r.code).toBe(1);
     expect(r.err.split('\n')).toHaveLength(1);
     expect(r.err).toContain(`127.0.0.1:${port}`);
@@ -25,31 +44,138 @@ describe('npm start when a server is missing', () => {
 
   it('names the NATS URL and how to start it, in one line', async () => {
     const port = await freePort();
-    const r = run('scripts/start.ts', { DATABASE_URL: testDatabaseServerUrl(), NATS_URL: `nats://127.0.0.1:${port}` });
+    const r = start({ DATABASE_URL: testDatabaseServerUrl(), NATS_URL: `nats://127.0.0.1:${port}` });
     expect(r.code).toBe(1);
     expect(r.err.split('\n')).toHaveLength(1);
     expect(r.err).toMatch(new RegExp(`NATS is not reachable at nats://127.0.0.1:${port}.*nats-server.*docker compose up`));
   });
 
-  it('names a malformed variable without printing its value', () => {
-    const r = run('scripts/start.ts', { LOG_LEVEL: 'loud', NATS_URL: 'http://secret-host:1' });
-    expect(r.code).toBe(1);
+  it('names a malformed variable without printing its value, in one line, exit 2', () => {
+    const r = start({ LOG_LEVEL: 'loud', NATS_URL: 'http://secret-host:1' });
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')).toHaveLength(1);
     expect(r.err).toContain('LOG_LEVEL');
     expect(r.err).toContain('NATS_URL');
     expect(r.err).not.toContain('secret-host');
   });
+});
 
-  it('prints help', () => {
-    const r = run('scripts/start.ts', {}, ['--help']);
+describe('npm start on a bad command line or a busy port: one line, exit 2, nothing started', () => {
+  it('an unknown --only name, alone or among good ones, names it and the choices', () => {
+    for (const only of ['foo', 'gateway,foo']) {
+      const r = start({}, ['--only', only]);
+      expect(r.code).toBe(2);
+      expect(r.err).toBe(
+        'patchflow: --only: no service named "foo"; choose from patch-status, action-log, workflow-gitlab, workflow-jira, workflow-slack, workflow-successor, gateway',
+      );
+      expect(r.out).toBe('');
+    }
+  });
+
+  it('an unknown flag, or a flag without its value', () => {
+    const bogus = start({}, ['--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.err).toBe('patchflow: unknown option "--bogus"; the options are --only, --nats-credentials and --help (npm start -- --help)');
+    const empty = start({}, ['--only']);
+    expect(empty.code).toBe(2);
+    expect(empty.err).toBe('patchflow: --only needs a value (see npm start -- --help)');
+  });
+
+  it('the gateway port in use (a second npm start) names the port and the fix', async () => {
+    const srv = await listenOn(Number(ports.GATEWAY_PORT));
+    try {
+      const r = start({});
+      expect(r.code).toBe(2);
+      expect(r.err).toBe(
+        `patchflow: port ${ports.GATEWAY_PORT} (GATEWAY_PORT) is in use on 127.0.0.1: is another npm start running? Stop it, or set GATEWAY_PORT to a free port`,
+      );
+      expect(r.out).toBe('');
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('a health port in use names the port, its service and the fix', async () => {
+    const jiraPort = Number(ports.HEALTH_PORT_BASE) + 3;
+    const srv = await listenOn(jiraPort);
+    try {
+      const r = start({});
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(new RegExp(`^patchflow: port ${jiraPort} \\(the health port of workflow-jira\\) is in use on 127\\.0\\.0\\.1: .*HEALTH_PORT_BASE`));
+      expect(r.err.split('\n')).toHaveLength(1);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('npm start -- --help', () => {
+  it('answers at once with the options and the health ports', () => {
+    const r = start({}, ['--help']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/Usage: npm start/);
+    expect(r.out).toMatch(new RegExp(`${ports.HEALTH_PORT_BASE}\\s+patch-status`));
+    expect(r.out).toMatch(new RegExp(`${Number(ports.HEALTH_PORT_BASE) + 6}\\s+gateway`));
+  });
+
+  it('installs nothing, even in a checkout without node_modules (and --only is checked before any install)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pf-start-'));
+    try {
+      mkdirSync(join(dir, 'scripts'));
+      for (const f of ['start.mjs', 'dependencies.mjs']) copyFileSync(join(repoRoot, 'scripts', f), join(dir, 'scripts', f));
+      mkdirSync(join(dir, 'services', 'patch-status', 'src'), { recursive: true });
+      writeFileSync(join(dir, 'services', 'patch-status', 'src', 'main.ts'), '');
+      writeFileSync(join(dir, 'package.json'), '{ "name": "empty", "private": true }');
+      const env = { ...process.env };
+      delete env.PATCHFLOW_NO_INSTALL;
+      const help = spawnSync(process.execPath, ['scripts/start.mjs', '--help'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(/9101\s+patch-status/);
+      const only = spawnSync(process.execPath, ['scripts/start.mjs', '--only', 'foo'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+      expect(only.status).toBe(2);
+      expect(only.stderr).toMatch(/no service named "foo"; choose from patch-status/);
+      expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm start when a service cannot start as configured', () => {
+  const namespace = uniqueNamespace('startcfg');
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('start_cfg');
+  });
+  afterAll(async () => {
+    const bus = await Bus.connect({ url: testNatsUrl(), name: 'test', namespace, logger: createLogger('test', 'silent') });
+    await deleteNamespaceStreams(bus);
+    await bus.close();
+    await db.drop();
+  });
+
+  it('stops the run at once with the service\'s own line (exit 2 before ready is not retried)', () => {
+    const r = start(
+      { BUS_NAMESPACE: namespace, DATABASE_URL: db.url, OUTBOX_RELAY_BATCH: 'many', GATEWAY_TOKENS: 'test:admin:start-cfg-token-0123456789' },
+      ['--only', 'patch-status'],
+    );
+    expect(r.code).toBe(1);
+    const lines = r.err.split('\n').filter((l) => l.startsWith('patchflow:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^patchflow: patch-status cannot start \(exit code 2\): patch-status: invalid environment: OUTBOX_RELAY_BATCH: .*; stopping everything$/);
+    expect(r.out).not.toMatch(/restarting|services are ready/);
   });
 });
 
 describe('patch-status process on bad configuration', () => {
   it('exits 2 with one line naming the variable', () => {
-    const r = run('services/patch-status/src/main.ts', { OUTBOX_RELAY_BATCH: 'many' });
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/OUTBOX_RELAY_BATCH/);
+    const r = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/patch-status/src/main.ts'], {
+      cwd: repoRoot,
+      env: { ...process.env, OUTBOX_RELAY_BATCH: 'many' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/OUTBOX_RELAY_BATCH/);
   });
 });
