@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,38 @@ describe('npm start -- --help', () => {
       expect(only.status).toBe(2);
       expect(only.stderr).toMatch(/no service named "foo"; choose from patch-status/);
       expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm start installs only when it must, and never drops the dev dependencies', () => {
+  it('runs npm install --include=dev (even with NODE_ENV=production) when node_modules is missing, saying so; not when it is current', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pf-install-'));
+    try {
+      mkdirSync(join(dir, 'scripts'));
+      for (const f of ['start.mjs', 'dependencies.mjs']) copyFileSync(join(repoRoot, 'scripts', f), join(dir, 'scripts', f));
+      mkdirSync(join(dir, 'services', 'patch-status', 'src'), { recursive: true });
+      writeFileSync(join(dir, 'services', 'patch-status', 'src', 'main.ts'), '');
+      writeFileSync(join(dir, 'package.json'), '{ "name": "empty", "private": true }');
+      writeFileSync(join(dir, 'package-lock.json'), '{}');
+      // A stand-in npm that records how it was called and "installs".
+      mkdirSync(join(dir, 'bin'));
+      writeFileSync(join(dir, 'bin', 'npm'), '#!/bin/sh\necho "$@" >> npm-calls\nmkdir -p node_modules && touch node_modules/.package-lock.json\n', { mode: 0o755 });
+      const env = { ...process.env, ...ports, NODE_ENV: 'production', PATH: `${join(dir, 'bin')}:${process.env.PATH}` };
+      delete env.PATCHFLOW_NO_INSTALL;
+      const run = () => spawnSync(process.execPath, ['scripts/start.mjs', '--only', 'patch-status'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+
+      const first = run();
+      expect(first.stdout).toMatch(/^patchflow: installing dependencies \(node_modules is missing\): npm install --include=dev/m);
+      const calls = readFileSync(join(dir, 'npm-calls'), 'utf8').trim().split('\n');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatch(/^install --include=dev\b/);
+      expect(calls[0]).not.toMatch(/omit|prune|production/);
+
+      run(); // node_modules is current now: no second install
+      expect(readFileSync(join(dir, 'npm-calls'), 'utf8').trim().split('\n')).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
