@@ -59,7 +59,12 @@ describe('failure modes', () => {
     expect((await http('GET', '/healthz')).status).toBe(200);
 
     await nats.restart();
-    await waitFor(async () => (await http('GET', '/readyz')).status === 200, { timeoutMs: 20_000, what: 'readyz after NATS is back' });
+    // NATS is back, yet not ready: nobody serves patch-status's subjects here.
+    await waitFor(async () => /patch-status does not answer/.test((await http('GET', '/readyz')).body.reason), {
+      timeoutMs: 20_000,
+      what: 'readyz after NATS is back',
+    });
+    expect((await http('GET', '/readyz')).status).toBe(503);
     const after = await http('GET', '/api/patches', { token: tokens.viewer });
     expect(after.status).toBe(503); // reachable again; still nobody serving patch.v1.list here
     expect(after.body.error.message).toMatch(/no service answers/);

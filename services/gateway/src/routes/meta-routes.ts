@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { lifecycle } from '@patchflow/contracts';
 import { errors, ok } from '../api-docs.js';
 import { Caller, Health, kebabCase, LifecycleQuery, LifecycleView, Readiness } from '../http-schemas.js';
+import { gatewayReadiness } from '../readiness.js';
 import type { ServiceClient } from '../service-client.js';
 
 /** The lifecycle, the OpenAPI document, who-am-I and the probes. */
@@ -58,9 +59,10 @@ export function metaRoutes(fastify: FastifyInstance, services: ServiceClient): v
     async (request) => request.principal,
   );
 
-  // Liveness: the process answers. Readiness: it can reach NATS (without NATS every call fails).
+  // Liveness: the process answers. Readiness: NATS is up and patch-status answers (readiness.ts).
   // Public, and never rate limited: orchestrators poll them whatever clients do.
   const probe = { public: true, rateLimit: false as const };
+  const readiness = gatewayReadiness(services);
   app.get(
     '/healthz',
     { config: probe, schema: { operationId: 'health', tags: ['meta'], summary: 'The process answers', response: ok('alive', Health) } },
@@ -73,11 +75,13 @@ export function metaRoutes(fastify: FastifyInstance, services: ServiceClient): v
       schema: {
         operationId: 'ready',
         tags: ['meta'],
-        summary: 'NATS is reachable',
-        response: { ...ok('ready', Readiness), ...ok('NATS is not reachable', Readiness, 503) },
+        summary: 'NATS is up and patch-status answers',
+        response: { ...ok('ready', Readiness), ...ok('not ready, with the reason', Readiness, 503) },
       },
     },
-    async (_request, reply) =>
-      services.isConnected ? { status: 'ready' as const } : reply.code(503).send({ status: 'not ready', reason: 'NATS is not reachable' }),
+    async (_request, reply) => {
+      const r = await readiness();
+      return r.ready ? { status: 'ready' as const } : reply.code(503).send({ status: 'not ready', reason: r.reason });
+    },
   );
 }
