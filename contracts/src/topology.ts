@@ -46,6 +46,11 @@ export interface StreamDefinition {
   /** Seconds a message is kept (0 = forever). */
   maxAgeSeconds: number;
   description: string;
+  /**
+   * Copies JetStream keeps, each on another server of the cluster (env `STREAM_REPLICAS`): 1 on a
+   * single server, 3 on a 3-node cluster so a stream survives losing any one node.
+   */
+  replicas: number;
 }
 
 export interface ConsumerDefinition {
@@ -56,18 +61,35 @@ export interface ConsumerDefinition {
   ackWaitMs: number;
   maxDeliver: number;
   maxAckPending: number;
+  /**
+   * Copies of the consumer's state; 0 = the stream's replicas (NATS 2.9 places an R0 consumer on
+   * its stream's peers, so it follows the stream when that is scaled).
+   */
+  replicas: number;
+}
+
+export interface TopologyOptions {
+  /** JetStream replicas of every stream (1–5); see `StreamDefinition.replicas`. */
+  replicas?: number;
 }
 
 const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,31}$/;
 
 export class Topology {
   readonly namespace: string;
+  readonly replicas: number;
 
-  constructor(namespace = '') {
+  constructor(namespace = '', options: TopologyOptions = {}) {
     if (namespace !== '' && !NAMESPACE_PATTERN.test(namespace)) {
       throw new Error(`bus namespace "${namespace}" must match ${NAMESPACE_PATTERN} (or be empty)`);
     }
+    const replicas = options.replicas ?? 1;
+    // JetStream's own bound: a replicated stream needs a majority of at most 5 peers.
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+      throw new Error(`stream replicas must be an integer from 1 to 5, got ${replicas}`);
+    }
     this.namespace = namespace;
+    this.replicas = replicas;
   }
 
   private subject(base: string): string {
@@ -141,6 +163,7 @@ export class Topology {
         duplicateWindowSeconds: 600,
         maxAgeSeconds: 30 * 24 * 3600,
         description: 'Work items of committed patch transitions (transactional outbox)',
+        replicas: this.replicas,
       },
       workflowEvents: {
         name: this.streamName(baseStreams.workflowEvents),
@@ -148,6 +171,7 @@ export class Topology {
         duplicateWindowSeconds: 120,
         maxAgeSeconds: 0,
         description: 'Workflow execution results and step logs; the action-log projection replays it',
+        replicas: this.replicas,
       },
       deadLetters: {
         name: this.streamName(baseStreams.deadLetters),
@@ -155,6 +179,7 @@ export class Topology {
         duplicateWindowSeconds: 120,
         maxAgeSeconds: 0,
         description: 'Work items a workflow gave up on, with the reason, for operators to retry',
+        replicas: this.replicas,
       },
     };
   }
@@ -168,6 +193,7 @@ export class Topology {
       ackWaitMs: 30_000,
       maxDeliver: 10,
       maxAckPending: 1000,
+      replicas: 0,
     };
   }
 
@@ -181,6 +207,7 @@ export class Topology {
         ackWaitMs: 30_000,
         maxDeliver: -1,
         maxAckPending: 1000,
+        replicas: 0,
       },
       events: {
         stream: this.streams.workflowEvents.name,
@@ -189,6 +216,7 @@ export class Topology {
         ackWaitMs: 30_000,
         maxDeliver: -1,
         maxAckPending: 1000,
+        replicas: 0,
       },
     };
   }

@@ -33,6 +33,8 @@ export interface BusOptions {
   /** Connection name shown in NATS monitoring, e.g. the service name. */
   name: string;
   namespace?: string;
+  /** JetStream replicas of the streams this bus creates or updates (default 1). */
+  streamReplicas?: number;
   logger: Logger;
   /** Default request timeout in ms. */
   requestTimeoutMs?: number;
@@ -122,7 +124,7 @@ export class Bus {
   }
 
   static async connect(options: BusOptions): Promise<Bus> {
-    const topology = new Topology(options.namespace ?? '');
+    const topology = new Topology(options.namespace ?? '', { replicas: options.streamReplicas ?? 1 });
     const where = redactNatsUrl(options.url);
     const clean = (err: unknown) => redactSecrets(err instanceof Error ? err.message : String(err), options.url, options.auth);
     let nc: NatsConnection;

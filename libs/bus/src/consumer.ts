@@ -51,6 +51,8 @@ export async function ensureConsumer(bus: Bus, def: ConsumerDefinition): Promise
     ack_wait: nanos(def.ackWaitMs),
     max_deliver: def.maxDeliver,
     max_ack_pending: def.maxAckPending,
+    // 0: the consumer keeps its state on the stream's peers, as many copies as the stream.
+    num_replicas: def.replicas,
   };
   try {
     const existing = await bus.jsm.consumers.info(def.stream, def.durableName).catch((err: unknown) => {

@@ -20,6 +20,9 @@ export async function ensureStreams(jsm: JetStreamManager, topology: Topology, k
       discard: DiscardPolicy.Old,
       max_age: nanos(def.maxAgeSeconds * 1000),
       duplicate_window: nanos(def.duplicateWindowSeconds * 1000),
+      // Part of the definition, so a changed STREAM_REPLICAS scales an existing stream (the
+      // server moves the data to the new peers; R1 → R3 needs a cluster of at least 3).
+      num_replicas: def.replicas,
     };
     try {
       const existing = await jsm.streams.info(def.name).catch((err: unknown) => {
@@ -63,6 +66,7 @@ function matches(current: StreamConfig, wanted: Partial<StreamConfig>): boolean 
     current.duplicate_window === wanted.duplicate_window &&
     current.retention === wanted.retention &&
     current.storage === wanted.storage &&
-    current.discard === wanted.discard
+    current.discard === wanted.discard &&
+    (current.num_replicas || 1) === wanted.num_replicas
   );
 }

@@ -25,6 +25,11 @@ export const natsEnv = {
     .string()
     .regex(/^_INBOX(_[A-Za-z0-9-]+)?$/, '_INBOX or _INBOX_<name>')
     .default('_INBOX'),
+  /**
+   * JetStream copies of every stream: 1 on one server, 3 on a 3-node cluster (survives losing a
+   * node). Applied when streams are created and to existing ones (by whoever may administer them).
+   */
+  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 };
 
 /** Variables every service reads. */
@@ -63,6 +68,8 @@ type NatsEnv = { NATS_URL: string } & Partial<{ [K in keyof typeof natsEnv]: z.i
 /** What `Bus.connect` needs: the URL and this service's credentials (shape of the bus's `NatsAuth`). */
 export interface NatsConnection {
   url: string;
+  /** JetStream replicas of the streams (`STREAM_REPLICAS`). */
+  streamReplicas: number;
   auth: {
     user?: string;
     pass?: string;
@@ -101,6 +108,7 @@ export function natsConnection(env: NatsEnv): NatsConnection {
   const tls = { caFile: env.NATS_TLS_CA, certFile: env.NATS_TLS_CERT, keyFile: env.NATS_TLS_KEY };
   return {
     url: env.NATS_URL,
+    streamReplicas: env.STREAM_REPLICAS ?? 1,
     auth: {
       ...(env.NATS_USER !== undefined ? { user: env.NATS_USER, pass: env.NATS_PASSWORD } : {}),
       ...(env.NATS_TOKEN !== undefined ? { token: env.NATS_TOKEN } : {}),

@@ -59,8 +59,15 @@ export class RunningSystem {
     const [gitlab, slack, gatewayPort] = await Promise.all([FakeGitlab.start(), FakeSlack.start(), freePort()]);
     const token = `system-admin-${randomUUID()}`;
     const common = { NATS_URL: options.natsUrl, BUS_NAMESPACE: options.namespace, LOG_LEVEL: 'info', ...options.env };
-    // Quick retries, so work delayed by an outage settles soon after it ends.
-    const workflow = { ...common, WORKFLOW_DATABASE_URL: options.databases.workflows, WORKFLOW_RETRY_BASE_MS: '100', WORKFLOW_RETRY_MAX_MS: '1000' };
+    // Quick retries, and a short ack wait (the runtime heartbeats long handlers), so work delayed
+    // by an outage or a delivery lost with a NATS node settles soon after.
+    const workflow = {
+      ...common,
+      WORKFLOW_DATABASE_URL: options.databases.workflows,
+      WORKFLOW_RETRY_BASE_MS: '100',
+      WORKFLOW_RETRY_MAX_MS: '1000',
+      WORKFLOW_ACK_WAIT_MS: '5000',
+    };
     const env: Record<SystemService, Record<string, string>> = {
       'patch-status': { ...common, DATABASE_URL: options.databases.patchStatus, OUTBOX_RELAY_INTERVAL_MS: '250', OUTBOX_RELAY_GRACE_MS: '1000' },
       'action-log': { ...common, ACTION_LOG_DATABASE_URL: options.databases.actionLog, ACTION_LOG_RETRY_BASE_MS: '100', ACTION_LOG_RETRY_MAX_MS: '1000' },
@@ -161,8 +168,9 @@ export class TransitionLoad {
     private readonly product: string,
   ) {}
 
-  start(workers: number): void {
-    for (let i = 0; i < workers; i += 1) this.loops.push(this.loop(i));
+  /** `paceMs`: a pause after each accepted transition, to keep the rate modest (the point is the fault). */
+  start(workers: number, { paceMs = 0 } = {}): void {
+    for (let i = 0; i < workers; i += 1) this.loops.push(this.loop(i, paceMs));
   }
 
   /** Lets every worker finish the request it is retrying (so each patch ends in a known state). */
@@ -175,7 +183,7 @@ export class TransitionLoad {
     return [...this.failures.values()].reduce((a, b) => a + b, 0);
   }
 
-  private async loop(worker: number): Promise<void> {
+  private async loop(worker: number, paceMs: number): Promise<void> {
     for (let n = 0; !this.stopping; n += 1) {
       const created = await this.untilOk('POST', '/api/patches', { name: `2026.${worker + 1}.${n + 1}`, product: this.product }, randomUUID());
       const patchId = created.patch.id as string;
@@ -185,6 +193,7 @@ export class TransitionLoad {
         this.accepted.set(result.transition.workId as string, { patchId, action, workId: result.transition.workId as string });
         // A reader too: the history comes from the action-log, which must answer through an outage as well.
         if (action === 'markActive') await this.untilOk('GET', `/api/patches/${patchId}/history`, undefined, randomUUID());
+        if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
         if (this.stopping && action === 'startDeployment') break;
       }
     }
@@ -208,17 +217,22 @@ export class TransitionLoad {
  */
 export async function waitForSettled(system: RunningSystem, accepted: Iterable<AcceptedTransition>, timeoutMs = 60_000): Promise<void> {
   const pending = new Map([...accepted].map((a) => [a.workId, a]));
+  // Final and good: succeeded, or skipped (a workflow with nothing to do, e.g. not configured).
+  const settled = (a: AcceptedTransition, executions: { workflow: string; status: string }[]) =>
+    workflowsFor(a.action).every((w) => executions.some((e) => e.workflow === w && (e.status === 'succeeded' || e.status === 'skipped')));
+  const checkPatch = async (patchId: string) => {
+    // One history read covers every transition of the patch.
+    const reply = await system.http('GET', `/api/patches/${patchId}/history?limit=200`);
+    if (reply.status !== 200) return;
+    for (const entry of (reply.body.entries ?? []) as { workId: string; executions: { workflow: string; status: string }[] }[]) {
+      const a = pending.get(entry.workId);
+      if (a && settled(a, entry.executions)) pending.delete(a.workId);
+    }
+  };
   await waitFor(
     async () => {
-      for (const a of [...pending.values()]) {
-        const reply = await system.http('GET', `/api/work/${a.workId}`);
-        if (reply.status !== 200) continue;
-        const executions = (reply.body.work?.executions ?? []) as { workflow: string; status: string }[];
-        const routed = workflowsFor(a.action);
-        // Final and good: succeeded, or skipped (a workflow with nothing to do, e.g. not configured).
-        const done = routed.every((w) => executions.some((e) => e.workflow === w && (e.status === 'succeeded' || e.status === 'skipped')));
-        if (done) pending.delete(a.workId);
-      }
+      const patches = [...new Set([...pending.values()].map((a) => a.patchId))];
+      for (let i = 0; i < patches.length; i += 8) await Promise.all(patches.slice(i, i + 8).map(checkPatch));
       return pending.size === 0;
     },
     { timeoutMs, intervalMs: 500, what: `every accepted transition to settle` },

@@ -43,7 +43,7 @@ describe('RetryPolicy', () => {
   it('dead-letters from the last attempt on, and lets JetStream deliver a little past it', () => {
     const p = RetryPolicy.of({ maxAttempts: 4, ackWaitMs: 2000 });
     expect([3, 4, 5].map((n) => p.isFinalDelivery(n))).toEqual([false, true, true]);
-    const def = { stream: 's', durableName: 'd', filterSubject: 'x.>', ackWaitMs: 30_000, maxDeliver: 10, maxAckPending: 1000 };
+    const def = { stream: 's', durableName: 'd', filterSubject: 'x.>', ackWaitMs: 30_000, maxDeliver: 10, maxAckPending: 1000, replicas: 0 };
     expect(p.consumer(def)).toEqual({ ...def, ackWaitMs: 2000, maxDeliver: 6 });
     expect(p.heartbeatMs).toBe(666);
   });

@@ -15,6 +15,8 @@ export interface WorkflowServiceOptions {
   /** This service's NATS credentials (see `natsConnection` in @patchflow/config). */
   natsAuth?: NatsAuth;
   namespace?: string;
+  /** JetStream replicas of the streams (`STREAM_REPLICAS`, default 1). */
+  streamReplicas?: number;
   databaseUrl: string;
   logLevel?: LogLevel;
   /** The retry policy, or overrides of its defaults (validated: a bad one throws before anything starts). */
@@ -37,6 +39,7 @@ export function workflowOptionsFromEnv(workflow: WorkflowName, env: WorkflowEnv)
     workflow,
     natsUrl: env.NATS_URL,
     natsAuth: natsConnection(env).auth,
+    streamReplicas: env.STREAM_REPLICAS,
     namespace: env.BUS_NAMESPACE,
     databaseUrl: env.WORKFLOW_DATABASE_URL,
     logLevel: env.LOG_LEVEL,
@@ -64,7 +67,7 @@ export async function startWorkflowService(
   if (store.appliedMigrations.length > 0) logger.info({ migrations: store.appliedMigrations }, 'migrated the workflow database');
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name, namespace: options.namespace ?? '', logger });
+    bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name, namespace: options.namespace ?? '', streamReplicas: options.streamReplicas, logger });
   } catch (err) {
     await store.close();
     throw err;

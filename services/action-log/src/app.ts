@@ -14,6 +14,8 @@ export interface ActionLogOptions {
   natsUrl: string;
   natsAuth?: NatsAuth;
   namespace: string;
+  /** JetStream replicas of the streams (`STREAM_REPLICAS`, default 1). */
+  streamReplicas?: number;
   logLevel?: LogLevel;
   logger?: Logger;
   /** When a message that fails to apply is parked instead of retried (default: 10 deliveries, 1 s → 30 s). */
@@ -33,7 +35,7 @@ export async function startActionLog(options: ActionLogOptions): Promise<Running
   const orm = await openActionLogOrm(options.databaseUrl, logger);
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name: 'action-log', namespace: options.namespace, logger });
+    bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name: 'action-log', namespace: options.namespace, streamReplicas: options.streamReplicas, logger });
     await bus.ensureStreams(['work', 'workflowEvents']);
   } catch (err) {
     await orm.close();

@@ -22,6 +22,7 @@ const service = await startOrExit('action-log', () =>
     databaseUrl: env.ACTION_LOG_DATABASE_URL,
     natsUrl: env.NATS_URL,
     natsAuth: natsConnection(env).auth,
+    streamReplicas: env.STREAM_REPLICAS,
     namespace: env.BUS_NAMESPACE,
     logger,
     poisonPolicy: policyFromEnv(env),
