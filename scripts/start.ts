@@ -172,27 +172,30 @@ class Supervisor {
     for (const r of this.running) this.spawn(r);
   }
 
-  /** Resolves once every service has answered ready (each reported as it does). */
+  /** Resolves once every service answers ready in the same round (each reported the first time it does). */
   async allReady(): Promise<void> {
     const since = Date.now();
     let notice = since + WAITING_NOTICE_MS;
     for (;;) {
       // Stopping (a signal, a service that cannot start): the process exits; never say ready.
       if (this.stopping) await new Promise(() => undefined);
-      const pending = this.running.filter((r) => !r.everReady);
-      if (pending.length === 0) return;
+      // Every round asks every service: one that was ready and restarted meanwhile holds the banner.
+      const waiting: string[] = [];
       await Promise.all(
-        pending.map(async (r) => {
+        this.running.map(async (r) => {
           const answer = await probe(r.spec.healthPort);
-          if (answer.ready && !r.everReady && r.child?.exitCode === null) {
+          if (!answer.ready) return void waiting.push(`${r.spec.name} (${answer.reason})`);
+          if (!r.everReady && r.child?.exitCode === null) {
             r.everReady = true;
             say(`${r.spec.name} ready (pid ${r.child.pid}, health http://127.0.0.1:${r.spec.healthPort}/readyz)`);
-          } else if (!answer.ready && Date.now() > notice) {
-            say(`still waiting for ${r.spec.name} after ${Math.round((Date.now() - since) / 1000)} s: ${answer.reason}`);
           }
         }),
       );
-      if (Date.now() > notice) notice = Date.now() + WAITING_NOTICE_MS;
+      if (waiting.length === 0) return;
+      if (waiting.length > 0 && Date.now() > notice) {
+        say(`still waiting after ${Math.round((Date.now() - since) / 1000)} s for ${waiting.join(', ')}`);
+        notice = Date.now() + WAITING_NOTICE_MS;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
