@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, ensureConsumer, type NatsAuth } from '@patchflow/bus';
+import { Bus, BusPermissionError, ensureConsumer, type NatsAuth } from '@patchflow/bus';
 import { busPrincipals, type BusPrincipal } from '@patchflow/contracts';
 import { createLogger } from '@patchflow/log';
 import {
@@ -46,11 +46,11 @@ function readEnvFile(path: string): Record<string, string> {
   );
 }
 
-/** The operator's bus client, with the given replicas for the streams it creates or updates. */
-async function opsBus(streamReplicas: number): Promise<Bus> {
-  const c = credentials.ops;
+/** A bus client as `principal` (the operator's by default), with the given replicas for the streams. */
+async function opsBus(streamReplicas: number, principal: BusPrincipal = 'ops'): Promise<Bus> {
+  const c = credentials[principal];
   const auth: NatsAuth = { user: c.NATS_USER, pass: c.NATS_PASSWORD, inboxPrefix: c.NATS_INBOX_PREFIX };
-  const bus = await Bus.connect({ url: cluster.url, auth, name: `ops-r${streamReplicas}`, namespace, streamReplicas, logger: createLogger('ops', 'silent') });
+  const bus = await Bus.connect({ url: cluster.url, auth, name: `${principal}-r${streamReplicas}`, namespace, streamReplicas, logger: createLogger(principal, 'silent') });
   buses.push(bus);
   return bus;
 }
@@ -128,6 +128,14 @@ describe('a 3-node NATS cluster', () => {
       });
       expect(info.config.num_replicas ?? 0).toBe(0);
     }
+  });
+
+  it('a service started with another STREAM_REPLICAS is told so at start, and cannot scale the streams down', async () => {
+    const slack = await opsBus(1, 'workflow-slack');
+    const error = await slack.ensureStreams(['work']).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(BusPermissionError);
+    expect((error as Error).message).toContain('it has 3 replicas, STREAM_REPLICAS here says 1');
+    expect((await ops.jsm.streams.info(ops.topology.streams.work.name)).config.num_replicas).toBe(3);
   });
 
   it('loses the work stream’s leader mid-load: every accepted transition settles, each effect exactly once, the node catches up', async () => {

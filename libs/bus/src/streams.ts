@@ -24,17 +24,24 @@ export async function ensureStreams(jsm: JetStreamManager, topology: Topology, k
       // server moves the data to the new peers; R1 → R3 needs a cluster of at least 3).
       num_replicas: def.replicas,
     };
+    let replicasNow: number | undefined;
     try {
       const existing = await jsm.streams.info(def.name).catch((err: unknown) => {
         if (isPermissionError(err)) throw err;
         return undefined;
       });
+      replicasNow = existing ? existing.config.num_replicas || 1 : undefined;
       if (!existing) await jsm.streams.add(config);
       else if (!matches(existing.config, config)) await jsm.streams.update(def.name, config);
     } catch (err) {
       if (isPermissionError(err)) {
+        // The usual cause once streams exist: this service runs with another STREAM_REPLICAS than the operator's tooling.
+        const replicas =
+          replicasNow !== undefined && replicasNow !== def.replicas
+            ? ` (it has ${replicasNow} replicas, STREAM_REPLICAS here says ${def.replicas}: give every service the operators' value)`
+            : '';
         throw new BusPermissionError(
-          `stream ${def.name} is missing or differs from contracts, and this service's NATS user may not read, create ` +
+          `stream ${def.name} is missing or differs from contracts${replicas}, and this service's NATS user may not read, create ` +
             'or update it: create the streams with the ops credentials first (`npm start -- --nats-credentials DIR` does), ' +
             'or regenerate the server config with `npm run nats:config`',
         );

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -69,10 +69,19 @@ export class PrivateNatsServer {
     const args = this.configFile
       ? ['-c', this.configFile]
       : ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir];
-    this.child = spawn(bin, args, {
-      stdio: 'ignore',
-    });
-    await waitFor(() => canConnect(this.port), { timeoutMs: 10_000, what: `nats-server on ${this.port}` });
+    // Its log goes to a file in its store dir, shown when it does not come up.
+    const logFile = join(this.storeDir, 'nats-server.log');
+    const log = openSync(logFile, 'a');
+    const child = spawn(bin, args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.child = child;
+    // A cluster node restarted after a crash may take a while to recover its JetStream store.
+    await waitFor(() => child.exitCode === null && canConnect(this.port), { timeoutMs: 30_000, what: `nats-server on ${this.port}` }).catch(
+      (err: unknown) => {
+        const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+        throw new Error(`${String(err)} (exit ${String(child.exitCode ?? child.signalCode)}); its log:\n${tail}`);
+      },
+    );
   }
 
   /** Stops the server: SIGTERM shuts down cleanly, SIGKILL is a crash (`restart()` brings it back). */
