@@ -166,4 +166,17 @@ describe.skipIf(!PrivatePostgres.available)('Postgres going away under load', ()
     expect([...load.failures.keys()].filter((s) => s !== '503' && s !== '504')).toEqual([]);
     await expectSettled(load);
   }, 120_000);
+
+  it('the server down for 15 s (a slow failover): work waits for it instead of using up its deliveries', async () => {
+    // Longer than a workflow's max_deliver (WORKFLOW_MAX_ATTEMPTS + 2) redeliveries a second apart.
+    const load = await underLoad('stopped', async () => {
+      await pg.stop();
+      await sleep(15_000);
+      await pg.start();
+    });
+    expect(system.dead()).toEqual([]);
+    expect(load.failures.get('503') ?? 0).toBeGreaterThan(0);
+    expect([...load.failures.keys()].filter((s) => s !== '503' && s !== '504')).toEqual([]);
+    await expectSettled(load);
+  }, 150_000);
 });
