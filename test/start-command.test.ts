@@ -154,7 +154,7 @@ describe('npm start installs only when it must, and never drops the dev dependen
       // A stand-in npm that records how it was called and "installs".
       mkdirSync(join(dir, 'bin'));
       writeFileSync(join(dir, 'bin', 'npm'), '#!/bin/sh\necho "$@" >> npm-calls\nmkdir -p node_modules && touch node_modules/.package-lock.json\n', { mode: 0o755 });
-      const env = { ...process.env, ...ports, NODE_ENV: 'production', PATH: `${join(dir, 'bin')}:${process.env.PATH}` };
+      const env: NodeJS.ProcessEnv = { ...process.env, ...ports, NODE_ENV: 'production', PATH: `${join(dir, 'bin')}:${process.env.PATH}` };
       delete env.PATCHFLOW_NO_INSTALL;
       const run = () => spawnSync(process.execPath, ['scripts/start.mjs', '--only', 'patch-status'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
 

@@ -61,7 +61,7 @@ async function login(token) {
   try {
     session = await api('/api/session');
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 401)) $('#login-error').textContent = err.message;
+    if (!(err instanceof ApiError && err.status === 401)) $('#login-error').textContent = err instanceof Error ? err.message : String(err);
     return;
   }
   lifecycle ??= await api('/api/lifecycle');

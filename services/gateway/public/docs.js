@@ -108,7 +108,7 @@ async function main() {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     doc = await res.json();
   } catch (err) {
-    root.replaceChildren(el('p', { class: 'error' }, `Could not load /api/openapi.json: ${err.message}`));
+    root.replaceChildren(el('p', { class: 'error' }, `Could not load /api/openapi.json: ${err instanceof Error ? err.message : String(err)}`));
     return;
   }
   const byTag = new Map();
