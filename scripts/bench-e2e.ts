@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:e2e`: what users wait for under load — a startDeployment *settled* (every
+ * routed workflow final, its steps stored) — for the whole Patchflow system and two peers built
+ * here (pg-boss, BullMQ), in one run. See `--help` and scripts/bench/.
+ */
+import { cpus, loadavg } from 'node:os';
+import { percentile } from './bench-kit.js';
+import { closedLoop, openLoop } from './bench/load.js';
+import { HELP, parseBenchOptions, type SystemName } from './bench/options.js';
+import { cpuBetween, memoryMb, sampleCpu } from './bench/proc.js';
+import type { Settled } from './bench/settle.js';
+import type { BenchSystem } from './bench/system.js';
+
+const parsed = parseBenchOptions(process.argv.slice(2));
+if ('help' in parsed) {
+  console.log(HELP);
+  process.exit(0);
+}
+if ('error' in parsed) {
+  console.error(`bench:e2e: ${parsed.error}; see --help`);
+  process.exit(2);
+}
+const options = parsed.options;
+const say = (line: string) => process.stderr.write(`bench:e2e: ${line}\n`);
+
+async function startSystem(name: SystemName): Promise<BenchSystem> {
+  switch (name) {
+    case 'patchflow':
+      return (await import('./bench/patchflow-system.js')).PatchflowSystem.start();
+    case 'pgboss':
+      return (await import('./bench/pgboss-system.js')).PgBossSystem.start();
+    case 'bullmq':
+      return (await import('./bench/bullmq-system.js')).BullmqSystem.start(options.redisUrl);
+  }
+}
+
+interface Results {
+  closed: { count: number; seconds: number }[];
+  cpu: Map<string, number>;
+  cpuSettled: number;
+  open: Map<number, Settled[]>;
+  pickups: Map<number, number[]>;
+  memory: Map<string, number>;
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
+const pair = (values: number[]) => (values.length ? `${ms(percentile(values, 50))} / ${ms(percentile(values, 99))}` : '–');
+
+function print(systems: BenchSystem[], results: Map<BenchSystem, Results>, startedAt: Date, load: number[]): void {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const out: string[] = [];
+  out.push(`### bench:e2e — ${startedAt.toISOString()}`);
+  out.push('');
+  out.push(
+    `Machine: ${cpus().length} CPUs (${cpu}), Node ${process.version}; load average at start ${load.map((l) => l.toFixed(2)).join(' ')}. ` +
+      `A shared machine: other work ran too, so compare rows of one run, not runs. Action: startDeployment on active patches (4 routed workflows); ` +
+      `closed loop ${options.transitions} × ${options.rounds} round(s) at ${options.callers} callers; open loop ${options.seconds} s per rate; latencies in ms.`,
+  );
+  out.push('');
+  const rateCols = options.rates.flatMap((r) => [`settle p50 / p99 at ${r}/s`, `pickup p50 / p99 at ${r}/s`]);
+  out.push(`| system | settled/s at ${options.callers} callers | ${rateCols.join(' | ')} |`);
+  out.push(`| --- | ---: | ${rateCols.map(() => '---:').join(' | ')} |`);
+  for (const s of systems) {
+    const r = results.get(s)!;
+    const rates = r.closed.map((c) => c.count / c.seconds).sort((a, b) => a - b);
+    const median = rates[rates.length >> 1] ?? NaN;
+    const cols = options.rates.flatMap((rate) => [
+      pair((r.open.get(rate) ?? []).map((x) => x.settledAt - x.committedAt)),
+      pair((r.pickups.get(rate) ?? []).filter(Number.isFinite)),
+    ]);
+    out.push(`| ${s.label} | ${median.toFixed(1)} | ${cols.join(' | ')} |`);
+  }
+  out.push('');
+  out.push('CPU ms per settled transition (utime + stime from /proc, before and after the closed loop) and memory, per process:');
+  out.push('');
+  out.push('| system | process | CPU ms / settled | peak RSS MB |');
+  out.push('| --- | --- | ---: | ---: |');
+  for (const s of systems) {
+    const r = results.get(s)!;
+    let total = 0;
+    for (const g of s.processes()) {
+      const used = (r.cpu.get(g.label) ?? 0) / Math.max(1, r.cpuSettled);
+      total += used;
+      out.push(`| ${s.label} | ${g.label} | ${used.toFixed(2)} | ${(r.memory.get(g.label) ?? 0).toFixed(0)} |`);
+    }
+    out.push(`| ${s.label} | **all processes** | **${total.toFixed(1)}** | |`);
+  }
+  out.push('');
+  out.push(
+    'Peak RSS is VmHWM of each process; for Postgres (many processes) it is the current private memory of all of them plus the shared pages once. ' +
+      '"load driver + HTTP stand-ins" is this script (the same process for every row: the peers\' transition SQL and job producers run in it too).',
+  );
+  console.log(`\n${out.join('\n')}`);
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const load = loadavg();
+  const systems: BenchSystem[] = [];
+  const results = new Map<BenchSystem, Results>();
+  const patches = new Map<BenchSystem, string[]>();
+  try {
+    for (const name of options.systems) {
+      say(`starting ${name}…`);
+      const s = await startSystem(name);
+      systems.push(s);
+      results.set(s, { closed: [], cpu: new Map(), cpuSettled: 0, open: new Map(), pickups: new Map(), memory: new Map() });
+    }
+    const perRound = options.transitions + options.rates.reduce((sum, r) => sum + Math.round(r * options.seconds), 0);
+    for (const s of systems) {
+      say(`${s.label}: warm-up, ${perRound * options.rounds} patches created and marked active…`);
+      const t0 = performance.now();
+      patches.set(s, await s.prepare(perRound * options.rounds));
+      say(`${s.label}: warm-up done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      // Each round the order rotates, so no row always runs first (or right after another).
+      const order = systems.map((_, i) => systems[(i + round) % systems.length]!);
+      for (const s of order) {
+        const r = results.get(s)!;
+        const groups = s.processes();
+        const before = sampleCpu(groups);
+        const run = await closedLoop(s, patches.get(s)!, options.transitions, options.callers);
+        const after = sampleCpu(groups);
+        for (const [label, used] of cpuBetween(before, after)) r.cpu.set(label, (r.cpu.get(label) ?? 0) + used);
+        r.cpuSettled += run.settled.length;
+        r.closed.push({ count: run.settled.length, seconds: run.seconds });
+        say(`round ${round + 1}: ${s.label} closed loop ${(run.settled.length / run.seconds).toFixed(1)} settled/s`);
+      }
+      for (const rate of options.rates) {
+        for (const s of order) {
+          const r = results.get(s)!;
+          const settled = await openLoop(s, patches.get(s)!, rate, options.seconds);
+          r.open.set(rate, [...(r.open.get(rate) ?? []), ...settled]);
+          r.pickups.set(rate, [...(r.pickups.get(rate) ?? []), ...(await s.pickups(settled))]);
+          const lat = settled.map((x) => x.settledAt - x.committedAt);
+          say(`round ${round + 1}: ${s.label} at ${rate}/s settle p50 ${ms(percentile(lat, 50))} p99 ${ms(percentile(lat, 99))} ms`);
+        }
+      }
+    }
+    for (const s of systems) for (const g of s.processes()) results.get(s)!.memory.set(g.label, memoryMb(g));
+    print(systems, results, startedAt, load);
+  } finally {
+    for (const s of systems) await s.stop().catch((err: unknown) => say(`stopping ${s.label} failed: ${String(err)}`));
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,123 @@
+/**
+ * The command line of `npm run bench:e2e`, parsed without side effects so a test can check that
+ * bad input is refused (the script prints the message and exits 2).
+ */
+
+export const systemNames = ['patchflow', 'pgboss', 'bullmq'] as const;
+export type SystemName = (typeof systemNames)[number];
+
+export interface BenchOptions {
+  /** Transitions measured in the closed loop (settled/s, CPU per settled transition). */
+  transitions: number;
+  /** Concurrent callers of the closed loop; each waits for its transition to settle. */
+  callers: number;
+  /** Offered rates of the open loop (transitions/s, a fixed schedule). */
+  rates: number[];
+  /** How long each offered rate is held. */
+  seconds: number;
+  /** Each phase runs once per round, the systems taking turns inside it. */
+  rounds: number;
+  systems: SystemName[];
+  redisUrl: string;
+}
+
+export const HELP = `Usage: npm run bench:e2e [-- options]
+
+End to end: a startDeployment *settled* (every routed workflow final, its steps stored), for the
+whole Patchflow system (every service its own process, private Postgres and nats-server, fake
+GitLab/Jira/Slack answering at once) and two peers built in the benchmark: pg-boss (transition
+SQL + one job per routed workflow in the same transaction) and BullMQ on Redis (jobs added after
+commit). Both peers run the same four effects against the same stand-ins and write a step row per
+step. Prints markdown tables: settled/s at C callers (closed loop), settle and pickup p50/p99 at
+each offered rate (open loop), CPU ms per settled transition per process (from /proc, over the
+closed loop) and peak RSS per process. The systems take turns inside every phase, so drift on a
+shared machine hits them alike.
+
+Options:
+  --transitions N   transitions in the closed loop, per round (default 200)
+  --callers C       concurrent callers of the closed loop (default 16)
+  --rates a,b       offered rates of the open loop, transitions/s (default 10,100)
+  --seconds S       how long each offered rate is held (default 6)
+  --rounds R        repeat every phase R times (default 1)
+  --only NAME       patchflow, pgboss or bullmq (default: all three)
+  --skip-peers      only the Patchflow row
+  --redis-url URL   the Redis of the BullMQ row (default redis://127.0.0.1:6379; started
+                    with redis-server when nothing answers there)
+  --help            this text`;
+
+const DEFAULTS: BenchOptions = {
+  transitions: 200,
+  callers: 16,
+  rates: [10, 100],
+  seconds: 6,
+  rounds: 1,
+  systems: [...systemNames],
+  redisUrl: 'redis://127.0.0.1:6379',
+};
+
+export type ParseResult = { help: true } | { options: BenchOptions } | { error: string };
+
+const positiveInt = (name: string, raw: string, max: number): number | string => {
+  const n = Number(raw);
+  return /^\d+$/.test(raw) && n >= 1 && n <= max ? n : `${name} must be a whole number from 1 to ${max} (got "${raw}")`;
+};
+
+/** Parses `argv` (the arguments after the script); every problem is one line naming the option. */
+export function parseBenchOptions(argv: string[]): ParseResult {
+  const o: BenchOptions = { ...DEFAULTS, rates: [...DEFAULTS.rates], systems: [...DEFAULTS.systems] };
+  let only: SystemName | undefined;
+  let skipPeers = false;
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!;
+    if (name === '--help' || name === '-h') return { help: true };
+    if (name === '--skip-peers') {
+      skipPeers = true;
+      continue;
+    }
+    const known = ['--transitions', '--callers', '--rates', '--seconds', '--rounds', '--only', '--redis-url'];
+    if (!known.includes(name)) return { error: `unknown option "${name}"` };
+    const raw = argv[++i];
+    if (raw === undefined || raw.startsWith('--')) return { error: `${name} needs a value` };
+    let problem: string | undefined;
+    const int = (max: number) => {
+      const v = positiveInt(name, raw, max);
+      if (typeof v === 'string') problem = v;
+      return typeof v === 'number' ? v : 0;
+    };
+    switch (name) {
+      case '--transitions':
+        o.transitions = int(100_000);
+        break;
+      case '--callers':
+        o.callers = int(1000);
+        break;
+      case '--seconds':
+        o.seconds = int(3600);
+        break;
+      case '--rounds':
+        o.rounds = int(100);
+        break;
+      case '--rates': {
+        const parts = raw.split(',');
+        const rates = parts.map((p) => positiveInt(name, p.trim(), 10_000));
+        if (parts.some((p) => p.trim() === '') || rates.some((r) => typeof r === 'string')) {
+          problem = `--rates must be whole numbers from 1 to 10000 separated by commas (got "${raw}")`;
+        } else o.rates = rates as number[];
+        break;
+      }
+      case '--only':
+        if (!(systemNames as readonly string[]).includes(raw)) problem = `--only must be one of ${systemNames.join(', ')} (got "${raw}")`;
+        else only = raw as SystemName;
+        break;
+      case '--redis-url':
+        if (!/^redis:\/\/[^/:]+(:\d+)?\/?$/.test(raw)) problem = `--redis-url must look like redis://host:port (got "${raw}")`;
+        else o.redisUrl = raw;
+        break;
+    }
+    if (problem) return { error: problem };
+  }
+  if (only && skipPeers && only !== 'patchflow') return { error: `--only ${only} and --skip-peers leave nothing to run` };
+  if (only) o.systems = [only];
+  else if (skipPeers) o.systems = ['patchflow'];
+  return { options: o };
+}

@@ -1,0 +1,148 @@
+/**
+ * The Patchflow row: every service its own process (libs/testing's RunningSystem, as `npm start`
+ * runs them) on a private Postgres and nats-server, Jira configured too, driven over HTTP. A
+ * transition is settled when the action-log shows every routed workflow's execution final with
+ * its steps; the driver checks when the action-log's live-update ping says an execution changed
+ * (and every 250 ms in case a ping was lost), one query over the action-log's tables.
+ */
+import pg from 'pg';
+import { workflowsFor, type ActionName } from '@patchflow/contracts';
+import { ensureDatabase } from '@patchflow/db';
+import { connectTestBus, PrivateNatsServer, PrivatePostgres, RunningSystem, systemServices, uniqueNamespace } from '@patchflow/testing';
+import type { Bus } from '@patchflow/bus';
+import type { ProcessGroup } from './proc.js';
+import { natsGroup, postgresGroup, processGroup } from './servers.js';
+import { SettleTracker, type Committed, type Settled } from './settle.js';
+import { StandIns } from './stand-ins.js';
+import type { BenchSystem } from './system.js';
+
+const PATH: Partial<Record<ActionName, string>> = { markActive: 'mark-active', startDeployment: 'start-deployment' };
+
+/** Final and good, with its steps stored (a skip may have none); or failed and dead-lettered. */
+const SETTLED_SQL = `
+  SELECT k.work_id::text AS key
+    FROM unnest($1::uuid[], $2::int[]) AS k(work_id, routed)
+   WHERE (SELECT count(*) FROM action_log_execution e
+           WHERE e.work_id = k.work_id
+             AND (e.status IN ('succeeded', 'skipped') OR (e.status = 'failed' AND e.dead_lettered))
+             AND (e.status <> 'succeeded' OR EXISTS (
+                   SELECT 1 FROM action_log_step s WHERE s.work_id = e.work_id AND s.workflow = e.workflow))) = k.routed`;
+
+export class PatchflowSystem implements BenchSystem {
+  readonly label = 'Patchflow';
+  private readonly routed = new Map<string, number>();
+  private checkBackendPid: number | undefined;
+  private seq = 0;
+  private readonly tracker: SettleTracker;
+
+  private constructor(
+    private readonly postgres: PrivatePostgres,
+    private readonly nats: PrivateNatsServer,
+    private readonly bus: Bus,
+    private readonly system: RunningSystem,
+    private readonly standIns: StandIns,
+    private readonly actionLog: pg.Client,
+  ) {
+    this.tracker = new SettleTracker(async (keys) => {
+      const r = await this.actionLog.query<{ key: string }>(SETTLED_SQL, [keys, keys.map((k) => this.routed.get(k) ?? 4)]);
+      return r.rows.map((row) => row.key);
+    }, { intervalMs: 250, minGapMs: 10 });
+    // The action-log pings after every projection change; an execution event may settle a transition.
+    bus.listen(bus.topology.allActionLogUpdates, (value) => {
+      const v = value as { kind?: string; workId?: string };
+      if (v.kind === 'execution' && v.workId) this.tracker.poke(v.workId);
+    });
+  }
+
+  static async start(): Promise<PatchflowSystem> {
+    const [postgres, nats, standIns] = await Promise.all([PrivatePostgres.create(), PrivateNatsServer.start(), StandIns.start()]);
+    const namespace = uniqueNamespace('benche2e');
+    const bus = await connectTestBus(namespace, nats.url, 'bench-e2e');
+    const databases = { patchStatus: postgres.url('pf_patch_status'), actionLog: postgres.url('pf_action_log'), workflows: postgres.url('pf_workflows') };
+    for (const url of Object.values(databases)) await ensureDatabase(url);
+    const system = await RunningSystem.start({
+      natsUrl: nats.url,
+      namespace,
+      databases,
+      // RunningSystem leaves Jira unconfigured (skipped); here it answers like the others.
+      envOf: (service) => (service === 'workflow-jira' ? standIns.env : {}),
+    });
+    const actionLog = new pg.Client({ connectionString: databases.actionLog });
+    await actionLog.connect();
+    const sys = new PatchflowSystem(postgres, nats, bus, system, standIns, actionLog);
+    sys.checkBackendPid = (await actionLog.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    return sys;
+  }
+
+  processes(): ProcessGroup[] {
+    return [
+      ...systemServices.map((name) => processGroup(name, () => this.system.processes[name].pid)),
+      natsGroup(this.nats),
+      postgresGroup(this.postgres, () => (this.checkBackendPid ? [this.checkBackendPid] : [])),
+      processGroup('load driver + HTTP stand-ins', () => process.pid),
+      processGroup("driver's settle checks (its postgres backend)", () => this.checkBackendPid),
+    ];
+  }
+
+  async prepare(n: number): Promise<string[]> {
+    const ids: string[] = [];
+    const settles: Promise<Settled>[] = [];
+    let made = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (made < n) {
+          made++;
+          const created = await this.http('POST', '/api/patches', { name: `2026.${++this.seq}.1`, product: 'bench', jiraKey: this.standIns.newIssue() });
+          const id = created.patch.id as string;
+          settles.push(this.transition(id, 'markActive').then((c) => this.settled(c)));
+          ids.push(id);
+        }
+      }),
+    );
+    await Promise.all(settles);
+    this.standIns.forgetCalls();
+    return ids;
+  }
+
+  startDeployment(patchId: string): Promise<Committed> {
+    return this.transition(patchId, 'startDeployment');
+  }
+
+  settled(c: Committed): Promise<Settled> {
+    return this.tracker.track(c);
+  }
+
+  async pickups(keys: Committed[]): Promise<number[]> {
+    const r = await this.actionLog.query<{ key: string; started: number }>(
+      `SELECT work_id::text AS key, (extract(epoch FROM min(started_at)) * 1000)::float8 AS started
+         FROM action_log_execution WHERE work_id = ANY($1::uuid[]) GROUP BY work_id`,
+      [keys.map((k) => k.key)],
+    );
+    const started = new Map(r.rows.map((row) => [row.key, row.started]));
+    return keys.map((k) => (started.get(k.key) ?? NaN) - k.committedAt);
+  }
+
+  async stop(): Promise<void> {
+    await this.tracker.stop();
+    await this.actionLog.end().catch(() => undefined);
+    await this.system.stop();
+    await this.bus.close().catch(() => undefined);
+    await this.nats.dispose();
+    await this.postgres.destroy();
+    await this.standIns.close();
+  }
+
+  private async transition(patchId: string, action: ActionName): Promise<Committed> {
+    const body = await this.http('POST', `/api/patches/${patchId}/${PATH[action]!}`);
+    const workId = body.transition.workId as string;
+    this.routed.set(workId, workflowsFor(action).length);
+    return { key: workId, committedAt: Date.parse(body.transition.createdAt as string) };
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply body, read by field
+  private async http(method: string, path: string, body?: unknown): Promise<any> {
+    const reply = await this.system.http(method, path, body);
+    if (reply.status !== 200 && reply.status !== 201) throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
+    return reply.body;
+  }
+}
