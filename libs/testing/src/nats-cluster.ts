@@ -10,7 +10,7 @@ export interface ClusterNode {
 }
 
 /**
- * A JetStream cluster of private `nats-server` processes on this machine (FIELD-NOTES: three form
+ * A JetStream cluster of private `nats-server` processes on this machine (docs/FIELD-NOTES.md: three form
  * a cluster in ~4 s), one per config file — e.g. the n1.conf … n3.conf that
  * `npm run nats:config -- --cluster-nodes 3` writes. Nodes can be crashed and restarted alone.
  */

@@ -20,7 +20,7 @@ function binDir(): string | undefined {
 
 /**
  * A Postgres of this test's own, to stop, restart or cut off without touching the shared server
- * (recipe in FIELD-NOTES: Postgres refuses to run as root, so it runs as `postgres`). Ready in
+ * (recipe in docs/FIELD-NOTES.md: Postgres refuses to run as root, so it runs as `postgres`). Ready in
  * ~2 s; `available` is false where that cannot work (not root, no binaries): skip the test then.
  */
 export class PrivatePostgres {

@@ -30,7 +30,7 @@ export interface TransitionStoreOptions {
  * The transition write path, in plain `pg` with named prepared statements.
  *
  * Why not the ORM: a MikroORM unit of work costs ~2 ms of CPU per transition on this kind of
- * machine (FIELD-NOTES), a quarter of what Postgres itself can do. A transition is two round
+ * machine (docs/FIELD-NOTES.md), a quarter of what Postgres itself can do. A transition is two round
  * trips: one read (the patch, plus an earlier transition with the same idempotency key and the
  * fingerprint of its request — in the same statement, so checking a key costs no round trip), and one
  * statement that updates the patch with a version check and inserts the transition and its
