@@ -8,7 +8,7 @@
  * and one Slack post per work item. The node is restarted and catches up (current, lag 0).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,17 @@ afterAll(async () => {
 });
 
 describe('a 3-node NATS cluster', () => {
+  it('is configured by nats:config --cluster-nodes 3: one file per node, owner-only, no clear password; each .env names every node', () => {
+    for (const n of ['n1', 'n2', 'n3']) {
+      const file = join(dir, `${n}.conf`);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const conf = readFileSync(file, 'utf8');
+      expect(conf).toContain(`server_name: "${n}"`);
+      for (const p of busPrincipals) expect(conf).not.toContain(credentials[p].NATS_PASSWORD);
+    }
+    for (const p of busPrincipals) expect(credentials[p]).toMatchObject({ NATS_URL: cluster.url, STREAM_REPLICAS: '3', BUS_NAMESPACE: namespace });
+  });
+
   it('holds every stream, and the durable consumers with them, on all three nodes (STREAM_REPLICAS=3)', async () => {
     for (const def of Object.values(ops.topology.streams)) {
       const info = await waitFor(
