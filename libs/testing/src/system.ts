@@ -185,7 +185,8 @@ export class TransitionLoad {
 
   private async loop(worker: number, paceMs: number): Promise<void> {
     for (let n = 0; !this.stopping; n += 1) {
-      const created = await this.untilOk('POST', '/api/patches', { name: `2026.${worker + 1}.${n + 1}`, product: this.product }, randomUUID());
+      // `w1-7.1`: its successor `w1-7.2` can never be the name of another patch of this load.
+      const created = await this.untilOk('POST', '/api/patches', { name: `w${worker + 1}-${n + 1}.1`, product: this.product }, randomUUID());
       const patchId = created.patch.id as string;
       this.createdPatches.add(patchId);
       for (const action of LIFE) {
