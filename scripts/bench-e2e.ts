@@ -71,8 +71,16 @@ function print(systems: BenchSystem[], results: Map<BenchSystem, Results>, start
     out.push(`| ${s.label} | ${median.toFixed(1)} | ${cols.join(' | ')} |`);
   }
   out.push('');
+  out.push(
+    'Settled: Patchflow — every routed execution final in the action-log with its steps (checked when its live-update ping says an execution changed); ' +
+      'pg-boss — every job of the transition `completed` in pgboss.job (polled every 20 ms; pg-boss has no completion event); ' +
+      'BullMQ — every job completed (QueueEvents). Pickup: commit → the first routed workflow started. ' +
+      'Peers: one worker process per workflow; pg-boss 2 work() loops × batchSize 16 per queue, polling 0.5 s; BullMQ concurrency 16 per worker.',
+  );
+  out.push('');
   out.push('CPU ms per settled transition (utime + stime from /proc, before and after the closed loop) and memory, per process:');
   out.push('');
+  const totals: string[] = [];
   out.push('| system | process | CPU ms / settled | peak RSS MB |');
   out.push('| --- | --- | ---: | ---: |');
   for (const s of systems) {
@@ -84,10 +92,13 @@ function print(systems: BenchSystem[], results: Map<BenchSystem, Results>, start
       out.push(`| ${s.label} | ${g.label} | ${used.toFixed(2)} | ${(r.memory.get(g.label) ?? 0).toFixed(0)} |`);
     }
     out.push(`| ${s.label} | **all processes** | **${total.toFixed(1)}** | |`);
+    totals.push(`${s.label} ${total.toFixed(1)} ms`);
   }
   out.push('');
+  out.push(`CPU per settled transition, all processes: ${totals.join('; ')} (DESIGN.md's budget for Patchflow: ≤ 12 ms).`);
+  out.push('');
   out.push(
-    'Peak RSS is VmHWM of each process; for Postgres (many processes) it is the current private memory of all of them plus the shared pages once. ' +
+    'Peak RSS is VmHWM of each process over the whole run; for Postgres (many processes) it is the sum of their proportional set sizes (Pss) at the end, shared buffers counted once. ' +
       '"load driver + HTTP stand-ins" is this script (the same process for every row: the peers\' transition SQL and job producers run in it too).',
   );
   console.log(`\n${out.join('\n')}`);

@@ -1,6 +1,6 @@
 /**
  * CPU time and resident memory of processes, read from /proc (Linux): utime + stime of
- * /proc/<pid>/stat, VmHWM / VmRSS / RssAnon of /proc/<pid>/status.
+ * /proc/<pid>/stat, VmHWM of /proc/<pid>/status, Pss of /proc/<pid>/smaps_rollup.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -119,15 +119,23 @@ export function cpuBetween(before: CpuSample, after: CpuSample): Map<string, num
   return out;
 }
 
+/** Proportional set size in kB (shared pages divided among the processes sharing them), or 0. */
+function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Memory in MB: for a single process its peak resident set (VmHWM); for a multi-process server
- * (Postgres) the current private memory of every process plus the shared and file-backed pages once.
+ * (Postgres: postmaster, backends, background workers) the sum of their proportional set sizes
+ * now — each shared page counted once across them, so the sum is the server's real footprint.
  */
 export function memoryMb(group: ProcessGroup): number {
   const pids = group.pids();
-  if (group.memory === 'peak') return pids.reduce((s, pid) => s + statusKb(pid, 'VmHWM'), 0) / 1024;
-  // Private pages add up; the shared buffers and the mapped binary are the same pages in every process.
-  const anon = pids.reduce((s, pid) => s + statusKb(pid, 'RssAnon'), 0);
-  const shared = Math.max(0, ...pids.map((pid) => statusKb(pid, 'RssShmem') + statusKb(pid, 'RssFile')));
-  return (anon + shared) / 1024;
+  const kb = group.memory === 'peak' ? pids.reduce((s, pid) => s + statusKb(pid, 'VmHWM'), 0) : pids.reduce((s, pid) => s + pssKb(pid), 0);
+  return kb / 1024;
 }

@@ -22,11 +22,11 @@ export function natsGroup(server: PrivateNatsServer): ProcessGroup {
   return { label: 'nats-server', memory: 'peak', pids: () => pidsMatching(pattern) };
 }
 
-/** A single process by pid. */
-export function processGroup(label: string, pid: () => number | undefined): ProcessGroup {
+/** A single process by pid (a Postgres backend is measured like its server: `memory` 'server'). */
+export function processGroup(label: string, pid: () => number | undefined, memory: ProcessGroup['memory'] = 'peak'): ProcessGroup {
   return {
     label,
-    memory: 'peak',
+    memory,
     pids: () => {
       const p = pid();
       return p === undefined ? [] : [p];
