@@ -3,6 +3,7 @@
  * routed workflow final, its steps stored) — for the whole Patchflow system and two peers built
  * here (pg-boss, BullMQ), in one run. See `--help` and scripts/bench/.
  */
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { percentile } from './bench-kit.js';
 import { closedLoop, openLoop } from './bench/load.js';
@@ -46,13 +47,25 @@ interface Results {
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
 const pair = (values: number[]) => (values.length ? `${ms(percentile(values, 50))} / ${ms(percentile(values, 99))}` : '–');
 
+/** The commit the services ran from, and whether the working tree had changes on top. */
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no']).toString().trim() !== '';
+    return dirty ? `${head} (with uncommitted changes)` : head;
+  } catch {
+    return 'an unknown revision';
+  }
+}
+
 function print(systems: BenchSystem[], results: Map<BenchSystem, Results>, startedAt: Date, load: number[]): void {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const out: string[] = [];
   out.push(`### bench:e2e — ${startedAt.toISOString()}`);
   out.push('');
   out.push(
-    `Machine: ${cpus().length} CPUs (${cpu}), Node ${process.version}; load average at start ${load.map((l) => l.toFixed(2)).join(' ')}. ` +
+    `Machine: ${cpus().length} CPUs (${cpu}), Node ${process.version}; load average (1/5/15 min) at start ${load.map((l) => l.toFixed(2)).join(' ')}, ` +
+      `at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}. Patchflow ran from the working tree at ${revision()}. ` +
       `A shared machine: other work ran too, so compare rows of one run, not runs. Action: startDeployment on active patches (4 routed workflows); ` +
       `closed loop ${options.transitions} × ${options.rounds} round(s) at ${options.callers} callers; open loop ${options.seconds} s per rate; latencies in ms.`,
   );

@@ -21,7 +21,7 @@ interface Waiter {
 }
 
 /** A transition not settled by then is an error (a failing workflow), not a slow result. */
-const SETTLE_TIMEOUT_MS = 180_000;
+const SETTLE_TIMEOUT_MS = 600_000;
 
 export class SettleTracker {
   private readonly pending = new Map<string, Waiter>();
