@@ -176,6 +176,7 @@ export function errorCodeKind(code: ErrorCode): 'transient' | 'permanent' {
     case 'not_found':
     case 'invalid_transition':
     case 'idempotency_key_reused':
+    case 'already_exists':
     case 'forbidden':
     case 'unauthorized':
       return 'permanent';

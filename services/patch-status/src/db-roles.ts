@@ -17,6 +17,8 @@ export function appRoleGrants(role: string): string[] {
     `GRANT SELECT, INSERT ON patch, patch_transition, patch_transition_work TO ${r}`,
     // A transition moves the patch: status, version (the optimistic lock) and updated_at.
     `GRANT UPDATE (status, version, updated_at) ON patch TO ${r}`,
+    // The successor workflow links a patch created by hand under the successor's name (once: only while null).
+    `GRANT UPDATE (predecessor_id) ON patch TO ${r}`,
     // Publisher and relay record what JetStream acknowledged, and failed attempts.
     `GRANT UPDATE (published_at, stream_seq, publish_attempts, last_publish_error) ON patch_transition_work TO ${r}`,
   ];

@@ -8,12 +8,14 @@ import { PatchTransitionWorkEntity } from './entities/patch-transition-work.js';
 import { Migration20261125000000_initial } from './migrations/Migration20261125000000_initial.js';
 import { Migration20261126000000_immutable_audit } from './migrations/Migration20261126000000_immutable_audit.js';
 import { Migration20261126010000_idempotency_scope } from './migrations/Migration20261126010000_idempotency_scope.js';
+import { Migration20261126020000_unique_product_name } from './migrations/Migration20261126020000_unique_product_name.js';
 
 /** Listed explicitly so migrations run the same from TypeScript source and from `dist/`. */
 const migrationsList = [
   { name: 'Migration20261125000000_initial', class: Migration20261125000000_initial },
   { name: 'Migration20261126000000_immutable_audit', class: Migration20261126000000_immutable_audit },
   { name: 'Migration20261126010000_idempotency_scope', class: Migration20261126010000_idempotency_scope },
+  { name: 'Migration20261126020000_unique_product_name', class: Migration20261126020000_unique_product_name },
 ];
 
 export async function initOrm(databaseUrl: string, logger: Logger, poolSize = 10): Promise<MikroORM> {

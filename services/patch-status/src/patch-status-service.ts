@@ -62,6 +62,8 @@ export class PatchStatusService {
       const existing = await em.findOne(PatchEntity, { predecessorId: req.predecessorId });
       if (existing) return { patch: toPatchView(existing), replayed: true };
     }
+    const sameName = await em.findOne(PatchEntity, { product: req.product, name: req.name });
+    if (sameName) return this.onNameTaken(sameName, req);
     const patch = em.create(PatchEntity, {
       id: randomUUID(),
       name: req.name,
@@ -79,18 +81,76 @@ export class PatchStatusService {
       await em.flush();
     } catch (err) {
       if (!(err instanceof UniqueConstraintViolationException)) throw err;
-      // A concurrent request with the same key or predecessor won: answer with its patch.
+      // A concurrent request with the same key, predecessor or name won: answer as if it came first.
       const fresh = this.ports.orm.em.fork();
       const byKey = req.idempotencyKey
         ? await fresh.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey })
         : null;
       if (byKey) return replayCreate(byKey, req.actor, fingerprint);
       const successor = req.predecessorId ? await fresh.findOne(PatchEntity, { predecessorId: req.predecessorId }) : null;
-      if (!successor) throw err;
-      return { patch: toPatchView(successor), replayed: true };
+      if (successor) return { patch: toPatchView(successor), replayed: true };
+      const named = await fresh.findOne(PatchEntity, { product: req.product, name: req.name });
+      if (named) return this.onNameTaken(named, req);
+      throw err;
     }
     this.ports.logger.info({ patchId: patch.id, name: patch.name, product: patch.product }, 'patch created');
     return { patch: toPatchView(patch), replayed: false };
+  }
+
+  /**
+   * `product name` exists already. A plain create is refused (`already_exists`, 409). The
+   * successor workflow's create (with `predecessorId`) must not fail forever because someone
+   * opened the successor by hand: that patch becomes the successor — linked, answered as
+   * `replayed` — when it has no predecessor yet and is not an ancestor of the predecessor (no
+   * cycle). Otherwise it is `already_exists` too, a permanent error the workflow dead-letters
+   * with this message.
+   */
+  private async onNameTaken(existing: Patch, req: CreatePatchRequest): Promise<CreatePatchResult> {
+    const predecessorId = req.predecessorId;
+    if (predecessorId && existing.predecessorId === predecessorId) return { patch: toPatchView(existing), replayed: true };
+    if (predecessorId && existing.predecessorId === null) {
+      const linked = await this.linkSuccessor(predecessorId, existing.id);
+      if (linked) {
+        this.ports.logger.info(
+          { patchId: existing.id, predecessorId, name: existing.name, product: existing.product },
+          'existing patch linked as successor',
+        );
+        return { patch: toPatchView(linked), replayed: true };
+      }
+    }
+    throw new ContractError(
+      'already_exists',
+      `a patch ${existing.product} ${existing.name} already exists (${existing.id})` +
+        (predecessorId ? ' and cannot become the successor: it already has a predecessor or precedes this patch' : ''),
+      { field: 'name', product: existing.product, name: existing.name, existingId: existing.id },
+    );
+  }
+
+  /**
+   * Sets `predecessor_id` of a patch that has none, unless it is an ancestor of the predecessor.
+   * Returns the patch as linked, or null (it got a predecessor meanwhile, or would close a cycle).
+   * A race with another successor of the same predecessor ends in `patch_one_successor`: the
+   * winner is answered.
+   */
+  private async linkSuccessor(predecessorId: string, successorId: string): Promise<Patch | null> {
+    const em = this.ports.orm.em.fork();
+    try {
+      const rows = await em.getConnection().execute<{ id: string }[]>(
+        `WITH RECURSIVE ancestors(id) AS (
+           SELECT predecessor_id FROM patch WHERE id = ?
+           UNION SELECT p.predecessor_id FROM patch p JOIN ancestors a ON p.id = a.id
+         )
+         UPDATE patch SET predecessor_id = ?
+          WHERE id = ? AND predecessor_id IS NULL AND id <> ?
+            AND NOT EXISTS (SELECT 1 FROM ancestors WHERE id = ?)
+         RETURNING id`,
+        [predecessorId, predecessorId, successorId, predecessorId, successorId],
+      );
+      if (rows.length === 0) return null;
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintViolationException)) throw err;
+    }
+    return this.ports.orm.em.fork().findOne(PatchEntity, { predecessorId });
   }
 
   async get(id: string): Promise<GetPatchResult> {

@@ -88,6 +88,19 @@ describe('patch-status as a role that owns nothing', () => {
     expect(again).toMatchObject({ patch: { id: patch.id }, replayed: true });
   });
 
+  it("links the successor's name created by hand as the successor (UPDATE of predecessor_id only)", async () => {
+    const { patch: pred } = await client.call(patchEndpoints.create, { name: '2026.51.1', product: 'payments', actor: 'tester' });
+    const { patch: byHand } = await client.call(patchEndpoints.create, { name: '2026.51.2', product: 'payments', actor: 'tester' });
+    const linked = await client.call(patchEndpoints.create, {
+      name: '2026.51.2',
+      product: 'payments',
+      actor: 'workflow-successor',
+      predecessorId: pred.id,
+      idempotencyKey: 'link-1',
+    });
+    expect(linked).toMatchObject({ patch: { id: byHand.id, predecessorId: pred.id }, replayed: true });
+  });
+
   it('the outbox relay can claim (FOR UPDATE SKIP LOCKED) and re-mark rows', async () => {
     await owner.query('UPDATE patch_transition_work SET published_at = NULL');
     await waitFor(async () => {

@@ -69,6 +69,7 @@ describe('the entities match the migrated schema', () => {
       'patch_list_product',
       'patch_list_status',
       'patch_one_successor',
+      'patch_product_name',
       'patch_transition_work_unpublished',
     ]);
     const actual = await sql.query<{ indexname: string; indexdef: string }>(
@@ -120,6 +121,7 @@ describe('migrating', () => {
         'Migration20261125000000_initial',
         'Migration20261126000000_immutable_audit',
         'Migration20261126010000_idempotency_scope',
+        'Migration20261126020000_unique_product_name',
       ]);
     } finally {
       await Promise.all(orms.map((o) => o.close()));

@@ -4,7 +4,7 @@ import type { PatchStatus } from '@patchflow/contracts';
 /** The aggregate: one release bundle of a product moving through the lifecycle. */
 export interface Patch {
   id: string;
-  /** e.g. `2026.48.1`; the successor workflow bumps the last number. */
+  /** e.g. `2026.48.1`, unique per product; the successor workflow bumps the last number. */
   name: string;
   product: string;
   status: PatchStatus;
@@ -12,7 +12,10 @@ export interface Patch {
   version: number;
   jiraKey: string | null;
   gitRef: string | null;
-  /** The patch this one succeeds; unique, so each patch has at most one successor. */
+  /**
+   * The patch this one succeeds; unique, so each patch has at most one successor. Set at create,
+   * or once later when the successor workflow finds its successor's name created by hand.
+   */
   predecessorId: string | null;
   /** A create request's idempotency key; unique per caller (`createdBy`), so a repeated create writes nothing. */
   idempotencyKey: string | null;
@@ -45,6 +48,8 @@ export const PatchEntity = new EntitySchema<Patch>({
     },
   ],
   uniques: [
+    // One patch of each name per product: a second create is `already_exists`.
+    { name: 'patch_product_name', expression: 'CREATE UNIQUE INDEX patch_product_name ON patch (product, name)' },
     // One successor per patch, whoever asks and with whatever key.
     {
       name: 'patch_one_successor',
