@@ -7,6 +7,7 @@ import {
 import { jiraHandlers } from './handlers.js';
 import { JiraClient, type JiraConfig } from './jira-client.js';
 import { defaultJiraStatusMap, type JiraStatusMap } from './jira-status-map.js';
+import { PgIssuePositions } from './issue-positions.js';
 import { MoveIssue } from './move-issue.js';
 
 export interface JiraWorkflowOptions extends Omit<WorkflowServiceOptions, 'workflow'> {
@@ -20,7 +21,21 @@ export interface JiraWorkflowOptions extends Omit<WorkflowServiceOptions, 'workf
 export async function startJiraWorkflow(options: JiraWorkflowOptions): Promise<RunningWorkflowService> {
   const { jira, statusMap = defaultJiraStatusMap, httpTimeoutMs = 10_000, ...runtime } = options;
   const client = new JiraClient(createHttpClient({ timeoutMs: httpTimeoutMs }), jira);
-  const service = await startWorkflowService({ ...runtime, workflow: 'jira' }, () => jiraHandlers(new MoveIssue(client, statusMap)));
+  // Which transition last moved each issue, in the workflow database (see issue-positions.ts).
+  const positions = new PgIssuePositions(runtime.databaseUrl);
+  let service: RunningWorkflowService;
+  try {
+    service = await startWorkflowService({ ...runtime, workflow: 'jira' }, () =>
+      jiraHandlers(new MoveIssue(client, statusMap, positions)),
+    );
+  } catch (err) {
+    await positions.close();
+    throw err;
+  }
   service.logger.info({ jiraConfigured: client.configured, statusMap }, 'workflow-jira started');
-  return service;
+  // The pool closes after the runtime stopped: in-flight moves finish first.
+  return { ...service, stop: async () => {
+    await service.stop();
+    await positions.close().catch(() => undefined);
+  } };
 }

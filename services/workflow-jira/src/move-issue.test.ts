@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildWorkItem, fakeWorkflowInput } from '@patchflow/testing';
 import { NotConfigured, PermanentError, TransientError } from '@patchflow/workflow-runtime';
+import { InMemoryIssuePositions } from './issue-positions.js';
 import type { JiraIssues, JiraTransition } from './jira-client.js';
 import { defaultJiraStatusMap } from './jira-status-map.js';
 import { MoveIssue } from './move-issue.js';
@@ -42,7 +43,7 @@ describe('MoveIssue', () => {
     const jira = fakeJira('In Progress');
     const work = buildWorkItem('startDeployment', { jiraKey: 'PAY-1', name: '2026.48.1' });
     const run = fakeWorkflowInput(work);
-    expect(await new MoveIssue(jira.port, defaultJiraStatusMap).execute(run.input)).toEqual({ status: 'succeeded' });
+    expect(await new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input)).toEqual({ status: 'succeeded' });
     expect(jira.issue).toMatchObject({ status: 'Ready for QA', applied: ['21'] });
     expect(jira.issue.comments).toHaveLength(1);
     expect(JSON.stringify(jira.issue.comments[0])).toContain('moved Active → In deployment (Start deployment by alice)');
@@ -56,7 +57,7 @@ describe('MoveIssue', () => {
   it('after a failed comment, the rerun only comments: the issue is not moved twice', async () => {
     const jira = fakeJira('In Progress');
     const work = buildWorkItem('startDeployment', { jiraKey: 'PAY-2' });
-    const move = new MoveIssue(jira.port, defaultJiraStatusMap);
+    const move = new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions());
     jira.issue.failComment = new TransientError('Jira comment on PAY-2: HTTP 500');
     const first = fakeWorkflowInput(work);
     await expect(move.execute(first.input)).rejects.toThrow(/HTTP 500/);
@@ -73,7 +74,7 @@ describe('MoveIssue', () => {
   it('skips (and logs it) when the issue is already in the target status, whatever its case', async () => {
     const jira = fakeJira('ready for qa');
     const run = fakeWorkflowInput(buildWorkItem('startDeployment', { jiraKey: 'PAY-3' }));
-    expect(await new MoveIssue(jira.port, defaultJiraStatusMap).execute(run.input)).toEqual({
+    expect(await new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input)).toEqual({
       status: 'skipped',
       reason: 'Jira issue PAY-3 is already in "Ready for QA"',
     });
@@ -89,7 +90,7 @@ describe('MoveIssue', () => {
 
   it('skips a patch without a jiraKey, and a status the map does not name', async () => {
     const jira = fakeJira('To Do');
-    const move = new MoveIssue(jira.port, { in_deployment: 'Ready for QA' });
+    const move = new MoveIssue(jira.port, { in_deployment: 'Ready for QA' }, new InMemoryIssuePositions());
     expect(await move.execute(fakeWorkflowInput(buildWorkItem('markActive')).input)).toEqual({
       status: 'skipped',
       reason: 'the patch has no jiraKey',
@@ -104,7 +105,7 @@ describe('MoveIssue', () => {
   it('no transition to the target is a permanent failure listing what is available', async () => {
     const jira = fakeJira('In review', { transitions: [{ id: '5', name: 'Reopen', toStatus: 'To Do' }] });
     const run = fakeWorkflowInput(buildWorkItem('completeDeployment', { jiraKey: 'PAY-5' }));
-    const failure = new MoveIssue(jira.port, defaultJiraStatusMap).execute(run.input);
+    const failure = new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input);
     await expect(failure).rejects.toBeInstanceOf(PermanentError);
     await expect(failure).rejects.toThrow('Jira issue PAY-5 in "In review" has no transition to "Done" (available: "Reopen" → "To Do")');
     expect(run.recorded).toEqual({});
@@ -112,8 +113,43 @@ describe('MoveIssue', () => {
 
   it('without a Jira configured, it is not configured (before looking at the patch)', async () => {
     const run = fakeWorkflowInput(buildWorkItem('markActive'));
-    await expect(new MoveIssue(fakeJira('To Do', { configured: false }).port, defaultJiraStatusMap).execute(run.input)).rejects.toBeInstanceOf(
+    await expect(new MoveIssue(fakeJira('To Do', { configured: false }).port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input)).rejects.toBeInstanceOf(
       NotConfigured,
     );
+  });
+
+  it('never moves backwards: an older transition of the patch arriving after a newer one only comments', async () => {
+    const jira = fakeJira('To Do');
+    const positions = new InMemoryIssuePositions();
+    const move = new MoveIssue(jira.port, defaultJiraStatusMap, positions);
+    const patchId = '6b3a3c55-2f4e-4c8b-9a8c-5d8a2f1e0c11';
+    const markActive = buildWorkItem('markActive', { id: patchId, version: 2, jiraKey: 'PAY-48' });
+    const startDeployment = buildWorkItem('startDeployment', { id: patchId, version: 3, jiraKey: 'PAY-48' });
+    expect(await move.execute(fakeWorkflowInput(startDeployment).input)).toEqual({ status: 'succeeded' });
+    const late = fakeWorkflowInput(markActive);
+    expect(await move.execute(late.input)).toEqual({ status: 'succeeded' });
+    expect(jira.issue).toMatchObject({ status: 'Ready for QA', applied: ['21'] });
+    expect(jira.issue.comments).toHaveLength(2);
+    expect(late.steps.map((s) => [s.subactionType, s.message])).toEqual([
+      [
+        'patch.workflow.markActive.moveSkipped',
+        'skipped: a newer transition (startDeployment, version 3) already moved PAY-48 to "Ready for QA"; not moving it back to "In Progress"',
+      ],
+      ['patch.workflow.markActive.commentIssue', 'commented on Jira issue PAY-48'],
+    ]);
+    expect(late.recorded).toEqual({ moveSkipped: { newerPatchVersion: 3, newerAction: 'startDeployment' }, commentId: 'c2' });
+    // Its rerun (the comment failed, say) does not look at the position again.
+    const rerun = fakeWorkflowInput(markActive, { attempt: 2, externalRef: { moveSkipped: late.recorded.moveSkipped } });
+    await move.execute(rerun.input);
+    expect(rerun.steps.map((s) => s.subactionType)).toEqual(['patch.workflow.markActive.commentIssue']);
+    expect(jira.issue.applied).toEqual(['21']);
+  });
+
+  it('another patch sharing the issue, and a newer transition of the same patch, still move it', async () => {
+    const jira = fakeJira('To Do');
+    const move = new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions());
+    await move.execute(fakeWorkflowInput(buildWorkItem('startDeployment', { version: 3, jiraKey: 'PAY-49' })).input);
+    await move.execute(fakeWorkflowInput(buildWorkItem('markActive', { version: 2, jiraKey: 'PAY-49' })).input);
+    expect(jira.issue.status).toBe('In Progress');
   });
 });

@@ -1,4 +1,5 @@
 import { NotConfigured, PermanentError, type ActionWorkflowService, type WorkflowInput, type WorkflowResult } from '@patchflow/workflow-runtime';
+import type { IssuePositions } from './issue-positions.js';
 import type { JiraIssues } from './jira-client.js';
 import { transitionComment } from './jira-comment.js';
 import type { JiraStatusMap } from './jira-status-map.js';
@@ -7,13 +8,18 @@ const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivi
 
 /**
  * Moves the patch's Jira issue to the status mapped from the patch's new status, then comments.
- * Each done step is recorded (`transitionedTo`, `commentId`), so a rerun continues where the
- * last attempt stopped; an issue already in the target status is left alone.
+ * Each done step is recorded (`transitionedTo` or `moveSkipped`, then `commentId`), so a rerun
+ * continues where the last attempt stopped; an issue already in the target status is left alone.
+ *
+ * Never backwards: the move runs under `positions.guard`, so a move of an older transition of the
+ * patch (markActive retried after a Jira 503) is skipped once a newer one (startDeployment) has
+ * moved the issue. The older transition still gets its comment: it did happen.
  */
 export class MoveIssue implements ActionWorkflowService {
   constructor(
     private readonly jira: JiraIssues,
     private readonly statusMap: JiraStatusMap,
+    private readonly positions: IssuePositions,
   ) {}
 
   async execute({ work, patch, logger, execution, signal }: WorkflowInput): Promise<WorkflowResult> {
@@ -24,26 +30,44 @@ export class MoveIssue implements ActionWorkflowService {
     if (!target) return { status: 'skipped', reason: `no Jira status is mapped for patch status ${work.transition.toStatus}` };
     const ref = execution.externalRef;
 
-    if (ref.transitionedTo === undefined) {
-      const current = await this.jira.issueStatus(key, signal);
-      if (same(current, target)) {
-        await logger.step('alreadyInStatus', `Jira issue ${key} is already in "${target}"`, { jiraKey: key, status: current });
-        return { status: 'skipped', reason: `Jira issue ${key} is already in "${target}"` };
+    if (ref.transitionedTo === undefined && ref.moveSkipped === undefined) {
+      let alreadyThere = false;
+      const outcome = await this.positions.guard(
+        { jiraKey: key, patchId: patch.id, patchVersion: work.transition.patchVersion, action: work.transition.action },
+        async () => {
+          const current = await this.jira.issueStatus(key, signal);
+          if (same(current, target)) {
+            alreadyThere = true;
+            await logger.step('alreadyInStatus', `Jira issue ${key} is already in "${target}"`, { jiraKey: key, status: current });
+            return { status: current };
+          }
+          const transitions = await this.jira.transitions(key, signal);
+          const match = transitions.find((t) => same(t.toStatus, target));
+          if (!match) {
+            const available = transitions.map((t) => `"${t.name}" → "${t.toStatus}"`).join(', ') || 'none';
+            throw new PermanentError(`Jira issue ${key} in "${current}" has no transition to "${target}" (available: ${available})`);
+          }
+          await this.jira.transition(key, match.id, signal);
+          await execution.recordExternalRef({ transitionedTo: target, transitionId: match.id });
+          await logger.step('transitionIssue', `moved Jira issue ${key} from "${current}" to "${target}"`, {
+            jiraKey: key,
+            from: current,
+            to: target,
+            transitionId: match.id,
+          });
+          return { status: target };
+        },
+      );
+      if (alreadyThere) return { status: 'skipped', reason: `Jira issue ${key} is already in "${target}"` };
+      if (outcome.kind === 'newer') {
+        const newer = outcome.position;
+        await execution.recordExternalRef({ moveSkipped: { newerPatchVersion: newer.patchVersion, newerAction: newer.action } });
+        await logger.step(
+          'moveSkipped',
+          `skipped: a newer transition (${newer.action}, version ${newer.patchVersion}) already moved ${key} to "${newer.status}"; not moving it back to "${target}"`,
+          { jiraKey: key, target, newerPatchVersion: newer.patchVersion, newerAction: newer.action, newerStatus: newer.status },
+        );
       }
-      const transitions = await this.jira.transitions(key, signal);
-      const match = transitions.find((t) => same(t.toStatus, target));
-      if (!match) {
-        const available = transitions.map((t) => `"${t.name}" → "${t.toStatus}"`).join(', ') || 'none';
-        throw new PermanentError(`Jira issue ${key} in "${current}" has no transition to "${target}" (available: ${available})`);
-      }
-      await this.jira.transition(key, match.id, signal);
-      await execution.recordExternalRef({ transitionedTo: target, transitionId: match.id });
-      await logger.step('transitionIssue', `moved Jira issue ${key} from "${current}" to "${target}"`, {
-        jiraKey: key,
-        from: current,
-        to: target,
-        transitionId: match.id,
-      });
     }
 
     if (ref.commentId === undefined) {

@@ -1,5 +1,6 @@
 import { describe, expect } from 'vitest';
 import { workflowOpsEndpoints } from '@patchflow/contracts';
+import { randomUUID } from 'node:crypto';
 import { buildWorkItem, FakeJira, waitFor, workflowTest } from '@patchflow/testing';
 import { ExecutionStore } from '@patchflow/workflow-runtime';
 import { parseJiraStatusMap, startJiraWorkflow } from '../src/index.js';
@@ -11,7 +12,7 @@ const it = workflowTest({
   start: ({ remote: jira, ...at }, { apiToken = jira.apiToken }: { apiToken?: string }) =>
     startJiraWorkflow({
       ...at,
-      retry: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 4 },
+      retry: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 10 },
       jira: { url: jira.url, email: jira.email, apiToken },
       statusMap: parseJiraStatusMap('{"deployed":"Released"}'),
     }),
@@ -87,5 +88,32 @@ describe('workflow-jira', () => {
     expect(reason).toMatch(/HTTP 401/);
     expect(reason).not.toContain('wrong-secret-token');
     await s.stop();
+  });
+
+  it('never moves the issue backwards: markActive\'s move gets 503s while startDeployment\'s succeeds, then Jira recovers', async ({ remote: jira, store, workflow }) => {
+    const issue = jira.addIssue('PAY-48', 'To Do');
+    const recover = jira.failTransitionsTo('PAY-48', 'In Progress');
+    const patchId = randomUUID();
+    const markActive = buildWorkItem('markActive', { id: patchId, version: 2, jiraKey: 'PAY-48' });
+    const startDeployment = buildWorkItem('startDeployment', { id: patchId, version: 3, jiraKey: 'PAY-48' });
+    await workflow.publish(markActive);
+    await waitFor(async () => ((await store.get(markActive.workId))?.lastError ?? '').includes('503'), { what: 'markActive failing with 503' });
+    await workflow.publish(startDeployment);
+    await waitFor(workflow.reaches(startDeployment.workId, 'succeeded'), { what: 'startDeployment moved the issue' });
+    expect(issue.status).toBe('Ready for QA');
+    recover();
+    await waitFor(workflow.reaches(markActive.workId, 'succeeded'), { what: 'markActive settled after recovery' });
+    expect(issue.status).toBe('Ready for QA');
+    expect(issue.transitionsApplied).toEqual(['21']);
+    expect(issue.comments).toHaveLength(2);
+    const steps = await workflow.stepEvents({ workId: markActive.workId });
+    expect(steps.map((s) => [s.subactionType, s.message])).toEqual([
+      [
+        'patch.workflow.markActive.moveSkipped',
+        'skipped: a newer transition (startDeployment, version 3) already moved PAY-48 to "Ready for QA"; not moving it back to "In Progress"',
+      ],
+      ['patch.workflow.markActive.commentIssue', 'commented on Jira issue PAY-48'],
+    ]);
+    expect((await store.get(markActive.workId))?.attempts).toBeGreaterThan(1);
   });
 });

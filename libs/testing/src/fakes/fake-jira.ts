@@ -35,6 +35,8 @@ const defaultTransitions = (status: string): FakeJiraTransition[] => {
 export class FakeJira extends FakeHttpServer {
   readonly issues = new Map<string, FakeJiraIssue>();
   private nextComment = 10_000;
+  /** Issue key → the Jira status whose transitions answer 503 (`failTransitionsTo`). */
+  private readonly outages = new Map<string, string>();
 
   constructor(
     readonly email = 'bot@example.com',
@@ -52,6 +54,18 @@ export class FakeJira extends FakeHttpServer {
     const issue: FakeJiraIssue = { key, status, comments: [], transitionsApplied: [] };
     this.issues.set(key, issue);
     return issue;
+  }
+
+  /**
+   * Until the returned `recover()` is called, moving `key` to `toStatus` answers 503 (Jira's
+   * "service unavailable" body) while every other call, other moves of the issue included,
+   * succeeds: one transition's move fails and is retried while a newer one goes through.
+   */
+  failTransitionsTo(key: string, toStatus: string): () => void {
+    this.outages.set(key, toStatus);
+    return () => {
+      if (this.outages.get(key) === toStatus) this.outages.delete(key);
+    };
   }
 
   protected route(call: RecordedCall): FakeResponse {
@@ -96,6 +110,9 @@ export class FakeJira extends FakeHttpServer {
       const t = this.transitionsFor(issue.status).find((x) => x.id === String(id));
       if (!t) {
         return { status: 400, body: { errorMessages: [`Transition id '${String(id)}' is not valid for this issue.`], errors: {} } };
+      }
+      if (this.outages.get(issue.key) === t.to) {
+        return { status: 503, body: { errorMessages: ['Service Unavailable'], errors: {} } };
       }
       issue.status = t.to;
       issue.transitionsApplied.push(t.id);

@@ -1,0 +1,162 @@
+import pg from 'pg';
+
+/** The newest transition of a patch that has put its Jira issue in a status. */
+export interface IssuePosition {
+  patchVersion: number;
+  action: string;
+  status: string;
+}
+
+export interface MoveRequest {
+  jiraKey: string;
+  patchId: string;
+  /** The transition's `patchVersion`: transitions of one patch are ordered by it. */
+  patchVersion: number;
+  action: string;
+}
+
+export type GuardedMove =
+  /** `move` ran; `status` is where the issue is now (moved there, or found there). */
+  | { kind: 'done'; status: string }
+  /** A newer transition of the same patch already put the issue in a status: `move` did not run. */
+  | { kind: 'newer'; position: IssuePosition };
+
+/**
+ * Port: keeps a patch's Jira issue from moving backwards. `guard` runs `move` only when no newer
+ * transition (higher `patchVersion`) of that patch has moved the issue yet, and records the
+ * issue's position after it — atomically per (issue, patch): a second guard of the same issue
+ * waits for the first, so an older move retried after a 503 can never land after a newer one.
+ * A failure inside `move` records nothing.
+ */
+export interface IssuePositions {
+  guard(req: MoveRequest, move: () => Promise<{ status: string }>): Promise<GuardedMove>;
+  close(): Promise<void>;
+}
+
+/**
+ * Postgres, in the workflow database: one row per (issue, patch) with the newest position, locked
+ * (`FOR UPDATE` in one transaction) while the Jira calls run. The lock is held for at most the
+ * three Jira calls (each bounded by HTTP_TIMEOUT_MS); a guard that cannot get it within
+ * `lockTimeoutMs` fails and the runtime retries the work.
+ *
+ * The table belongs to workflow-jira alone and is created here (idempotent DDL under an advisory
+ * lock) rather than in the runtime's shared migrations: no other workflow reads it.
+ */
+export class PgIssuePositions implements IssuePositions {
+  private readonly pool: pg.Pool;
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    databaseUrl: string,
+    private readonly lockTimeoutMs = 30_000,
+  ) {
+    this.pool = new pg.Pool({ connectionString: databaseUrl, max: 4, connectionTimeoutMillis: 5000 });
+    this.pool.on('error', () => undefined); // idle client errors surface on the next query instead
+  }
+
+  async guard(req: MoveRequest, move: () => Promise<{ status: string }>): Promise<GuardedMove> {
+    await this.ensureTable();
+    const c = await this.pool.connect();
+    // A checked-out client whose connection drops emits 'error': without a listener the process dies.
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost = err;
+    };
+    c.on('error', onError);
+    try {
+      await c.query('BEGIN');
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${this.lockTimeoutMs}ms`]);
+      await c.query(
+        `INSERT INTO jira_issue_position (jira_key, patch_id, patch_version, action, status)
+         VALUES ($1, $2, 0, '', '') ON CONFLICT (jira_key, patch_id) DO NOTHING`,
+        [req.jiraKey, req.patchId],
+      );
+      const row = (
+        await c.query<{ patch_version: number; action: string; status: string }>(
+          `SELECT patch_version, action, status FROM jira_issue_position WHERE jira_key = $1 AND patch_id = $2 FOR UPDATE`,
+          [req.jiraKey, req.patchId],
+        )
+      ).rows[0]!;
+      if (row.patch_version > req.patchVersion) {
+        await c.query('COMMIT');
+        return { kind: 'newer', position: { patchVersion: row.patch_version, action: row.action, status: row.status } };
+      }
+      const { status } = await move();
+      await c.query(
+        `UPDATE jira_issue_position SET patch_version = $3, action = $4, status = $5, moved_at = now()
+          WHERE jira_key = $1 AND patch_id = $2`,
+        [req.jiraKey, req.patchId, req.patchVersion, req.action, status],
+      );
+      await c.query('COMMIT');
+      return { kind: 'done', status };
+    } catch (err) {
+      await c.query('ROLLBACK').catch((rollbackFailed: Error) => {
+        lost ??= rollbackFailed;
+      });
+      throw err;
+    } finally {
+      c.off('error', onError);
+      // A connection that failed is closed rather than handed to the next guard.
+      c.release(lost);
+    }
+  }
+
+  private ensureTable(): Promise<void> {
+    this.ready ??= this.createTable().catch((err: unknown) => {
+      this.ready = undefined; // Postgres away at start: try again with the next work item
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async createTable(): Promise<void> {
+    const c = await this.pool.connect();
+    const onError = () => undefined;
+    c.on('error', onError);
+    try {
+      await c.query('BEGIN');
+      await c.query(`SELECT pg_advisory_xact_lock(hashtext('patchflow_jira_issue_position'))`);
+      await c.query(`CREATE TABLE IF NOT EXISTS jira_issue_position (
+        jira_key text NOT NULL,
+        patch_id uuid NOT NULL,
+        patch_version integer NOT NULL,
+        action text NOT NULL,
+        status text NOT NULL,
+        moved_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (jira_key, patch_id)
+      )`);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.off('error', onError);
+      c.release(true);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** One process, in memory: for unit tests of the handler. Same contract, serialized per key. */
+export class InMemoryIssuePositions implements IssuePositions {
+  readonly positions = new Map<string, IssuePosition>();
+  private tails = new Map<string, Promise<unknown>>();
+
+  async guard(req: MoveRequest, move: () => Promise<{ status: string }>): Promise<GuardedMove> {
+    const id = `${req.jiraKey}\u0000${req.patchId}`;
+    const run = (this.tails.get(id) ?? Promise.resolve()).catch(() => undefined).then(async (): Promise<GuardedMove> => {
+      const at = this.positions.get(id);
+      if (at && at.patchVersion > req.patchVersion) return { kind: 'newer', position: at };
+      const { status } = await move();
+      this.positions.set(id, { patchVersion: req.patchVersion, action: req.action, status });
+      return { kind: 'done', status };
+    });
+    this.tails.set(id, run);
+    return run;
+  }
+
+  async close(): Promise<void> {}
+}

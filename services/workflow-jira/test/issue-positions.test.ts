@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '@patchflow/testing';
+import { PgIssuePositions } from '../src/issue-positions.js';
+
+// The Postgres guard against backwards moves: per (issue, patch), one guard at a time, and a
+// lower patchVersion than the recorded one never runs its move.
+
+let db: TestDatabase;
+let positions: PgIssuePositions;
+beforeAll(async () => {
+  db = await createTestDatabase('jira_positions');
+  positions = new PgIssuePositions(db.url, 5_000);
+  // The first guard creates the table; the tests below time their guards against each other.
+  await positions.guard({ jiraKey: 'WARM-1', patchId: randomUUID(), patchVersion: 1, action: 'markActive' }, async () => ({ status: 'x' }));
+});
+afterAll(async () => {
+  await positions.close();
+  await db.drop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('PgIssuePositions', () => {
+  it('an older move waits for a newer one in flight and is then refused, naming the newer position', async () => {
+    const patchId = randomUUID();
+    const order: string[] = [];
+    const newer = positions.guard({ jiraKey: 'PAY-1', patchId, patchVersion: 3, action: 'startDeployment' }, async () => {
+      order.push('newer start');
+      await sleep(300);
+      order.push('newer end');
+      return { status: 'Ready for QA' };
+    });
+    await sleep(50);
+    const older = positions.guard({ jiraKey: 'PAY-1', patchId, patchVersion: 2, action: 'markActive' }, async () => {
+      order.push('older ran');
+      return { status: 'In Progress' };
+    });
+    expect(await newer).toEqual({ kind: 'done', status: 'Ready for QA' });
+    expect(await older).toEqual({ kind: 'newer', position: { patchVersion: 3, action: 'startDeployment', status: 'Ready for QA' } });
+    expect(order).toEqual(['newer start', 'newer end']);
+  });
+
+  it('a failed move records nothing; the same version may try again, a newer one goes through', async () => {
+    const patchId = randomUUID();
+    const req = { jiraKey: 'PAY-2', patchId, patchVersion: 2, action: 'markActive' };
+    await expect(positions.guard(req, () => Promise.reject(new Error('Jira 503')))).rejects.toThrow('Jira 503');
+    expect(await positions.guard(req, async () => ({ status: 'In Progress' }))).toEqual({ kind: 'done', status: 'In Progress' });
+    expect(await positions.guard({ ...req, patchVersion: 3, action: 'startDeployment' }, async () => ({ status: 'Ready for QA' }))).toEqual({
+      kind: 'done',
+      status: 'Ready for QA',
+    });
+    // Another patch's transitions on the same issue are ordered on their own.
+    expect(await positions.guard({ ...req, patchId: randomUUID() }, async () => ({ status: 'In Progress' }))).toMatchObject({ kind: 'done' });
+  });
+});
