@@ -2,7 +2,15 @@ import { z } from 'zod';
 import { ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
 import { WorkflowEvent, WorkItem, type ActionLogUpdated, type ConsumerDefinition } from '@patchflow/contracts';
 import type { PoisonGuard } from './poison-guard.js';
+import { coalescePerPatch, ProjectionBatcher } from './projection-batcher.js';
 import type { Projection, ProjectionChange } from './projection.js';
+
+/**
+ * Messages each consumer has in hand at once (its pull size). The projection batches what arrives
+ * together into one transaction (up to this many), so a larger window means fewer, bigger
+ * transactions under load; a lone message is still applied at once.
+ */
+const CONCURRENCY = 64;
 
 /**
  * The runner only parses JSON; the contract is checked by the PoisonGuard, so a message that fails
@@ -16,22 +24,27 @@ const anyJson = z.unknown();
  * the workflows they were routed to) and the workflow-events stream (steps and execution
  * results). Delivery is at-least-once; the projection deduplicates. A message that cannot be
  * applied never blocks the ones behind it: the guard retries it with backoff (nak with a delay)
- * or parks it (see poison-guard.ts). After each real change a core-NATS ping tells the gateway
- * (and the browsers behind it) to refetch.
+ * or parks it (see poison-guard.ts). Messages delivered together are applied together, one
+ * transaction per batch (projection-batcher.ts); after each batch one core-NATS ping per changed
+ * patch tells the gateway (and the browsers behind it) to refetch.
  */
 export async function startLiveConsumers(bus: Bus, projection: Projection, guard: PoisonGuard): Promise<{ stop(): Promise<void> }> {
   const defs = bus.topology.actionLogConsumers();
-  const announce = (change: ProjectionChange | undefined) => {
-    if (!change) return;
-    const ping: ActionLogUpdated = change;
-    bus.notify(bus.topology.actionLogUpdated(change.patchId), ping);
+  const announce = (changes: ProjectionChange[]) => {
+    for (const change of coalescePerPatch(changes)) {
+      const ping: ActionLogUpdated = change;
+      bus.notify(bus.topology.actionLogUpdated(change.patchId), ping);
+    }
   };
+  // One batcher per stream; two transactions in flight each, so acknowledging one batch overlaps
+  // with writing the next.
+  const batcher = () => new ProjectionBatcher(projection, { maxBatch: CONCURRENCY, maxInFlight: 2, onApplied: announce });
 
   const start = <S extends z.ZodType>(consumer: ConsumerDefinition, schema: S, what: string, apply: (value: z.infer<S>, seq: number) => Promise<ProjectionChange | undefined>) =>
     ConsumerRunner.start(bus, {
       consumer,
       schema: anyJson,
-      concurrency: 8,
+      concurrency: CONCURRENCY,
       handle: async (d: Delivery<unknown>): Promise<Settlement> => {
         const outcome = await guard.handle(
           {
@@ -49,8 +62,6 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
         );
         switch (outcome.kind) {
           case 'applied':
-            announce(outcome.result);
-            return { kind: 'ack' };
           case 'parked':
             return { kind: 'ack' };
           case 'retry':
@@ -80,8 +91,12 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
       },
     });
 
-  const work = await start(defs.work, WorkItem, 'work item', (item, seq) => projection.applyWork(item, seq));
-  const events = await start(defs.events, WorkflowEvent, 'workflow event', (event, seq) => projection.applyEvent(event, seq));
+  const workBatches = batcher();
+  const eventBatches = batcher();
+  const work = await start(defs.work, WorkItem, 'work item', (item, streamSeq) => workBatches.apply({ kind: 'work', item, streamSeq }));
+  const events = await start(defs.events, WorkflowEvent, 'workflow event', (event, streamSeq) =>
+    eventBatches.apply({ kind: 'event', event, streamSeq }),
+  );
   return {
     async stop() {
       await Promise.all([work.stop(), events.stop()]);

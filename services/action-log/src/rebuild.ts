@@ -7,7 +7,19 @@ import type { ActionLogOrm } from './orm.js';
 import { ParkedMessages } from './parked-messages.js';
 import { PoisonGuard } from './poison-guard.js';
 import { defaultPoisonPolicy, poisonPolicy, type PoisonPolicy } from './poison-policy.js';
-import { Projection, type ProjectionChange } from './projection.js';
+import { errorLabel } from './poison-policy.js';
+import { Projection, type ProjectionInput } from './projection.js';
+
+/** Messages per transaction of the replay (a few MB of SQL parameters at most). */
+const REPLAY_BATCH = 2000;
+
+interface ReplayedMessage {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  /** The body parsed as JSON, or `notJson`. */
+  value: unknown;
+}
 
 export interface RebuildProgress {
   stream: string;
@@ -66,52 +78,135 @@ export async function rebuildActionLog(options: {
   const report: RebuildReport = { work: 0, events: 0, invalid: 0, parked: 0, released: 0 };
   const streams = bus.topology.streams;
 
+  /**
+   * One message the way the live consumers handle it, with the retries made in place: applied
+   * (each attempt its own transaction), or parked; the replay goes on either way.
+   */
+  async function replayOne<S extends z.ZodType>(
+    stream: string,
+    m: ReplayedMessage,
+    schema: S,
+    what: string,
+    toInput: (value: z.infer<S>, seq: number) => ProjectionInput,
+    parkedBefore: Set<number>,
+  ): Promise<void> {
+    const base = { stream, streamSeq: m.seq, subject: m.subject, consumer: 'rebuild', data: async () => m.data };
+    for (let delivery = 1; ; delivery += 1) {
+      const outcome =
+        m.value === notJson
+          ? await guard.park(
+              { ...base, deliveries: 1 },
+              'invalid',
+              ContractError.validation([{ path: '(message)', message: 'body is not valid JSON' }], what).message,
+              'validation_failed',
+            )
+          : await guard.handle({ ...base, deliveries: delivery, value: m.value }, schema, what, (v) =>
+              projection.applyBatch([toInput(v, m.seq)]),
+            );
+      if (outcome.kind === 'applied') {
+        await released(stream, m.seq, parkedBefore);
+        return;
+      }
+      if (outcome.kind === 'parked') {
+        report.parked += 1;
+        if (outcome.reason === 'invalid') report.invalid += 1;
+        return;
+      }
+      if (outcome.parkFailed) throw new Error(`could not park message ${m.seq} of ${stream}; is Postgres reachable?`);
+      await new Promise((resolve) => setTimeout(resolve, outcome.delayMs));
+    }
+  }
+
+  async function released(stream: string, seq: number, parkedBefore: Set<number>): Promise<void> {
+    if (!parkedBefore.has(seq)) return;
+    await parked.release(stream, seq);
+    report.released += 1;
+  }
+
+  /**
+   * A batch of the replay: every message that passes its contract in one transaction (set-based,
+   * see projection.ts); the rest — and all of them if that transaction fails — one by one as
+   * above, so exactly the messages that cannot be applied are parked.
+   */
+  async function applyChunk<S extends z.ZodType>(
+    stream: string,
+    chunk: ReplayedMessage[],
+    schema: S,
+    what: string,
+    toInput: (value: z.infer<S>, seq: number) => ProjectionInput,
+    parkedBefore: Set<number>,
+  ): Promise<void> {
+    const valid: { m: ReplayedMessage; input: ProjectionInput }[] = [];
+    const others: ReplayedMessage[] = [];
+    for (const m of chunk) {
+      const parsed = m.value === notJson ? undefined : schema.safeParse(m.value);
+      if (parsed?.success) valid.push({ m, input: toInput(parsed.data, m.seq) });
+      else others.push(m);
+    }
+    let batchApplied = false;
+    if (valid.length > 0) {
+      try {
+        await projection.applyBatch(valid.map((v) => v.input));
+        batchApplied = true;
+      } catch (err) {
+        if (valid.length === 1) others.push(valid[0]!.m);
+        else logger.warn({ stream, messages: valid.length, error: errorLabel(err) }, 'a replay batch failed; applying its messages one by one');
+      }
+    }
+    if (batchApplied) {
+      for (const v of valid) await released(stream, v.m.seq, parkedBefore);
+    } else if (valid.length > 1) {
+      others.push(...valid.map((v) => v.m));
+    }
+    others.sort((a, b) => a.seq - b.seq);
+    for (const m of others) await replayOne(stream, m, schema, what, toInput, parkedBefore);
+  }
+
   async function replayStream<S extends z.ZodType>(
     stream: string,
     schema: S,
     what: string,
-    apply: (value: z.infer<S>, seq: number) => Promise<ProjectionChange | undefined>,
+    toInput: (value: z.infer<S>, seq: number) => ProjectionInput,
   ): Promise<number> {
     const parkedBefore = await parked.sequences(stream);
-    return bus.replay(
+    // Double-buffered: while one chunk is written, the next is read from the stream.
+    let chunk: ReplayedMessage[] = [];
+    let writing: Promise<void> = Promise.resolve();
+    let applied = 0;
+    let total = 0;
+    const flush = async () => {
+      const full = chunk;
+      chunk = [];
+      await writing;
+      writing = applyChunk(stream, full, schema, what, toInput, parkedBefore).then(() => {
+        applied += full.length;
+        onProgress?.({ stream, done: applied, total });
+      });
+      // Surfaces a failure at the next flush (or below) without an unhandled rejection meanwhile.
+      writing.catch(() => undefined);
+    };
+    const done = await bus.replay(
       stream,
       async (m) => {
-        const base = { stream, streamSeq: m.seq, subject: m.subject, consumer: 'rebuild', data: async () => m.data };
-        const value = parseJson(m.data);
-        for (let delivery = 1; ; delivery += 1) {
-          const outcome =
-            value === notJson
-              ? await guard.park(
-                  { ...base, deliveries: 1 },
-                  'invalid',
-                  ContractError.validation([{ path: '(message)', message: 'body is not valid JSON' }], what).message,
-                  'validation_failed',
-                )
-              : await guard.handle({ ...base, deliveries: delivery, value }, schema, what, (v) => apply(v, m.seq));
-          if (outcome.kind === 'applied') {
-            if (parkedBefore.has(m.seq)) {
-              await parked.release(stream, m.seq);
-              report.released += 1;
-            }
-            return;
-          }
-          if (outcome.kind === 'parked') {
-            report.parked += 1;
-            if (outcome.reason === 'invalid') report.invalid += 1;
-            return;
-          }
-          if (outcome.parkFailed) throw new Error(`could not park message ${m.seq} of ${stream}; is Postgres reachable?`);
-          await new Promise((resolve) => setTimeout(resolve, outcome.delayMs));
-        }
+        chunk.push({ seq: m.seq, subject: m.subject, data: m.data, value: parseJson(m.data) });
+        if (chunk.length >= REPLAY_BATCH) await flush();
       },
-      (done, total) => onProgress?.({ stream, done, total }),
+      (_done, streamTotal) => {
+        total = streamTotal;
+        if (streamTotal === 0) onProgress?.({ stream, done: 0, total: 0 });
+      },
     );
+    if (chunk.length > 0) await flush();
+    await writing;
+    return done;
   }
 
-  report.work = await replayStream(streams.work.name, WorkItem, 'work item', (item, seq) => projection.applyWork(item, seq));
-  report.events = await replayStream(streams.workflowEvents.name, WorkflowEvent, 'workflow event', (event, seq) =>
-    projection.applyEvent(event, seq),
-  );
+  report.work = await replayStream(streams.work.name, WorkItem, 'work item', (item, streamSeq) => ({ kind: 'work', item, streamSeq }));
+  report.events = await replayStream(streams.workflowEvents.name, WorkflowEvent, 'workflow event', (event, streamSeq) => ({
+    kind: 'event',
+    event,
+    streamSeq,
+  }));
   logger.info(report, 'projection rebuilt');
   return report;
 }

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { coalescePerPatch, ProjectionBatcher, type BatchApplier } from './projection-batcher.js';
+import type { ProjectionChange, ProjectionInput } from './projection.js';
+
+const input = (seq: number): ProjectionInput =>
+  ({ kind: 'event', streamSeq: seq, event: { kind: 'step', eventId: `e${seq}`, patchId: `p${seq % 2}`, workId: `w${seq}`, workflow: 'slack' } }) as unknown as ProjectionInput;
+const changeOf = (i: ProjectionInput): ProjectionChange =>
+  i.kind === 'event' ? { patchId: i.event.patchId, workId: i.event.workId, kind: 'step', workflow: 'slack' } : { patchId: '', workId: '', kind: 'work' };
+
+/** A fake projection recording its transactions; `fail(seqs)` says which inputs refuse to apply. */
+function fakeProjection(fail: (seqs: number[]) => Error | undefined = () => undefined) {
+  const transactions: number[][] = [];
+  let release: () => void = () => undefined;
+  let gate: Promise<void> | undefined;
+  const applier: BatchApplier = {
+    async applyBatch(inputs) {
+      const seqs = inputs.map((i) => i.streamSeq);
+      transactions.push(seqs);
+      if (gate) await gate;
+      const err = fail(seqs);
+      if (err) throw err;
+      return inputs.map(changeOf);
+    },
+  };
+  return {
+    applier,
+    transactions,
+    hold() {
+      gate = new Promise((r) => (release = r));
+    },
+    release() {
+      gate = undefined;
+      release();
+    },
+  };
+}
+
+describe('ProjectionBatcher', () => {
+  it('applies a lone message at once and what arrives meanwhile together, pinging once per batch', async () => {
+    const fake = fakeProjection();
+    const announced: ProjectionChange[][] = [];
+    const batcher = new ProjectionBatcher(fake.applier, { maxBatch: 10, maxInFlight: 1, onApplied: (c) => announced.push(c) });
+    fake.hold();
+    const first = batcher.apply(input(1));
+    const rest = [2, 3, 4].map((s) => batcher.apply(input(s)));
+    expect(fake.transactions).toEqual([[1]]);
+    fake.release();
+    await Promise.all([first, ...rest]);
+    expect(fake.transactions).toEqual([[1], [2, 3, 4]]);
+    expect(announced.map((a) => a.length)).toEqual([1, 3]);
+    expect(await rest[0]).toMatchObject({ workId: 'w2' });
+  });
+
+  it('after a failed batch applies its messages one by one: only the bad one fails', async () => {
+    const bad = Object.assign(new Error('new row violates check constraint'), { code: '23514' });
+    const fake = fakeProjection((seqs) => (seqs.includes(3) ? bad : undefined));
+    const batcher = new ProjectionBatcher(fake.applier, { maxBatch: 10, maxInFlight: 1, onApplied: () => undefined });
+    fake.hold();
+    const all = [1, 2, 3, 4].map((s) => batcher.apply(input(s)));
+    fake.release();
+    const outcomes = await Promise.allSettled(all);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(fake.transactions).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+  });
+
+  it('fails the whole batch at once when Postgres is unreachable (nobody is to blame)', async () => {
+    const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const fake = fakeProjection(() => down);
+    const batcher = new ProjectionBatcher(fake.applier, { maxBatch: 10, maxInFlight: 1, onApplied: () => undefined });
+    fake.hold();
+    const all = [1, 2, 3].map((s) => batcher.apply(input(s)));
+    fake.release();
+    const outcomes = await Promise.allSettled(all);
+    expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
+    expect(fake.transactions).toEqual([[1], [2, 3]]);
+  });
+});
+
+it('coalesces the pings of a batch to the first change of each patch', () => {
+  const changes: ProjectionChange[] = [
+    { patchId: 'a', workId: 'w1', kind: 'step', workflow: 'successor' },
+    { patchId: 'b', workId: 'w2', kind: 'work' },
+    { patchId: 'a', workId: 'w1', kind: 'execution', workflow: 'successor' },
+  ];
+  expect(coalescePerPatch(changes)).toEqual([changes[0], changes[1]]);
+});

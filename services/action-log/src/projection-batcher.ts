@@ -1,0 +1,91 @@
+import { isDatabaseUnavailable } from '@patchflow/db';
+import type { ProjectionChange, ProjectionInput } from './projection.js';
+
+/** The projection as the batcher needs it: one transaction per call, all or nothing. */
+export interface BatchApplier {
+  applyBatch(inputs: readonly ProjectionInput[]): Promise<(ProjectionChange | undefined)[]>;
+}
+
+export interface ProjectionBatcherOptions {
+  /** Most messages in one transaction. */
+  maxBatch: number;
+  /** Transactions running at once; a message arriving while fewer run leaves at once. */
+  maxInFlight: number;
+  /** Called once per committed transaction with what it changed (for the coalesced pings). */
+  onApplied(changes: ProjectionChange[]): void;
+}
+
+/**
+ * Groups messages that the consumers deliver concurrently into one transaction each: a message
+ * goes at once when fewer than `maxInFlight` transactions run (a lone message never waits);
+ * otherwise it waits and leaves with the next batch. Each caller gets its own outcome, so the
+ * poison guard still decides per message: when a batch fails, its messages are applied again one
+ * by one (one transaction each) and only the one that fails gets the error — unless Postgres is
+ * unreachable, which is nobody's fault and fails them all at once.
+ */
+export class ProjectionBatcher {
+  private queue: { input: ProjectionInput; resolve: (c: ProjectionChange | undefined) => void; reject: (e: unknown) => void }[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly projection: BatchApplier,
+    private readonly options: ProjectionBatcherOptions,
+  ) {}
+
+  apply(input: ProjectionInput): Promise<ProjectionChange | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      this.inFlight += 1;
+      void this.execute(batch).finally(() => {
+        this.inFlight -= 1;
+        this.dispatch();
+      });
+    }
+  }
+
+  private async execute(batch: typeof this.queue): Promise<void> {
+    try {
+      const changes = await this.projection.applyBatch(batch.map((b) => b.input));
+      this.announce(changes);
+      batch.forEach((b, i) => b.resolve(changes[i]));
+      return;
+    } catch (err) {
+      if (batch.length === 1 || isDatabaseUnavailable(err)) {
+        for (const b of batch) b.reject(err);
+        return;
+      }
+    }
+    // One of them (or more) cannot be applied: find out which, each in its own transaction.
+    for (const b of batch) {
+      try {
+        const [change] = await this.projection.applyBatch([b.input]);
+        this.announce([change]);
+        b.resolve(change);
+      } catch (err) {
+        b.reject(err);
+      }
+    }
+  }
+
+  private announce(changes: (ProjectionChange | undefined)[]): void {
+    const real = changes.filter((c): c is ProjectionChange => c !== undefined);
+    if (real.length > 0) this.options.onApplied(real);
+  }
+}
+
+/**
+ * One ping per patch: a ping only tells the browsers showing that patch to refetch its history,
+ * so the first change of each patch stands for all of its changes in the batch.
+ */
+export function coalescePerPatch(changes: readonly ProjectionChange[]): ProjectionChange[] {
+  const first = new Map<string, ProjectionChange>();
+  for (const c of changes) if (!first.has(c.patchId)) first.set(c.patchId, c);
+  return [...first.values()];
+}
