@@ -58,7 +58,7 @@ function revision(): string {
   }
 }
 
-function print(systems: BenchSystem[], results: Map<BenchSystem, Results>, startedAt: Date, load: number[]): void {
+function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Results>, startedAt: Date, load: number[]): void {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const out: string[] = [];
   out.push(`### bench:e2e — ${startedAt.toISOString()}`);
@@ -109,6 +109,7 @@ function print(systems: BenchSystem[], results: Map<BenchSystem, Results>, start
   }
   out.push('');
   out.push(`CPU per settled transition, all processes: ${totals.join('; ')} (DESIGN.md's budget for Patchflow: ≤ 12 ms).`);
+  for (const note of systems.flatMap((s) => s.notes?.() ?? [])) out.push(`\n${note}.`);
   out.push('');
   out.push(
     'Peak RSS is VmHWM of each process over the whole run; for Postgres (many processes) it is the sum of their proportional set sizes (Pss) at the end, shared buffers counted once. ' +
@@ -117,10 +118,29 @@ function print(systems: BenchSystem[], results: Map<BenchSystem, Results>, start
   console.log(`\n${out.join('\n')}`);
 }
 
+/** Every system started so far: stopped on the way out, however the run ends. */
+const systems: BenchSystem[] = [];
+let stopping: Promise<void> | undefined;
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    for (const s of systems) await s.stop().catch((err: unknown) => say(`stopping ${s.label} failed: ${String(err)}`));
+  })();
+  return stopping;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping every process this run started…`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+process.on('unhandledRejection', (err) => {
+  console.error(err);
+  void stopAll().finally(() => process.exit(1));
+});
+
 async function main(): Promise<void> {
   const startedAt = new Date();
   const load = loadavg();
-  const systems: BenchSystem[] = [];
   const results = new Map<BenchSystem, Results>();
   const patches = new Map<BenchSystem, string[]>();
   try {
@@ -165,7 +185,7 @@ async function main(): Promise<void> {
     for (const s of systems) for (const g of s.processes()) results.get(s)!.memory.set(g.label, memoryMb(g));
     print(systems, results, startedAt, load);
   } finally {
-    for (const s of systems) await s.stop().catch((err: unknown) => say(`stopping ${s.label} failed: ${String(err)}`));
+    await stopAll();
   }
 }
 

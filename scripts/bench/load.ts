@@ -37,7 +37,9 @@ export async function openLoop(system: BenchSystem, patches: string[], rate: num
     const wait = t0 + (i * 1000) / rate - performance.now();
     if (wait > 0) await sleep(wait);
     const patch = take(patches);
-    all.push(system.startDeployment(patch).then((c) => system.settled(c)));
+    const settled = system.startDeployment(patch).then((c) => system.settled(c));
+    settled.catch(() => undefined); // handled by Promise.all below; not an unhandled rejection meanwhile
+    all.push(settled);
   }
   return Promise.all(all);
 }

@@ -5,6 +5,7 @@
  * its steps; the driver checks when the action-log's live-update ping says an execution changed
  * (and every 250 ms in case a ping was lost), one query over the action-log's tables.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { workflowsFor, type ActionName } from '@patchflow/contracts';
 import { ensureDatabase } from '@patchflow/db';
@@ -33,6 +34,7 @@ export class PatchflowSystem implements BenchSystem {
   private readonly routed = new Map<string, number>();
   private checkBackendPid: number | undefined;
   private seq = 0;
+  private retried = 0;
   private readonly tracker: SettleTracker;
 
   private constructor(
@@ -86,20 +88,20 @@ export class PatchflowSystem implements BenchSystem {
 
   async prepare(n: number): Promise<string[]> {
     const ids: string[] = [];
-    const settles: Promise<Settled>[] = [];
     let made = 0;
+    // 32 callers, each waiting for its markActive to settle: a warm-up that never piles up more
+    // work than the system drains (an overloaded machine would time requests out).
     await Promise.all(
-      Array.from({ length: 16 }, async () => {
+      Array.from({ length: 32 }, async () => {
         while (made < n) {
           made++;
           const created = await this.http('POST', '/api/patches', { name: `2026.${++this.seq}.1`, product: 'bench', jiraKey: this.standIns.newIssue() });
           const id = created.patch.id as string;
-          settles.push(this.transition(id, 'markActive').then((c) => this.settled(c)));
           ids.push(id);
+          await this.settled(await this.transition(id, 'markActive'));
         }
       }),
     );
-    await Promise.all(settles);
     this.standIns.forgetCalls();
     return ids;
   }
@@ -133,16 +135,30 @@ export class PatchflowSystem implements BenchSystem {
   }
 
   private async transition(patchId: string, action: ActionName): Promise<Committed> {
-    const body = await this.http('POST', `/api/patches/${patchId}/${PATH[action]!}`);
+    const body = await this.http('POST', `/api/patches/${patchId}/${PATH[action]!}`, undefined, `${patchId}:${action}`);
     const workId = body.transition.workId as string;
     this.routed.set(workId, workflowsFor(action).length);
     return { key: workId, committedAt: Date.parse(body.transition.createdAt as string) };
   }
 
+  /**
+   * One request, sent again with the same Idempotency-Key when the system answers 503/504 or the
+   * connection fails (an overloaded machine), as a careful client does: a repeat writes nothing
+   * and returns the first result (the transition's own createdAt).
+   */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply body, read by field
-  private async http(method: string, path: string, body?: unknown): Promise<any> {
-    const reply = await this.system.http(method, path, body);
-    if (reply.status !== 200 && reply.status !== 201) throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
-    return reply.body;
+  private async http(method: string, path: string, body?: unknown, key: string = randomUUID()): Promise<any> {
+    for (let attempt = 1; ; attempt++) {
+      const reply = await this.system.http(method, path, body, { 'idempotency-key': key }).catch((err: unknown) => ({ status: 0, body: String(err) }));
+      if (reply.status === 200 || reply.status === 201) return reply.body;
+      const retryable = reply.status === 0 || reply.status === 503 || reply.status === 504;
+      if (!retryable || attempt >= 20) throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
+      this.retried++;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  notes(): string[] {
+    return this.retried ? [`${this.label}: ${this.retried} HTTP requests answered 503/504 (or failed) and were sent again with their Idempotency-Key`] : [];
   }
 }

@@ -78,19 +78,18 @@ export abstract class PeerSystem implements BenchSystem {
 
   async prepare(n: number): Promise<string[]> {
     const ids: string[] = [];
-    const settles: Promise<Settled>[] = [];
     let made = 0;
+    // As for Patchflow: 32 callers, each waiting for its markActive to settle.
     await Promise.all(
-      Array.from({ length: 16 }, async () => {
+      Array.from({ length: 32 }, async () => {
         while (made < n) {
           made++;
           const id = await createPatch(this.parts.db, `2026.${++this.seq}.1`, this.parts.standIns.newIssue());
-          settles.push(this.run(id, 'markActive').then((c) => this.settled(c)));
           ids.push(id);
+          await this.settled(await this.run(id, 'markActive'));
         }
       }),
     );
-    await Promise.all(settles);
     this.parts.standIns.forgetCalls();
     return ids;
   }

@@ -18,5 +18,7 @@ export interface BenchSystem {
   settled(c: Committed): Promise<Settled>;
   /** Commit → the first routed workflow started, in ms, for each key (after they settled). */
   pickups(keys: Committed[]): Promise<number[]>;
+  /** Anything the reader should know about the run (requests retried…). */
+  notes?(): string[];
   stop(): Promise<void>;
 }
