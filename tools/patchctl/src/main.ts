@@ -105,6 +105,7 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
     .action(action(async (ctx, opts: Parameters<typeof replayCommand>[1]) => (await import('./commands/replay.js')).replayCommand(ctx, opts)));
 
   for (const c of [program, ...program.commands, ...dlqCommand.commands]) c.exitOverride();
+  for (const c of [...program.commands, ...dlqCommand.commands]) c.addHelpText('after', EXIT_HELP);
   return program;
 }
 

@@ -1,0 +1,131 @@
+/**
+ * patchctl as operators run it in production: as the `ops` NATS user of the server
+ * configuration `npm run nats:config` generates (its own inbox prefix, JetStream administration,
+ * the workflows' ops subjects, nothing else), against a workflow running as its own user.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bus } from '@patchflow/bus';
+import { createLogger } from '@patchflow/log';
+import {
+  buildWorkItem,
+  createTestDatabase,
+  FakeGitlab,
+  freePort,
+  PrivateNatsServer,
+  repoRoot,
+  ServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type TestDatabase,
+} from '@patchflow/testing';
+
+const dir = mkdtempSync(join(tmpdir(), 'pf-patchctl-'));
+const namespace = uniqueNamespace('ctlops');
+let url: string;
+let server: PrivateNatsServer;
+let db: TestDatabase;
+let gitlab: FakeGitlab;
+let workflow: ServiceProcess;
+let publisher: Bus;
+const env = {} as Record<'ops' | 'patch-status' | 'workflow-gitlab', Record<string, string>>;
+
+function readEnvFile(path: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+function patchctl(args: string[], extra: Record<string, string> = env.ops): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['tools/patchctl/bin/patchctl.mjs', ...args, '--namespace', namespace],
+      { cwd: repoRoot, env: { ...process.env, NATS_URL: url, ...extra }, timeout: 100_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  url = `nats://127.0.0.1:${port}`;
+  const generated = spawnSync(
+    process.execPath,
+    ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', '--out', dir, '--listen', `127.0.0.1:${port}`, '--namespace', namespace],
+    { cwd: repoRoot, encoding: 'utf8' },
+  );
+  expect(generated.status, generated.stderr).toBe(0);
+  for (const p of ['ops', 'patch-status', 'workflow-gitlab'] as const) env[p] = readEnvFile(join(dir, `${p}.env`));
+  server = await PrivateNatsServer.start({ port, configFile: join(dir, 'nats-server.conf') });
+  const ops = await Bus.connect({ url, auth: { user: env.ops.NATS_USER, pass: env.ops.NATS_PASSWORD, inboxPrefix: env.ops.NATS_INBOX_PREFIX }, name: 'ops', namespace, logger: createLogger('ops', 'silent') });
+  await ops.ensureStreams();
+  await ops.close();
+  // The outbox's publisher: only patch-status may put work on the stream.
+  publisher = await Bus.connect({
+    url,
+    auth: { user: env['patch-status'].NATS_USER, pass: env['patch-status'].NATS_PASSWORD, inboxPrefix: env['patch-status'].NATS_INBOX_PREFIX },
+    name: 'patch-status',
+    namespace,
+    logger: createLogger('ps', 'silent'),
+  });
+  [db, gitlab] = await Promise.all([createTestDatabase('patchctl_ops'), FakeGitlab.start({ refs: ['main'] })]);
+  workflow = ServiceProcess.start('services/workflow-gitlab/src/main.ts', {
+    NATS_URL: url,
+    WORKFLOW_DATABASE_URL: db.url,
+    WORKFLOW_MAX_ATTEMPTS: '2',
+    WORKFLOW_RETRY_BASE_MS: '50',
+    WORKFLOW_RETRY_MAX_MS: '200',
+    GITLAB_URL: gitlab.url,
+    GITLAB_PROJECT_ID: gitlab.projectId,
+    GITLAB_TRIGGER_TOKEN: gitlab.triggerToken,
+    ...env['workflow-gitlab'],
+  });
+  await workflow.waitForLog(/workflow consuming work/, 110_000);
+}, 180_000);
+
+afterAll(async () => {
+  await workflow?.stop('SIGTERM');
+  await publisher?.close();
+  await server?.dispose();
+  await Promise.all([db?.drop(), gitlab?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('patchctl as the ops user', () => {
+  it('status, dlq list/retry and replay --dry-run work within the ops permissions', async () => {
+    const work = buildWorkItem('markActive', { gitRef: 'release/ops' });
+    await publisher.publish(publisher.topology.work('markActive'), work, { msgId: work.workId });
+    const at = ['--json'];
+    await waitFor(async () => JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', ...at])).stdout).items?.length === 1, { what: 'dead letter listed', timeoutMs: 60_000 });
+
+    const status = await patchctl(['status', '--health', 'none', '--database-url', db.url, ...at]);
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout);
+    expect(report.consumers).toContainEqual(expect.objectContaining({ durable: 'workflow-gitlab', pending: 0 }));
+    expect(report.deadLetters.find((d: { workflow: string }) => d.workflow === 'gitlab')).toMatchObject({ open: 1 });
+
+    const plan = await patchctl(['replay', '--dry-run', '--from-seq', '1', '--workflow-database-url', db.url, ...at]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(JSON.parse(plan.stdout).items).toContainEqual(expect.objectContaining({ workId: work.workId, workflow: 'gitlab', execution: 'failed', decision: 'run' }));
+
+    gitlab.addRef('release/ops');
+    const retry = await patchctl(['dlq', 'retry', '-w', 'gitlab', '--all', ...at]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(JSON.parse(retry.stdout)).toEqual([{ workflow: 'gitlab', workId: work.workId, status: 'succeeded', tries: 1 }]);
+  });
+
+  it('credentials the server refuses: one line, exit 2', async () => {
+    const bad = await patchctl(['status', '--health', 'none'], { ...env.ops, NATS_PASSWORD: 'not-the-password' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/refused the credentials/);
+    expect(bad.stderr).not.toContain('not-the-password');
+  });
+});
