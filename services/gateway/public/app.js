@@ -95,27 +95,43 @@ async function showList() {
     location.hash = `#/?${q}`;
   } }, status, product, h('button', { type: 'submit', class: 'secondary', text: 'Filter' }));
 
+  // The list API pages by creation, newest first, and carries no failure data: the name search
+  // filters the rows loaded so far (here, in the browser); failures show on each patch's page.
+  const search = h('input', { type: 'search', name: 'search', placeholder: 'search loaded names', 'aria-label': 'search by name (loaded rows)', 'data-testid': 'filter-name', oninput: () => applySearch() });
   const rows = h('tbody');
   const table = h('table', { 'data-testid': 'patch-list' },
-    h('thead', {}, h('tr', {}, ['Patch', 'Product', 'Status', 'Version', 'Updated'].map((t) => h('th', { text: t })))), rows);
+    h('thead', {}, h('tr', {}, ['Patch', 'Product', 'Status', 'Version', 'Created ↓'].map((t) => h('th', { text: t })))), rows);
+  const empty = h('p', { class: 'muted', hidden: true, 'data-testid': 'list-empty' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true, text: 'More' });
   let cursor;
+  const applySearch = () => {
+    const needle = search.value.trim().toLowerCase();
+    let visible = 0;
+    for (const row of rows.children) {
+      const match = !needle || row.dataset.name.toLowerCase().includes(needle);
+      row.hidden = !match;
+      if (match) visible++;
+    }
+    empty.hidden = visible > 0;
+    empty.textContent = rows.children.length === 0 ? 'No patches match.' : `No loaded patch has “${search.value.trim()}” in its name${cursor ? ' — “More” loads older ones' : ''}.`;
+  };
   const load = async () => {
     const q = new URLSearchParams({ limit: '50' });
     for (const k of ['status', 'product']) if (params.get(k)) q.set(k, params.get(k));
     if (cursor) q.set('cursor', cursor);
     const page = await api(`/api/patches?${q}`);
     for (const p of page.items) {
-      rows.append(h('tr', {}, h('td', {}, h('a', { href: `#/patches/${p.id}`, text: p.name })), h('td', { text: p.product }),
-        h('td', {}, badge(p.status)), h('td', { text: p.version }), h('td', { class: 'muted', text: time(p.updatedAt) })));
+      rows.append(h('tr', { 'data-name': p.name }, h('td', {}, h('a', { href: `#/patches/${p.id}`, text: p.name })), h('td', { text: p.product }),
+        h('td', {}, badge(p.status)), h('td', { text: p.version }), h('td', { class: 'muted', title: `updated ${time(p.updatedAt)}`, text: time(p.createdAt) })));
     }
-    if (rows.children.length === 0) rows.append(h('tr', {}, h('td', { colspan: 5, class: 'muted', text: 'No patches match.' })));
     cursor = page.nextCursor;
     more.hidden = !cursor;
+    applySearch();
   };
-  more.addEventListener('click', () => void load());
+  more.addEventListener('click', () => void load().catch(showError));
 
-  view.replaceChildren(h('h1', { text: 'Patches' }), session.role === 'viewer' ? '' : createForm(), h('div', { class: 'card' }, filters), table, more);
+  view.replaceChildren(h('h1', { text: 'Patches' }), session.role === 'viewer' ? '' : createForm(), h('div', { class: 'card' }, filters, search),
+    h('div', { class: 'scroll-x' }, table), empty, more);
   await load().catch(showError);
 }
 
@@ -139,11 +155,12 @@ function createForm() {
 // ---- the patch page -------------------------------------------------------------------------
 
 async function showPatch(id) {
-  const header = h('div', { class: 'card' });
-  const diagram = h('div', { class: 'card diagram' });
+  const header = patchHeader();
+  const diagram = h('div', { class: 'card diagram', 'data-testid': 'diagram' });
+  let diagramStatus;
   const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
   const live = h('span', { class: 'live off', 'data-testid': 'live', text: 'connecting…' });
-  view.replaceChildren(h('p', {}, h('a', { href: '#/', text: '← all patches' })), header,
+  view.replaceChildren(h('p', {}, h('a', { href: '#/', text: '← all patches' })), header.card,
     h('h2', { text: 'Lifecycle' }), diagram, h('h2', {}, 'History ', live), timeline);
 
   let pending;
@@ -155,8 +172,12 @@ async function showPatch(id) {
     const [detail, history] = await Promise.all([api(`/api/patches/${id}`), api(`/api/patches/${id}/history?limit=200`)]);
     if (mine < shown) return;
     shown = mine;
-    renderHeader(header, detail, refresh);
-    diagram.replaceChildren(renderLifecycle(lifecycle, detail.patch.status));
+    // Only what changed is replaced: a reason being typed keeps its text and focus.
+    header.update(detail, history, refresh);
+    if (diagramStatus !== detail.patch.status) {
+      diagramStatus = detail.patch.status;
+      diagram.replaceChildren(renderLifecycle(lifecycle, detail.patch.status));
+    }
     renderTimeline(timeline, history);
   };
   // Every ping means "something changed": refetch, at most one fetch in flight plus one queued.
@@ -181,39 +202,78 @@ async function showPatch(id) {
   });
 }
 
-function renderHeader(card, detail, refresh) {
-  const { patch } = detail;
+/**
+ * The patch page's header card, built once and updated in place on every refresh: the facts and
+ * buttons are replaced when they change, while the reason input and the action error stay the
+ * same elements (a live refresh never erases what is being typed, nor the last error).
+ */
+function patchHeader() {
+  let current;
+  let refreshPage;
+  let buttonsKey;
+  const title = h('h1', { 'data-testid': 'patch-name', class: 'flush' });
+  const failures = h('span', { class: 'badge failed', 'data-testid': 'has-failures', hidden: true });
+  const facts = h('div', { class: 'facts' });
+  const buttons = h('span', { class: 'buttons' });
+  const noActions = h('span', { class: 'muted' });
+  const reason = h('input', { name: 'reason', 'data-testid': 'reason', autocomplete: 'off' });
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'action-error' });
-  const reason = h('input', { name: 'reason', placeholder: 'reason (required for some actions)', 'data-testid': 'reason' });
-  const buttons = detail.actionsForCaller.map((name) => {
-    const def = lifecycle.actions.find((a) => a.name === name);
-    return h('button', { type: 'button', 'data-testid': `action-${name}`, 'data-action': name, text: def?.label ?? name, onclick: async (e) => {
-      e.target.disabled = true;
-      try {
-        const body = { action: name, expectedVersion: patch.version };
-        if (reason.value.trim()) body.reason = reason.value.trim();
-        await api(`/api/patches/${patch.id}/transitions`, { method: 'POST', body: JSON.stringify(body) });
-        await refresh();
-      } catch (err) {
-        error.textContent = describe(err);
-        e.target.disabled = false;
-      }
-    } });
-  });
-  const needsReason = detail.actionsForCaller.some((n) => lifecycle.actions.find((a) => a.name === n)?.requiredFields.includes('reason'));
-  const fact = (label, value) => h('div', {}, h('span', { text: label }), value ?? h('span', { class: 'muted', text: '—' }));
-  const link = (pid, testid) => (pid ? h('a', { href: `#/patches/${pid}`, 'data-testid': testid, text: pid.slice(0, 8) }) : null);
-  card.replaceChildren(
-    h('h1', { 'data-testid': 'patch-name', text: patch.name, class: 'flush' }),
-    h('div', { class: 'facts' },
-      fact('Status', badge(patch.status, 'patch-status')), fact('Product', patch.product), fact('Version', String(patch.version)),
+  const card = h('div', { class: 'card' }, h('div', { class: 'title-row' }, title, failures), facts,
+    h('div', { class: 'actions', 'data-testid': 'actions' }, buttons, noActions, reason), error);
+
+  const take = async (name, button) => {
+    button.disabled = true;
+    error.textContent = '';
+    try {
+      const body = { action: name, expectedVersion: current.patch.version };
+      if (reason.value.trim()) body.reason = reason.value.trim();
+      await api(`/api/patches/${current.patch.id}/transitions`, { method: 'POST', body: JSON.stringify(body) });
+      reason.value = '';
+      await refreshPage();
+    } catch (err) {
+      error.textContent = describe(err);
+    } finally {
+      button.disabled = false;
+    }
+  };
+
+  const update = (detail, history, refresh) => {
+    current = detail;
+    refreshPage = refresh;
+    const { patch } = detail;
+    title.textContent = patch.name;
+    const fact = (label, value) => h('div', {}, h('span', { text: label }), value ?? h('span', { class: 'muted', text: '—' }));
+    const link = (pid, testid) => (pid ? h('a', { href: `#/patches/${pid}`, 'data-testid': testid, text: pid.slice(0, 8) }) : null);
+    facts.replaceChildren(
+      fact('Status', badge(patch.status, 'patch-status')), fact('Product', patch.product), fact('Version', h('div', { 'data-testid': 'patch-version', text: String(patch.version) })),
       fact('Jira', patch.jiraKey), fact('Git ref', patch.gitRef), fact('Predecessor', link(patch.predecessorId, 'predecessor')),
-      fact('Successor', link(detail.successorId, 'successor')), fact('Updated', time(patch.updatedAt))),
-    h('div', { class: 'actions', 'data-testid': 'actions' },
-      buttons.length ? buttons : h('span', { class: 'muted', text: detail.allowedActions.length ? `Your role (${session.role}) may take none of the actions allowed now.` : 'No actions: the patch is in a final status.' }),
-      needsReason ? reason : ''),
-    error,
-  );
+      fact('Successor', link(detail.successorId, 'successor')), fact('Updated', time(patch.updatedAt)));
+
+    // Failed or dead-lettered executions of this page's history (the list API has no such data).
+    const failed = history.entries.flatMap((e) => e.executions.filter((x) => x.status === 'failed' || x.deadLettered).map((x) => `${e.action} · ${x.workflow}`));
+    failures.hidden = failed.length === 0;
+    failures.textContent = `${failed.length} failed`;
+    failures.title = failed.join('\n');
+
+    const key = `${patch.version}|${detail.actionsForCaller.join(',')}`;
+    if (key !== buttonsKey) {
+      buttonsKey = key;
+      buttons.replaceChildren(...detail.actionsForCaller.map((name) => {
+        const def = lifecycle.actions.find((a) => a.name === name);
+        const button = h('button', { type: 'button', 'data-testid': `action-${name}`, 'data-action': name, text: def?.label ?? name });
+        button.addEventListener('click', () => void take(name, button));
+        return button;
+      }));
+    }
+    noActions.hidden = detail.actionsForCaller.length > 0;
+    noActions.textContent = detail.allowedActions.length ? `Your role (${session.role}) may take none of the actions allowed now.` : 'No actions: the patch is in a final status.';
+    const needing = detail.actionsForCaller.map((n) => lifecycle.actions.find((a) => a.name === n)).filter((a) => a?.requiredFields.includes('reason'));
+    // Always there while an action may be taken (every transition records its reason), so that a
+    // status change by someone else never hides the field being typed in.
+    reason.hidden = detail.actionsForCaller.length === 0;
+    reason.placeholder = needing.length ? `reason (required for ${needing.map((a) => a.label ?? a.name).join(', ')})` : 'reason (optional)';
+  };
+  return { card, update };
 }
 
 function renderTimeline(list, history) {
@@ -227,21 +287,40 @@ function renderTimeline(list, history) {
       ? h('div', { class: 'transition-title' }, `${t.action}: `, badge(t.fromStatus), ' → ', badge(t.toStatus),
         h('span', { class: 'muted', text: ` by ${t.actor}, ${time(t.createdAt)}${t.reason ? ` — “${t.reason}”` : ''}` }))
       : h('div', { class: 'transition-title', text: `${entry.action} (transition not yet known)` });
-    const executions = entry.executions.map((e) => h('div', { class: 'execution', 'data-testid': `execution-${entry.action}-${e.workflow}`, 'data-status': e.status },
+    // Workflows that are not configured say so once per transition, quietly; the rest show in full.
+    const quiet = entry.executions.filter(isNotConfigured);
+    const executions = entry.executions.filter((e) => !isNotConfigured(e)).map((e) => h('div', { class: 'execution', 'data-testid': `execution-${entry.action}-${e.workflow}`, 'data-status': e.status },
       h('header', {}, h('span', { text: e.workflow }), badge(e.status)),
       h('div', { class: 'muted', text: `attempts: ${e.attempts}${e.willRetry ? ' · retrying' : ''}${e.deadLettered ? ' · dead-lettered' : ''}` }),
       e.lastError ? h('div', { class: 'error', text: `last error: ${e.lastError}` }) : '',
       e.steps.length ? h('ol', {}, e.steps.map((s) => h('li', { 'data-testid': 'step' },
-        h('div', { class: 'step-type', text: s.subactionType }), h('div', { text: s.message }),
+        h('div', { class: 'step-type', title: s.subactionType, 'data-step': s.subactionType, text: stepLabel(s.subactionType) }), h('div', { text: s.message }),
         h('div', { class: 'muted', text: `${time(s.at)}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ''}` })))) : ''));
-    return h('li', { 'data-testid': `entry-${entry.action}` }, title, h('div', { class: 'executions' }, executions));
+    const quietLine = quiet.length
+      ? h('div', { class: 'muted quiet', 'data-testid': `not-configured-${entry.action}`, title: quiet.map((e) => `${e.workflow}: ${e.steps[0].message}`).join('\n'),
+        text: `skipped, not configured: ${quiet.map((e) => e.workflow).join(', ')}` })
+      : '';
+    return h('li', { 'data-testid': `entry-${entry.action}` }, title, executions.length ? h('div', { class: 'executions' }, executions) : '', quietLine);
   }));
+}
+
+/** An execution that only logged "skipped: not configured (…)" (no credentials for that workflow). */
+function isNotConfigured(e) {
+  return e.status === 'skipped' && e.steps.length > 0 && e.steps.every((s) => s.message.startsWith('skipped: not configured'));
+}
+
+/** `patch.workflow.startDeployment.createSuccessor` → "create successor" (the raw id is the tooltip). */
+function stepLabel(subactionType) {
+  const last = subactionType.split('.').pop() ?? subactionType;
+  return last.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
 }
 
 function describe(err) {
   const e = err?.body?.error;
   if (!e) return err.message;
-  const fields = e.details?.fields?.map((f) => `${f.path}: ${f.message}`).join('; ');
+  // validation_failed messages already name each field ("invalid request: reason: required for
+  // cancel"): a field problem is added only when the message does not say it yet.
+  const fields = e.details?.fields?.map((f) => `${f.path}: ${f.message}`).filter((f) => !e.message.includes(f)).join('; ');
   const allowed = e.details?.allowedActions ? ` (allowed now: ${e.details.allowedActions.join(', ') || 'none'})` : '';
   return `${e.message}${fields ? ` — ${fields}` : ''}${allowed}`;
 }

@@ -83,6 +83,114 @@ describe('Action History UI', () => {
     await page.screenshot({ path: join(repoRoot, 'docs', 'action-history.png'), fullPage: true });
   });
 
+  it('keeps a reason being typed through live refreshes, and shows an error once', async () => {
+    const patchId = /#\/patches\/([0-9a-f-]{36})/.exec(page.url())![1]!;
+    // Fail deployment needs a reason: without one the error names it once.
+    await page.getByTestId('action-failDeployment').click();
+    await expect.poll(() => page.getByTestId('action-error').textContent(), { timeout: 20_000 }).toMatch(/reason: required for failDeployment/);
+    const shown = (await page.getByTestId('action-error').textContent()) ?? '';
+    expect(shown.match(/required for failDeployment/g)).toHaveLength(1);
+    expect(await page.getByTestId('reason').getAttribute('placeholder')).toBe('reason (required for Fail deployment)');
+
+    const reason = page.getByTestId('reason');
+    await reason.click();
+    await page.keyboard.type('rollback: ', { delay: 20 });
+    // Meanwhile someone else fails and restarts the deployment: the page refreshes live many times
+    // (header, buttons, version, the workflows' steps) while the typing goes on.
+    const api = (action: string, body: Record<string, unknown> = {}) =>
+      fetch(`${system.url}/api/patches/${patchId}/transitions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ action, ...body }),
+      });
+    const before = Number(await page.getByTestId('patch-version').textContent());
+    expect((await api('failDeployment', { reason: 'smoke test red' })).status).toBe(200);
+    await page.keyboard.type('db migration ', { delay: 20 });
+    expect((await api('startDeployment')).status).toBe(200);
+    await page.keyboard.type('is stuck', { delay: 20 });
+    await page.getByTestId('execution-failDeployment-jira').and(page.locator('[data-status="succeeded"]')).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('timeline').locator('[data-testid="entry-startDeployment"]').count(), { timeout: 20_000 }).toBe(2);
+    await page.getByTestId('patch-status').getByText('in deployment').waitFor();
+    expect(Number(await page.getByTestId('patch-version').textContent())).toBe(before + 2);
+    expect(await reason.inputValue()).toBe('rollback: db migration is stuck');
+    expect(await page.evaluate('document.activeElement?.getAttribute("data-testid")')).toBe('reason');
+    expect(await page.getByTestId('action-error').textContent()).toBe(shown);
+
+    // The typed reason goes with the click, against the version shown now.
+    await page.getByTestId('action-failDeployment').click();
+    await page.getByTestId('patch-status').getByText('deployment failed').waitFor();
+    expect(await reason.inputValue()).toBe('');
+    expect(await page.getByTestId('action-error').textContent()).toBe('');
+    await expect.poll(() => page.getByTestId('timeline').getByText('“rollback: db migration is stuck”').count(), { timeout: 20_000 }).toBe(1);
+    // Back in deployment for the tests below.
+    expect((await api('startDeployment')).status).toBe(200);
+    await page.getByTestId('patch-status').getByText('in deployment').waitFor();
+  });
+
+  it('shows step names humanized (raw id as tooltip), not-configured skips as one quiet line, and a failure badge', async () => {
+    const step = page.getByTestId('execution-startDeployment-successor').getByTestId('step').first().locator('.step-type');
+    expect(await step.first().textContent()).toBe('create successor');
+    expect(await step.first().getAttribute('title')).toBe('patch.workflow.startDeployment.createSuccessor');
+    expect(await page.locator('.step-type').evaluateAll((els) => els.filter((e) => (e.textContent ?? '').startsWith('patch.')).length)).toBe(0);
+
+    const historyUrl = /\/api\/patches\/[0-9a-f-]{36}\/history/;
+    // The test system configures every workflow; the history is rewritten in the browser to show
+    // Slack as not configured and the markActive Jira move dead-lettered.
+    await page.route(historyUrl, async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { entries: { action: string; executions: Record<string, unknown>[] }[] };
+      for (const entry of body.entries) {
+        for (const e of entry.executions) {
+          if (e.workflow === 'slack') {
+            Object.assign(e, { status: 'skipped', steps: [{ ...(e.steps as object[])[0], subactionType: `patch.workflow.${entry.action}.skipped`, message: 'skipped: not configured (SLACK_WEBHOOK_URL is not set)' }] });
+          }
+          if (e.workflow === 'jira' && entry.action === 'markActive') Object.assign(e, { status: 'failed', deadLettered: true, lastError: 'HTTP 503' });
+        }
+      }
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.reload();
+    await page.getByTestId('has-failures').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('has-failures').textContent()).toBe('1 failed');
+    expect(await page.getByTestId('has-failures').getAttribute('title')).toBe('markActive · jira');
+    const quiet = page.getByTestId('not-configured-startDeployment').first();
+    expect(await quiet.textContent()).toBe('skipped, not configured: slack');
+    expect(await quiet.getAttribute('title')).toBe('slack: skipped: not configured (SLACK_WEBHOOK_URL is not set)');
+    expect(await page.locator('[data-testid^="execution-"][data-testid$="-slack"]').count()).toBe(0);
+    await page.unroute(historyUrl);
+  });
+
+  it('at 420 px wide: no "Sign out" before signing in, the lifecycle scrolls at a readable size, the page does not', async () => {
+    const narrow = await browser.newPage({ viewport: { width: 420, height: 900 } });
+    try {
+      await narrow.goto(system.url);
+      await narrow.getByTestId('token-input').waitFor();
+      expect(await narrow.locator('#logout').isVisible()).toBe(false);
+      expect(await narrow.locator('#session').isVisible()).toBe(false);
+      await narrow.getByTestId('token-input').fill(tokens.operator);
+      await narrow.getByTestId('login').click();
+      await narrow.getByTestId('whoami').getByText('otto (operator)').waitFor();
+      expect(await narrow.locator('#logout').isVisible()).toBe(true);
+      await narrow.goto(page.url().replace(/^.*#/, `${system.url}/#`));
+      await narrow.getByTestId('lifecycle-diagram').waitFor();
+      await narrow.getByTestId('timeline').getByTestId('step').first().waitFor();
+      const box = await narrow.getByTestId('diagram').evaluate((d) => ({
+        scroll: d.scrollWidth,
+        client: d.clientWidth,
+        svg: d.querySelector('svg')!.getBoundingClientRect().width,
+        label: d.querySelector('g[data-status] text')!.getBoundingClientRect().height,
+      }));
+      expect(box.svg).toBeGreaterThanOrEqual(1000);
+      expect(box.scroll).toBeGreaterThan(box.client);
+      expect(box.label).toBeGreaterThanOrEqual(10);
+      // Only the diagram scrolls sideways, not the page.
+      expect(await narrow.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(420);
+      await narrow.screenshot({ path: join(repoRoot, 'reports', 'action-history-420px.png'), fullPage: true });
+    } finally {
+      await narrow.close();
+    }
+  });
+
   it('lists patches with filters, successor included', async () => {
     await page.goto(`${system.url}/#/?product=payments`);
     await page.getByTestId('patch-list').getByText('payments 2026.48.1').waitFor();
@@ -91,6 +199,20 @@ describe('Action History UI', () => {
     await page.getByTestId('filter-status').selectOption('in_deployment');
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect.poll(() => page.getByTestId('patch-list').locator('tbody td:first-child').allTextContents(), { timeout: 20_000 }).toEqual(['payments 2026.48.1']);
+  });
+
+  it('searches the loaded patches by name, and labels the column it sorts by', async () => {
+    await page.goto(`${system.url}/#/?product=payments`);
+    await page.getByTestId('patch-list').getByText('payments 2026.48.2').waitFor();
+    expect(await page.getByTestId('patch-list').locator('th').last().textContent()).toBe('Created ↓');
+    const visible = () => page.getByTestId('patch-list').locator('tbody tr:not([hidden]) td:first-child').allTextContents();
+    await page.getByTestId('filter-name').fill('48.2');
+    await expect.poll(visible).toEqual(['payments 2026.48.2']);
+    await page.getByTestId('filter-name').fill('nothing like it');
+    await expect.poll(visible).toEqual([]);
+    expect(await page.getByTestId('list-empty').textContent()).toBe('No loaded patch has “nothing like it” in its name.');
+    await page.getByTestId('filter-name').fill('');
+    await expect.poll(visible).toEqual(['payments 2026.48.2', 'payments 2026.48.1']);
   });
 
   it('renders the API reference at /api/docs from the OpenAPI document, under its CSP and without a token', async () => {

@@ -48,7 +48,7 @@ export class PgIssuePositions implements IssuePositions {
 
   constructor(
     databaseUrl: string,
-    private readonly lockTimeoutMs = 30_000,
+    private readonly lockTimeoutMs = 15_000,
   ) {
     this.pool = new pg.Pool({ connectionString: databaseUrl, max: 4, connectionTimeoutMillis: 5000 });
     this.pool.on('error', () => undefined); // idle client errors surface on the next query instead
