@@ -50,7 +50,7 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
     .option('--health <list>', 'health ports to probe: name=port or name=host:port, comma-separated; "none" to skip')
     .option('--health-base <port>', "npm start's scheme: patch-status at base, action-log +1, … gateway +6 (default $HEALTH_PORT_BASE or 9101)")
     .option('--fail-on-dlq', 'exit 1 when any workflow has open dead letters')
-    .option('--fail-on-down', 'exit 1 when a probed service is not ready or a workflow does not answer')
+    .option('--fail-on-down', 'exit 1 when a probed service is not ready, a workflow does not answer or the outbox cannot be read')
     .action(action(async (ctx, opts: StatusOptions) => (await import('./commands/status.js')).statusCommand(ctx, opts)));
 
   const dlqCommand = program.command('dlq').description('dead letters: work a workflow gave up on').exitOverride();

@@ -208,6 +208,7 @@ export async function statusCommand(ctx: Context, options: StatusOptions): Promi
   const down = [
     ...report.services.filter((s) => s.state !== 'ready').map((s) => s.service),
     ...report.deadLetters.filter((d) => d.open === null).map((d) => `workflow-${d.workflow} (ops)`),
+    ...(report.outbox.error ? ['the outbox (patch-status database)'] : []),
   ];
   if (options.failOnDown && down.length > 0) throw findingError(`not ready: ${[...new Set(down)].join(', ')}`, 'down');
 }
