@@ -12,7 +12,13 @@ const report = JSON.parse(readFileSync(file, 'utf8'));
 const passed = report.numPassedTests ?? 0;
 const failed = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTests ?? 0);
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-// A file that failed to load counts no tests; count it as a failure so it cannot hide.
-const brokenFiles = (report.testResults ?? []).filter((r) => r.status === 'failed' && (r.assertionResults ?? []).length === 0).length;
-console.log(`${passed} passed, ${failed + brokenFiles} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(failed + brokenFiles > 0 || passed === 0 ? 1 : 0);
+// A file that failed outside its tests (it did not load, or a beforeAll threw and its tests were
+// skipped) counts as one failure, so it cannot hide among the skipped.
+const brokenFiles = (report.testResults ?? []).filter(
+  (r) => r.status === 'failed' && !(r.assertionResults ?? []).some((a) => a.status === 'failed'),
+);
+for (const r of brokenFiles) console.log(`failed outside its tests: ${r.name}${r.message ? ` — ${String(r.message).split('\n')[0]}` : ''}`);
+if (skipped) console.log(`${skipped} skipped`);
+// The closing line is exactly what CI reads.
+console.log(`${passed} passed, ${failed + brokenFiles.length} failed`);
+process.exit(failed + brokenFiles.length > 0 || passed === 0 ? 1 : 0);

@@ -125,8 +125,9 @@ beforeAll(async () => {
     // Exactly what `npm start -- --nats-credentials DIR` gives each service: its own file.
     processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, { ...env, ...credentials[name] });
   }
-  await Promise.all(specs.map(([name, , ready]) => processes[name]!.waitForLog(ready, 60_000)));
-}, 120_000);
+  // Generous: seven cold tsx processes on a loaded 2-core machine can take a minute to start.
+  await Promise.all(specs.map(([name, , ready]) => processes[name]!.waitForLog(ready, 150_000)));
+}, 240_000);
 
 afterAll(async () => {
   for (const p of Object.values(processes)) await p.stop('SIGTERM');

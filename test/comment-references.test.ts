@@ -4,20 +4,18 @@
  * repository-rooted paths (contracts/, libs/, services/, scripts/, docs/, deploy/, test/),
  * paths relative to the file (`./x`, `../x`) and document names such as `DESIGN.md`.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '@patchflow/testing';
 
-const SKIP_DIRS = new Set(['node_modules', 'dist', '.git', 'reports', '.turbo']);
 const SOURCE = /\.(ts|mjs|js)$/;
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    if (SKIP_DIRS.has(name)) return [];
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? files(path) : SOURCE.test(name) ? [path] : [];
-  });
+/** The repository's own source files (what git tracks: no build output, no local scratch). */
+function files(): string[] {
+  const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: repoRoot, encoding: 'utf8' }).split('\0');
+  return tracked.filter((f) => SOURCE.test(f)).map((f) => join(repoRoot, f)).filter((f) => existsSync(f));
 }
 
 /** The comment text of a source file. */
@@ -42,7 +40,7 @@ describe('references in comments and docs', () => {
   it('every file or folder a comment names exists in the repository', () => {
     const broken: string[] = [];
     let checked = 0;
-    for (const file of files(repoRoot)) {
+    for (const file of files()) {
       if (file.endsWith('comment-references.test.ts')) continue;
       const text = commentsOf(readFileSync(file, 'utf8'));
       for (const m of text.matchAll(REFERENCE)) {

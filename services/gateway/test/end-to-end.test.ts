@@ -13,7 +13,7 @@ beforeAll(async () => {
   system = await startSystemAsProcesses('e2e');
   system.fakes.jira.addIssue('PAY-77');
   http = client(system.url);
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await system?.stop();

@@ -120,7 +120,8 @@ export async function startSystemAsProcesses(label: string): Promise<System & { 
         if (code !== 0) throw new Error(`${name} exited with ${code}:\n${p.logs.slice(-2000)}`);
       });
     }
-    await Promise.all(specs.map(([name, , ready]) => processes[name]!.waitForLog(ready, 40_000)));
+    // Generous: seven cold tsx processes on a loaded 2-core machine can take a minute to start.
+    await Promise.all(specs.map(([name, , ready]) => processes[name]!.waitForLog(ready, 150_000)));
     return { url: `http://127.0.0.1:${port}`, namespace, bus, fakes, processes, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
