@@ -151,7 +151,8 @@ export class ServiceProcess {
     return this.child.exitCode ?? this.child.signalCode;
   }
 
-  async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+  // Generous by default: a cold tsx start on a loaded 2-core machine can take tens of seconds.
+  async waitForLog(pattern: RegExp, timeoutMs = 90_000): Promise<void> {
     await waitFor(() => pattern.test(this.output), { timeoutMs, what: `log ${pattern} (got: ${this.output.slice(-2000)})` });
   }
 
