@@ -71,7 +71,9 @@ const errorText: Record<number, string> = {
   401: 'unauthorized: missing, malformed or unknown token',
   403: 'forbidden: the role may not do this',
   404: 'not_found',
-  409: 'invalid_transition (details: currentStatus, allowedActions) or version_conflict (details: currentVersion, currentStatus)',
+  409:
+    'invalid_transition (details: currentStatus, allowedActions), version_conflict (details: currentVersion, currentStatus), ' +
+    'or on create already_exists (details: existingId, the patch with this product and name)',
   422: 'idempotency_key_reused: the Idempotency-Key was used for a different request',
   429: 'rate_limited: over the per-token rate limit (Retry-After says when to retry)',
   503: 'unavailable: NATS or the owning service is not reachable',

@@ -85,7 +85,7 @@ describe('the OpenAPI document', () => {
     expect(body.additionalProperties).toBe(false);
     expect(JSON.stringify(body.properties.name)).toContain('\\\\u0000'); // the NUL-byte refusal is documented too
     expect(create.parameters).toEqual([expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false })]);
-    expect(Object.keys(create.responses).sort()).toEqual(['200', '201', '400', '401', '403', '422', '429', '503', '504']);
+    expect(Object.keys(create.responses).sort()).toEqual(['200', '201', '400', '401', '403', '409', '422', '429', '503', '504']);
 
     const close = doc.paths['/api/patches/{id}/close']!.post!;
     expect(close.requestBody!.required).toBe(false);

@@ -213,6 +213,14 @@ describe('Action History UI', () => {
     expect(await page.getByTestId('list-empty').textContent()).toBe('No loaded patch has “nothing like it” in its name.');
     await page.getByTestId('filter-name').fill('');
     await expect.poll(visible).toEqual(['payments 2026.48.2', 'payments 2026.48.1']);
+    // A second patch of the same product and name is refused (409 already_exists), said once.
+    const before = page.url();
+    await page.getByTestId('new-name').fill('payments 2026.48.1');
+    await page.getByTestId('new-product').fill('payments');
+    await page.getByTestId('create-patch').click();
+    const refused = page.locator('.card p.error[role="alert"]').first();
+    await expect.poll(() => refused.textContent(), { timeout: 20_000 }).toMatch(/^product payments already has a patch named "payments 2026\.48\.1" \([0-9a-f-]{36}\)$/);
+    expect(page.url()).toBe(before);
   });
 
   it('renders the API reference at /api/docs from the OpenAPI document, under its CSP and without a token', async () => {

@@ -120,8 +120,8 @@ export class PatchStatusService {
     }
     throw new ContractError(
       'already_exists',
-      `a patch ${existing.product} ${existing.name} already exists (${existing.id})` +
-        (predecessorId ? ' and cannot become the successor: it already has a predecessor or precedes this patch' : ''),
+      `product ${existing.product} already has a patch named "${existing.name}" (${existing.id})` +
+        (predecessorId ? '; it cannot become the successor: it already has a predecessor or precedes this patch' : ''),
       { field: 'name', product: existing.product, name: existing.name, existingId: existing.id },
     );
   }

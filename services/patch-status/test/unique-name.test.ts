@@ -30,7 +30,7 @@ describe('one patch of each name per product', () => {
       error: { code: 'already_exists', details: { field: 'name', product: 'dup', name: '2026.48.1' } },
     });
     if (!second.ok && first.ok) {
-      expect(second.error.message).toBe(`a patch dup 2026.48.1 already exists (${first.result.patch.id})`);
+      expect(second.error.message).toBe(`product dup already has a patch named "2026.48.1" (${first.result.patch.id})`);
       expect(second.error.details?.existingId).toBe(first.result.patch.id);
     }
     expect(await h.count('patch')).toBe(before);
@@ -83,7 +83,7 @@ describe("the successor's name created by hand", () => {
     expect(taken).toMatchObject({ ok: true, result: { replayed: false } });
     const r = await create({ name: '1.0.2', product: 'taken', predecessorId: a.result.patch.id, actor: 'workflow-successor' });
     expect(r).toMatchObject({ ok: false, error: { code: 'already_exists' } });
-    if (!r.ok) expect(r.error.message).toMatch(/cannot become the successor: it already has a predecessor/);
+    if (!r.ok) expect(r.error.message).toMatch(/^product taken already has a patch named "1\.0\.2" \([0-9a-f-]{36}\); it cannot become the successor: it already has a predecessor/);
     expect((await h.client.call(patchEndpoints.get, { id: a.result.patch.id })).successorId).toBeNull();
   });
 

@@ -55,7 +55,7 @@ export function patchRoutes(fastify: FastifyInstance, services: ServiceClient): 
         response: {
           ...ok('created', CreatePatchResult, 201),
           ...ok('replayed: the same Idempotency-Key and request', CreatePatchResult),
-          ...errors(400, 403, 422),
+          ...errors(400, 403, 409, 422),
         },
       },
     },
