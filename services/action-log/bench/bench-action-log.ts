@@ -35,15 +35,17 @@ const { values } = parseArgs({
   options: {
     items: { type: 'string', default: '400' },
     rounds: { type: 'string', default: '1' },
+    rebuilds: { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: bench-action-log.ts [--items N (default 400, 17 messages each)] [--rounds R (default 1)]\n');
+  process.stdout.write('Usage: bench-action-log.ts [--items N (default 400, 17 messages each)] [--rounds R (default 1)] [--rebuilds K (rebuilds per round, default 1)]\n');
   process.exit(0);
 }
 const items = Number(values.items);
 const rounds = Number(values.rounds);
+const rebuilds = Number(values.rebuilds);
 const say = (line: string) => process.stderr.write(`bench:action-log: ${line}\n`);
 
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -54,6 +56,11 @@ function cpuMsOf(pid: number): number {
 }
 function hwmMbOf(pid: number | 'self'): number {
   const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+function rssMbOf(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
 
@@ -131,6 +138,7 @@ async function round(n: number): Promise<void> {
     }
     const messages = work.flatMap(messagesFor);
     const pid = service.pid!;
+    const idleRss = rssMbOf(pid);
     const cpu0 = cpuMsOf(pid);
     const t0 = performance.now();
     const window = new Set<Promise<unknown>>();
@@ -159,26 +167,34 @@ async function round(n: number): Promise<void> {
     say(
       `round ${n} live: ${messages.length} messages in ${((t1 - t0) / 1000).toFixed(2)} s (published in ${((published - t0) / 1000).toFixed(2)} s) = ` +
         `${Math.round((messages.length * 1000) / (t1 - t0))} msg/s; service CPU ${((cpu1 - cpu0) / messages.length).toFixed(3)} ms/msg ` +
-        `(${((cpu1 - cpu0) / items).toFixed(2)} ms per work item); peak RSS ${liveRss.toFixed(0)} MB; ${pings} pings; ${liveRows}`,
+        `(${((cpu1 - cpu0) / items).toFixed(2)} ms per work item); peak RSS ${liveRss.toFixed(0)} MB (${idleRss.toFixed(0)} MB idle before); ${pings} pings; ${liveRows}`,
     );
 
     const logger = createLogger('bench-rebuild', 'warn');
     const orm = await openActionLogOrm(db.url, logger);
-    try {
+    for (let k = 1; k <= rebuilds; k += 1) try {
       const c0 = process.cpuUsage();
       const r0 = performance.now();
-      const report = await rebuildActionLog({ orm, bus, logger });
+      const phases: string[] = [];
+      const report = await rebuildActionLog({
+        orm,
+        bus,
+        logger,
+        onProgress: (p) => {
+          if (p.done === p.total) phases.push(`${p.stream.replace(/^.*_/, '')} done at ${((performance.now() - r0) / 1000).toFixed(2)} s`);
+        },
+      });
       const r1 = performance.now();
       const c = process.cpuUsage(c0);
       const total = report.work + report.events;
       const rebuiltRows = await rowCounts(db.url);
       say(
-        `round ${n} rebuild: ${total} messages in ${((r1 - r0) / 1000).toFixed(2)} s = ${Math.round((total * 1000) / (r1 - r0))} msg/s; ` +
+        `round ${n} rebuild ${k}: ${total} messages in ${((r1 - r0) / 1000).toFixed(2)} s = ${Math.round((total * 1000) / (r1 - r0))} msg/s; ` +
           `CPU ${((c.user + c.system) / 1000 / total).toFixed(3)} ms/msg; peak RSS (bench process) ${hwmMbOf('self').toFixed(0)} MB; ` +
-          `${rebuiltRows}${rebuiltRows === liveRows ? ' (same as live)' : ' DIFFERS FROM LIVE'}`,
+          `${rebuiltRows}${rebuiltRows === liveRows ? ' (same as live)' : ' DIFFERS FROM LIVE'}; ${phases.join(', ')}`,
       );
     } finally {
-      await orm.close();
+      if (k === rebuilds) await orm.close();
     }
   } finally {
     await service.stop();

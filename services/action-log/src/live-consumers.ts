@@ -10,7 +10,7 @@ import type { Projection, ProjectionChange } from './projection.js';
  * together into one transaction (up to this many), so a larger window means fewer, bigger
  * transactions under load; a lone message is still applied at once.
  */
-const CONCURRENCY = 64;
+const CONCURRENCY = 256;
 
 /**
  * The runner only parses JSON; the contract is checked by the PoisonGuard, so a message that fails

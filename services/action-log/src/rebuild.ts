@@ -12,6 +12,8 @@ import { Projection, type ProjectionInput } from './projection.js';
 
 /** Messages per transaction of the replay (a few MB of SQL parameters at most). */
 const REPLAY_BATCH = 2000;
+/** Transactions of the replay at once: Postgres writes one chunk while the next is checked and bound. */
+const REPLAY_WRITERS = 2;
 
 interface ReplayedMessage {
   seq: number;
@@ -169,21 +171,28 @@ export async function rebuildActionLog(options: {
     toInput: (value: z.infer<S>, seq: number) => ProjectionInput,
   ): Promise<number> {
     const parkedBefore = await parked.sequences(stream);
-    // Double-buffered: while one chunk is written, the next is read from the stream.
+    // Up to REPLAY_WRITERS chunks are written at once while the next is read from the stream.
     let chunk: ReplayedMessage[] = [];
-    let writing: Promise<void> = Promise.resolve();
+    const writing = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
     let applied = 0;
     let total = 0;
     const flush = async () => {
       const full = chunk;
       chunk = [];
-      await writing;
-      writing = applyChunk(stream, full, schema, what, toInput, parkedBefore).then(() => {
-        applied += full.length;
-        onProgress?.({ stream, done: applied, total });
-      });
-      // Surfaces a failure at the next flush (or below) without an unhandled rejection meanwhile.
-      writing.catch(() => undefined);
+      while (writing.size >= REPLAY_WRITERS) await Promise.race(writing);
+      if (failure) throw failure.error;
+      const w: Promise<void> = applyChunk(stream, full, schema, what, toInput, parkedBefore).then(
+        () => {
+          applied += full.length;
+          onProgress?.({ stream, done: applied, total });
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      );
+      writing.add(w);
+      void w.finally(() => writing.delete(w));
     };
     const done = await bus.replay(
       stream,
@@ -197,7 +206,8 @@ export async function rebuildActionLog(options: {
       },
     );
     if (chunk.length > 0) await flush();
-    await writing;
+    await Promise.all(writing);
+    if (failure) throw failure.error;
     return done;
   }
 
