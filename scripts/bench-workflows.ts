@@ -18,21 +18,36 @@ import {
   type TestDatabase,
 } from '@patchflow/testing';
 import { startWorkflowService, type ActionWorkflowService, type WorkflowHandlers } from '@patchflow/workflow-runtime';
-import { numberArg, percentile } from './bench-kit.js';
+import { numberArg, percentile, stringArg } from './bench-kit.js';
+import { cpuPerItem } from './bench/workflow-cpu.js';
 
 const HELP = `Usage: npm run bench:workflows [-- --items N] [-- --seconds S] [-- --rate R]
+       npm run bench:workflows -- --cpu [--items N] [--rounds K] [--baseline PATH] [--prof DIR] [--log-level L] [--rate R]
 
 Prints a markdown table: items/s of one workflow service (no-op handler) draining N pre-published
 work items, against raw JetStream consume+ack of the same items; and pickup latency p50/p99 at a
 steady R items/s (default 100) for S seconds: direct publish → raw consumer, direct publish →
 workflow handler, and patch-status transition commit → workflow handler. Uses fresh databases and
-bus namespaces (DATABASE_URL's server, NATS_URL) and removes them afterwards.`;
+bus namespaces (DATABASE_URL's server, NATS_URL) and removes them afterwards.
+
+--cpu: CPU cost per work item instead. A private Postgres and nats-server (so nobody else's load
+is counted), the workflow service as its own process (scripts/bench/workflow-process.ts), N items
+(default 3000) published 64 in flight while it consumes, after a warm-up of 300. Per row: items/s
+and CPU ms per item of the workflow process, of every Postgres process, and of nats-server (which
+also stores the benchmark's own publishes), from /proc utime+stime. Handlers: no-op, and typical
+(records an external id, then one step). --baseline PATH runs another copy of the runtime (the
+absolute path of its src/index.ts, kept inside the repository so its imports resolve, e.g.
+\`git archive REV libs/workflow-runtime/src | tar -x -C .bench-baseline\`) in alternating rounds
+(--rounds, default 3); --prof DIR writes a --cpu-prof of each workflow process there;
+--log-level (default info, as npm start runs the services; written to a pipe and discarded);
+--rate R publishes at a steady R/s instead (little to batch: the cost of a lone item). Needs root (the private Postgres runs as postgres).`;
 
 if (process.argv.includes('--help')) {
   console.log(HELP);
   process.exit(0);
 }
-const ITEMS = numberArg('--items', 5000);
+const CPU_MODE = process.argv.includes('--cpu');
+const ITEMS = numberArg('--items', CPU_MODE ? 3000 : 5000);
 const SECONDS = numberArg('--seconds', 10);
 const RATE = numberArg('--rate', 100);
 const WORKFLOW: WorkflowName = 'slack'; // routed for every action
@@ -219,6 +234,10 @@ async function pickupLatency(): Promise<void> {
 }
 
 const fmt = (v: number | undefined, digits = 0) => (v === undefined ? '' : v.toFixed(digits));
+if (CPU_MODE) {
+  await cpuPerItem({ items: ITEMS, rounds: numberArg('--rounds', 3), baseline: stringArg('--baseline', ''), prof: stringArg('--prof', ''), logLevel: stringArg('--log-level', 'info'), rate: process.argv.includes('--rate') ? RATE : 0 });
+  process.exit(0);
+}
 try {
   await throughput();
   await pickupLatency();

@@ -2,5 +2,5 @@ export { Bus, BusUnreachableError, type BusOptions, type PublishResult } from '.
 export { decodeWith, encodeJson } from './codec.js';
 export { BusPermissionError, ensureStreams, isPermissionError } from './streams.js';
 export { ConsumerRunner, ensureConsumer, type ConsumeOptions, type Delivery, type Settlement } from './consumer.js';
-export { StreamPublisher, type StreamAck } from './stream-publisher.js';
+export { ConfirmingStreamPublisher, StreamPublisher, StreamPublishError, type StreamAck } from './stream-publisher.js';
 export { connectionOptions, redactNatsUrl, redactSecrets, splitNatsUrl, type NatsAuth } from './connection.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { streamMessages, type StepEvent, type WorkflowName, type WorkItem } from '@patchflow/contracts';
-import type { Bus } from '@patchflow/bus';
+import type { z } from 'zod';
+import { streamMessages, type StepEvent, type StreamMessage, type WorkflowName, type WorkItem } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
 import type { StepLogger } from './workflow-service.js';
 
@@ -12,13 +12,22 @@ export interface Subaction {
 }
 
 /**
+ * Where events are published: `Bus` (awaits each ack over a request) or the runtime's
+ * ConfirmingStreamPublisher (acks on one subscription). Either resolves once the stream stored
+ * the message, at least once.
+ */
+export interface EventSink {
+  send<S extends z.ZodType>(message: StreamMessage<S>, value: z.infer<S>): Promise<unknown>;
+}
+
+/**
  * The step log of one execution. Each `subaction` is published as a `StepEvent` to JetStream
  * (awaited: when it resolves the step is stored, at least once — the action-log deduplicates by
  * eventId) and written to the service log.
  */
 export class ActionLogger implements StepLogger {
   constructor(
-    private readonly bus: Bus,
+    private readonly events: EventSink,
     private readonly workflow: WorkflowName,
     private readonly work: WorkItem,
     readonly attempt: number,
@@ -45,7 +54,7 @@ export class ActionLogger implements StepLogger {
       metadata,
     };
     this.log.info({ workId: event.workId, subactionType, metadata }, message);
-    await this.bus.send(streamMessages.step, event);
+    await this.events.send(streamMessages.step, event);
   }
 
   /** Shorthand for `subaction` with `subactionType(stepName)`. */

@@ -10,10 +10,10 @@ import {
   type RetryOutcome,
   type WorkflowName,
 } from '@patchflow/contracts';
-import { ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
+import { ConfirmingStreamPublisher, ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
 import { isDatabaseUnavailable } from '@patchflow/db';
 import type { Logger } from '@patchflow/log';
-import { ActionLogger } from './action-logger.js';
+import { ActionLogger, type EventSink } from './action-logger.js';
 import { errorMessage, TransientError } from './errors.js';
 import { failureKind, type RetryPolicy } from './retry-policy.js';
 import type { ExecutionStore } from './execution-store.js';
@@ -31,6 +31,8 @@ export interface WorkflowRuntimeOptions {
   concurrency?: number;
   /** On stop, how long in-flight executions may finish before they are aborted and nak'ed. */
   shutdownGraceMs?: number;
+  /** How long a step or execution event may wait for the stream's ack before it counts as failed (default 5000, as `bus.send`). */
+  eventAckTimeoutMs?: number;
 }
 
 /** How one run of one work item ended, and so how its message is settled. */
@@ -56,6 +58,12 @@ type RunOutcome =
  */
 export class WorkflowRuntime {
   private runner: ConsumerRunner | undefined;
+  /**
+   * Step, execution and dead-letter events: each send resolves when the stream stored it, like
+   * `bus.send`, but acks come back on one subscription (no request, timer and error object per
+   * event) and sends do not wait for one another.
+   */
+  private events: ConfirmingStreamPublisher | undefined;
   private readonly shutdown = new AbortController();
   private readonly leaseMs: number;
   /** What this instance did since it started (executions it ran, by outcome). */
@@ -74,6 +82,7 @@ export class WorkflowRuntime {
   private async begin(): Promise<void> {
     const { bus, workflow, logger } = this.o;
     await bus.ensureStreams(['work', 'workflowEvents', 'deadLetters']);
+    this.events = new ConfirmingStreamPublisher(bus, this.o.eventAckTimeoutMs ?? 5000);
     const ops = workflowOpsEndpoints(workflow);
     bus.serve(ops.listDeadLetters, (req) => this.o.store.listDeadLetters(req).then((items) => ({ items })));
     bus.serve(ops.retryDeadLetters, (req) => this.retryDeadLetters(req.workId).then((outcomes) => ({ outcomes })));
@@ -148,7 +157,8 @@ export class WorkflowRuntime {
    * the outcome. `finalAttempt` turns a transient failure into a dead letter.
    */
   private async run(work: WorkItem, opts: { finalAttempt: boolean; working: () => void }): Promise<RunOutcome> {
-    const { store, workflow, bus } = this.o;
+    const { store, workflow } = this.o;
+    const events = this.eventSink();
     const handler = this.o.handlers[work.transition.action];
     if (handler instanceof NoOpWorkflowService) return { kind: 'skipped', reason: 'not routed' };
     const log = this.o.logger.child({ workflow, workId: work.workId, action: work.transition.action, patchId: work.patch.id });
@@ -158,20 +168,19 @@ export class WorkflowRuntime {
       return { kind: 'busy', retryInMs: claim.retryInMs };
     }
     if (claim.kind === 'succeeded') {
-      const logger = new ActionLogger(bus, workflow, work, claim.attempts, log);
+      const logger = new ActionLogger(events, workflow, work, claim.attempts, log);
       await logger.step('skipped', 'skipped: already succeeded (redelivered or replayed work)');
       await this.publishExecution(work, claim.attempts, 'skipped');
       return { kind: 'already_succeeded' };
     }
     const attempt = claim.attempt;
     this.stats.executed++;
-    const logger = new ActionLogger(bus, workflow, work, attempt, log);
-    // Not awaited: the handler need not wait a round trip for a progress event. Publishes leave
-    // in order on one connection, so `running` still lands before the steps and the outcome; if it
-    // is lost, the outcome event that follows says more anyway.
-    void this.publishExecution(work, attempt, 'running').catch((err: unknown) =>
-      log.warn({ err: (err as Error).message }, 'could not publish the running event'),
-    );
+    const logger = new ActionLogger(events, workflow, work, attempt, log);
+    // Not confirmed: the handler need not wait a round trip for a progress event, and the stream
+    // is not asked to ack it (one message less each way). Publishes leave in order on one
+    // connection, so `running` still lands before the steps and the outcome; if it is lost, the
+    // confirmed outcome event that follows says more anyway.
+    this.publishRunning(work, attempt, log);
     const heartbeat = setInterval(
       () => {
         opts.working();
@@ -257,10 +266,10 @@ export class WorkflowRuntime {
 
   /** Final failure: execution failed + dead-letter row (one transaction), dead letter on the stream, event. */
   private async deadLetter(work: WorkItem, attempt: number, reason: string, log: Logger): Promise<RunOutcome> {
-    const { store, bus, workflow } = this.o;
+    const { store, workflow } = this.o;
     await store.deadLetter(work, reason, attempt);
     const deadLetter: DeadLetter = { workflow, work, reason, attempts: attempt, at: new Date().toISOString() };
-    await bus.send(streamMessages.deadLetter, deadLetter);
+    await this.eventSink().send(streamMessages.deadLetter, deadLetter);
     await this.publishExecution(work, attempt, 'failed', { error: reason, deadLettered: true });
     this.stats.deadLettered++;
     log.error({ attempt, reason }, 'execution failed; dead-lettered');
@@ -273,8 +282,17 @@ export class WorkflowRuntime {
     status: ExecutionStatus,
     extra: { error?: string; willRetry?: boolean; deadLettered?: boolean } = {},
   ): Promise<void> {
-    const { bus, workflow } = this.o;
-    const event: ExecutionEvent = {
+    await this.eventSink().send(streamMessages.execution, this.executionEvent(work, attempt, status, extra));
+  }
+
+  private executionEvent(
+    work: WorkItem,
+    attempt: number,
+    status: ExecutionStatus,
+    extra: { error?: string; willRetry?: boolean; deadLettered?: boolean },
+  ): ExecutionEvent {
+    const { workflow } = this.o;
+    return {
       kind: 'execution',
       eventId: randomUUID(),
       workId: work.workId,
@@ -288,7 +306,21 @@ export class WorkflowRuntime {
       willRetry: extra.willRetry ?? false,
       deadLettered: extra.deadLettered ?? false,
     };
-    await bus.send(streamMessages.execution, event);
+  }
+
+  private publishRunning(work: WorkItem, attempt: number, log: Logger): void {
+    const event = this.executionEvent(work, attempt, 'running', {});
+    try {
+      if (this.events) this.events.sendUnconfirmed(streamMessages.execution, event);
+      else void this.o.bus.send(streamMessages.execution, event).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not publish the running event'));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not publish the running event');
+    }
+  }
+
+  /** Where events go: the confirming publisher once consuming (the bus before, e.g. an early operator retry). */
+  private eventSink(): EventSink {
+    return this.events ?? this.o.bus;
   }
 
   /**
@@ -338,5 +370,7 @@ export class WorkflowRuntime {
       this.shutdown.abort(new TransientError('service shutting down'));
       await stopped;
     }
+    // Every execution has settled, so no event waits for its ack any more.
+    this.events?.close();
   }
 }

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWorkItem, createTestDatabase, type TestDatabase } from '@patchflow/testing';
+import { ExecutionStore, type ClaimResult } from '../src/index.js';
+
+/**
+ * The hot writes of concurrent executions share statements (batchers in execution-store.ts):
+ * each caller must still get exactly the answer one statement of its own would have given.
+ */
+describe('ExecutionStore batching', () => {
+  let db: TestDatabase;
+  let store: ExecutionStore;
+  let other: ExecutionStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('wf_batching');
+    store = await ExecutionStore.open(db.url, 'slack', 4);
+    other = await ExecutionStore.open(db.url, 'slack', 4);
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await other?.close();
+    await db?.drop();
+  });
+
+  it('concurrent claims, a repeat among them: each item claimed once, the repeat busy', async () => {
+    const items = Array.from({ length: 40 }, () => buildWorkItem('markActive'));
+    const repeat = items[7]!;
+    const results = await Promise.all([...items, repeat].map((w) => store.claim(w, 30_000)));
+    expect(results.slice(0, 40).every((r) => r.kind === 'claimed' && r.attempt === 1)).toBe(true);
+    // The repeat leaves after the first claim of its item (a later statement): it finds the live lease.
+    const busy = results[40] as ClaimResult;
+    expect(busy.kind).toBe('busy');
+    expect((busy as Extract<ClaimResult, { kind: 'busy' }>).retryInMs).toBeGreaterThan(25_000);
+  });
+
+  it('two stores (two instances) racing on the same items: exactly one wins each', async () => {
+    const items = Array.from({ length: 30 }, () => buildWorkItem('startDeployment'));
+    const [a, b] = await Promise.all([
+      Promise.all(items.map((w) => store.claim(w, 30_000))),
+      Promise.all(items.map((w) => other.claim(w, 30_000))),
+    ]);
+    items.forEach((_, i) => {
+      expect([a[i]!.kind, b[i]!.kind].sort()).toEqual(['busy', 'claimed']);
+    });
+  });
+
+  it('external refs and successes written together land on their own rows; a succeeded item is never claimed again', async () => {
+    const items = Array.from({ length: 25 }, () => buildWorkItem('markActive'));
+    await Promise.all(items.map((w) => store.claim(w, 30_000)));
+    await Promise.all(items.flatMap((w, i) => [store.recordExternalRef(w.workId, { n: i }), store.recordExternalRef(w.workId, { m: i })]));
+    await Promise.all(items.map((w) => store.markSucceeded(w.workId)));
+    for (const [i, w] of items.entries()) {
+      const row = await store.get(w.workId);
+      expect(row).toMatchObject({ status: 'succeeded', attempts: 1, externalRef: { n: i, m: i } });
+    }
+    const again = await Promise.all(items.map((w) => other.claim(w, 30_000)));
+    expect(again.every((r) => r.kind === 'succeeded' && r.attempts === 1)).toBe(true);
+  });
+
+  it('a retrying item is claimed again with the next attempt and its recorded refs', async () => {
+    const w = buildWorkItem('markActive');
+    await store.claim(w, 30_000);
+    await store.recordExternalRef(w.workId, { pipelineId: 42 });
+    await store.markRetrying(w.workId, 'boom');
+    const [first, second] = await Promise.all([store.claim(w, 30_000), other.claim(w, 30_000)]);
+    const claimed = [first, second].filter((r) => r?.kind === 'claimed');
+    expect(claimed).toEqual([{ kind: 'claimed', attempt: 2, externalRef: { pipelineId: 42 } }]);
+  });
+});
