@@ -21,7 +21,7 @@ interface SqlClient {
 
 /**
  * Writes the projection, a batch of messages per transaction with set-based SQL (one statement
- * per table, arrays bound with `unnest`). Every write is idempotent (ids are primary keys, inserts
+ * per table, rows bound as one JSON array). Every write is idempotent (ids are primary keys, inserts
  * ignore conflicts) and order-independent: the executions an inserted event touches are locked
  * (in key order, so concurrent batches never deadlock on each other), then re-folded from their
  * stored events once per batch — whoever folds last sees every event committed before it. So
@@ -65,15 +65,19 @@ export class Projection {
   }
 }
 
+// Rows travel as one JSON array per statement (`jsonb_to_recordset`): one parameter that
+// JSON.stringify encodes natively, instead of a text array literal per column built in JS.
 const sql = {
   insertWork: `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq)
-    select * from unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::int[], $5::jsonb[], $6::jsonb[], $7::bigint[])
+    select * from jsonb_to_recordset($1::jsonb) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint)
     on conflict (work_id) do nothing returning work_id`,
   insertStep: `insert into action_log_step (event_id, work_id, workflow, patch_id, attempt, subaction_type, message, metadata, at, stream_seq)
-    select * from unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::uuid[], $5::int[], $6::varchar[], $7::text[], $8::jsonb[], $9::timestamptz[], $10::bigint[])
+    select * from jsonb_to_recordset($1::jsonb) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, attempt int, subaction_type varchar,
+      message text, metadata jsonb, at timestamptz, stream_seq bigint)
     on conflict (event_id) do nothing returning event_id`,
   insertExecutionEvent: `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq)
-    select * from unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::uuid[], $5::varchar[], $6::int[], $7::text[], $8::bool[], $9::bool[], $10::timestamptz[], $11::bigint[])
+    select * from jsonb_to_recordset($1::jsonb) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, status varchar, attempt int, error text,
+      will_retry bool, dead_lettered bool, at timestamptz, stream_seq bigint)
     on conflict (event_id) do nothing returning event_id`,
   // A pending execution per routed workflow (or per event whose work item has not arrived yet).
   ensureExecution: `insert into action_log_execution (work_id, workflow, patch_id, action, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
@@ -92,12 +96,13 @@ const sql = {
     group by s.work_id, s.workflow`,
   updateExecutions: `update action_log_execution x set status = u.status, attempts = u.attempts, last_error = u.last_error,
       will_retry = u.will_retry, dead_lettered = u.dead_lettered, started_at = u.started_at, finished_at = u.finished_at
-    from unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::int[], $5::text[], $6::bool[], $7::bool[], $8::timestamptz[], $9::timestamptz[])
-      u(w, f, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
+    from jsonb_to_recordset($1::jsonb) u(w uuid, f varchar, status varchar, attempts int, last_error text, will_retry bool, dead_lettered bool,
+      started_at timestamptz, finished_at timestamptz)
     where x.work_id = u.w and x.workflow = u.f`,
 } as const;
 
 const run = (client: SqlClient, name: keyof typeof sql, values: unknown[]) => client.query({ name: `action_log_${name}`, text: sql[name], values });
+const rows = (client: SqlClient, name: keyof typeof sql, records: object[]) => run(client, name, [JSON.stringify(records)]);
 
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 const execKey = (workId: string, workflow: string) => `${workId}/${workflow}`;
@@ -126,47 +131,59 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
 
   const insertedWork = new Set<string>();
   if (works.length > 0) {
-    const r = await run(client, 'insertWork', [
-      works.map((w) => w.item.workId),
-      works.map((w) => w.item.patch.id),
-      works.map((w) => w.item.transition.action),
-      works.map((w) => w.item.transition.patchVersion),
-      works.map((w) => JSON.stringify(w.item.transition)),
-      works.map((w) => JSON.stringify(w.item.workflows)),
-      works.map((w) => w.streamSeq),
-    ]);
+    const r = await rows(
+      client,
+      'insertWork',
+      works.map((w) => ({
+        work_id: w.item.workId,
+        patch_id: w.item.patch.id,
+        action: w.item.transition.action,
+        patch_version: w.item.transition.patchVersion,
+        transition: w.item.transition,
+        workflows: w.item.workflows,
+        stream_seq: w.streamSeq,
+      })),
+    );
     for (const row of r.rows) insertedWork.add(row.work_id as string);
   }
   const insertedEvents = new Set<string>();
   if (steps.length > 0) {
-    const r = await run(client, 'insertStep', [
-      steps.map((s) => s.e.eventId),
-      steps.map((s) => s.e.workId),
-      steps.map((s) => s.e.workflow),
-      steps.map((s) => s.e.patchId),
-      steps.map((s) => s.e.attempt),
-      steps.map((s) => s.e.subactionType),
-      steps.map((s) => s.e.message),
-      steps.map((s) => JSON.stringify(s.e.metadata)),
-      steps.map((s) => new Date(s.e.at).toISOString()),
-      steps.map((s) => s.seq),
-    ]);
+    const r = await rows(
+      client,
+      'insertStep',
+      steps.map(({ e, seq }) => ({
+        event_id: e.eventId,
+        work_id: e.workId,
+        workflow: e.workflow,
+        patch_id: e.patchId,
+        attempt: e.attempt,
+        subaction_type: e.subactionType,
+        message: e.message,
+        metadata: e.metadata,
+        at: e.at,
+        stream_seq: seq,
+      })),
+    );
     for (const row of r.rows) insertedEvents.add(row.event_id as string);
   }
   if (execEvents.length > 0) {
-    const r = await run(client, 'insertExecutionEvent', [
-      execEvents.map((s) => s.e.eventId),
-      execEvents.map((s) => s.e.workId),
-      execEvents.map((s) => s.e.workflow),
-      execEvents.map((s) => s.e.patchId),
-      execEvents.map((s) => s.e.status),
-      execEvents.map((s) => s.e.attempt),
-      execEvents.map((s) => s.e.error ?? null),
-      execEvents.map((s) => s.e.willRetry),
-      execEvents.map((s) => s.e.deadLettered),
-      execEvents.map((s) => new Date(s.e.at).toISOString()),
-      execEvents.map((s) => s.seq),
-    ]);
+    const r = await rows(
+      client,
+      'insertExecutionEvent',
+      execEvents.map(({ e, seq }) => ({
+        event_id: e.eventId,
+        work_id: e.workId,
+        workflow: e.workflow,
+        patch_id: e.patchId,
+        status: e.status,
+        attempt: e.attempt,
+        error: e.error ?? null,
+        will_retry: e.willRetry,
+        dead_lettered: e.deadLettered,
+        at: e.at,
+        stream_seq: seq,
+      })),
+    );
     for (const row of r.rows) insertedEvents.add(row.event_id as string);
   }
 
@@ -211,10 +228,10 @@ async function refold(client: SqlClient, keys: { workId: string; workflow: Workf
   const workIds = keys.map((k) => k.workId);
   const workflows = keys.map((k) => k.workflow);
   await run(client, 'lockExecutions', [workIds, workflows]);
-  const { rows } = await run(client, 'readFacts', [workIds, workflows]);
+  const { rows: stored } = await run(client, 'readFacts', [workIds, workflows]);
   const facts = new Map<string, ExecutionFact[]>();
   const stepAttempts = new Map<string, number>();
-  for (const row of rows) {
+  for (const row of stored) {
     const key = execKey(row.work_id as string, row.workflow as string);
     if (row.event_id === null) {
       stepAttempts.set(key, Number(row.attempt ?? 0));
@@ -237,16 +254,21 @@ async function refold(client: SqlClient, keys: { workId: string; workflow: Workf
     const key = execKey(k.workId, k.workflow);
     return foldExecution(facts.get(key) ?? [], stepAttempts.get(key) ?? 0);
   });
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  await run(client, 'updateExecutions', [
-    workIds,
-    workflows,
-    summaries.map((s) => s.status),
-    summaries.map((s) => s.attempts),
-    summaries.map((s) => s.lastError),
-    summaries.map((s) => s.willRetry),
-    summaries.map((s) => s.deadLettered),
-    summaries.map((s) => iso(s.startedAt)),
-    summaries.map((s) => iso(s.finishedAt)),
-  ]);
+  await rows(
+    client,
+    'updateExecutions',
+    summaries.map((x, i) => ({ w: workIds[i], f: workflows[i], ...snake(x) })),
+  );
+}
+
+function snake(x: ReturnType<typeof foldExecution>) {
+  return {
+    status: x.status,
+    attempts: x.attempts,
+    last_error: x.lastError,
+    will_retry: x.willRetry,
+    dead_lettered: x.deadLettered,
+    started_at: x.startedAt,
+    finished_at: x.finishedAt,
+  };
 }
