@@ -12,12 +12,14 @@ import { actionLogEnv, openActionLogOrm, policyFromEnv, rebuildActionLog } from 
 const usage = `Usage: scripts/action-log-rebuild.ts [--drop] [--help]
 
 Empties the action-log's tables and replays the work and workflow-events streams from their first
-message, so the projection is rebuilt from the source of truth. Safe while action-log runs: its
-durable consumers keep applying new messages and every write is idempotent.
+message, so the projection is rebuilt from the source of truth: 2,000 messages per transaction,
+two transactions at once, progress after each. Safe while action-log runs: its durable consumers
+keep applying new messages and every write is idempotent.
 
 A message that cannot be applied is parked (see \`npm run action-log:parked\`) and the replay goes
-on; one parked earlier that applies now leaves the parked list. A message that keeps failing
-otherwise is retried in place ACTION_LOG_MAX_DELIVERIES times first.
+on; one parked earlier that applies now leaves the parked list. A batch that fails is applied
+again message by message, and a message that keeps failing otherwise is retried in place
+ACTION_LOG_MAX_DELIVERIES times first.
 
 Options:
   --drop   drop the tables and re-create them with the migrations (default: truncate)

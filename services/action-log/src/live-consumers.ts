@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
 import { WorkflowEvent, WorkItem, type ActionLogUpdated, type ConsumerDefinition } from '@patchflow/contracts';
 import type { PoisonGuard } from './poison-guard.js';
-import { coalescePerPatch, ProjectionBatcher } from './projection-batcher.js';
+import { coalescePings, ProjectionBatcher } from './projection-batcher.js';
 import type { Projection, ProjectionChange } from './projection.js';
 
 /**
@@ -26,12 +26,12 @@ const anyJson = z.unknown();
  * applied never blocks the ones behind it: the guard retries it with backoff (nak with a delay)
  * or parks it (see poison-guard.ts). Messages delivered together are applied together, one
  * transaction per batch (projection-batcher.ts); after each batch one core-NATS ping per changed
- * patch tells the gateway (and the browsers behind it) to refetch.
+ * work item tells the gateway (and the browsers behind it) to refetch.
  */
 export async function startLiveConsumers(bus: Bus, projection: Projection, guard: PoisonGuard): Promise<{ stop(): Promise<void> }> {
   const defs = bus.topology.actionLogConsumers();
   const announce = (changes: ProjectionChange[]) => {
-    for (const change of coalescePerPatch(changes)) {
+    for (const change of coalescePings(changes)) {
       const ping: ActionLogUpdated = change;
       bus.notify(bus.topology.actionLogUpdated(change.patchId), ping);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coalescePerPatch, ProjectionBatcher, type BatchApplier } from './projection-batcher.js';
+import { coalescePings, ProjectionBatcher, type BatchApplier } from './projection-batcher.js';
 import type { ProjectionChange, ProjectionInput } from './projection.js';
 
 const input = (seq: number): ProjectionInput =>
@@ -76,11 +76,14 @@ describe('ProjectionBatcher', () => {
   });
 });
 
-it('coalesces the pings of a batch to the first change of each patch', () => {
+it('coalesces the pings of a batch to one per work item, its last execution change preferred', () => {
   const changes: ProjectionChange[] = [
     { patchId: 'a', workId: 'w1', kind: 'step', workflow: 'successor' },
     { patchId: 'b', workId: 'w2', kind: 'work' },
     { patchId: 'a', workId: 'w1', kind: 'execution', workflow: 'successor' },
+    { patchId: 'b', workId: 'w2', kind: 'step', workflow: 'jira' },
+    { patchId: 'a', workId: 'w1', kind: 'execution', workflow: 'gitlab' },
+    { patchId: 'a', workId: 'w1', kind: 'step', workflow: 'gitlab' },
   ];
-  expect(coalescePerPatch(changes)).toEqual([changes[0], changes[1]]);
+  expect(coalescePings(changes)).toEqual([changes[4], changes[1]]);
 });

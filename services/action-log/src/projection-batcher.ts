@@ -81,11 +81,17 @@ export class ProjectionBatcher {
 }
 
 /**
- * One ping per patch: a ping only tells the browsers showing that patch to refetch its history,
- * so the first change of each patch stands for all of its changes in the batch.
+ * The pings of one batch: one per changed work item (a patch's transitions are seconds apart, so
+ * in practice one per patch), instead of one per message. A ping only tells watchers to refetch,
+ * but it names a work item, and what they wait for is an execution's state: the last execution
+ * change of the work item stands for all its changes, else its first change.
  */
-export function coalescePerPatch(changes: readonly ProjectionChange[]): ProjectionChange[] {
-  const first = new Map<string, ProjectionChange>();
-  for (const c of changes) if (!first.has(c.patchId)) first.set(c.patchId, c);
-  return [...first.values()];
+export function coalescePings(changes: readonly ProjectionChange[]): ProjectionChange[] {
+  const chosen = new Map<string, ProjectionChange>();
+  for (const c of changes) {
+    const key = `${c.patchId}/${c.workId}`;
+    const had = chosen.get(key);
+    if (!had || c.kind === 'execution') chosen.set(key, c);
+  }
+  return [...chosen.values()];
 }
