@@ -101,7 +101,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     let total = 0;
     for (const g of s.processes()) {
       const used = (r.cpu.get(g.label) ?? 0) / Math.max(1, r.cpuSettled);
-      total += used;
+      if (!g.harness) total += used;
       out.push(`| ${s.label} | ${g.label} | ${used.toFixed(2)} | ${(r.memory.get(g.label) ?? 0).toFixed(0)} |`);
     }
     out.push(`| ${s.label} | **all processes** | **${total.toFixed(1)}** | |`);

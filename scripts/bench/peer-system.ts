@@ -72,7 +72,7 @@ export abstract class PeerSystem implements BenchSystem {
       ...this.extraProcesses(),
       postgresGroup(this.parts.postgres, () => [this.parts.checkPid]),
       processGroup('load driver (transition SQL, producer) + HTTP stand-ins', () => process.pid),
-      processGroup("driver's settle checks (its postgres backend)", () => this.parts.checkPid, 'server'),
+      { ...processGroup("driver's settle checks (its postgres backend; not in the total)", () => this.parts.checkPid, 'server'), harness: true },
     ];
   }
 

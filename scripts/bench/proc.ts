@@ -83,6 +83,8 @@ export interface ProcessGroup {
   pids: () => number[];
   /** How memory is reported: a Node service's peak, or the current total of a multi-process server. */
   memory: 'peak' | 'server';
+  /** The benchmark's own measuring (its settle checks): shown, but not in the system's total. */
+  harness?: boolean;
 }
 
 export interface CpuSample {
