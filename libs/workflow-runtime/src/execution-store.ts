@@ -127,6 +127,7 @@ export class ExecutionStore {
    * instance reads as busy and is looked at again later — never as claimable.
    */
   private async claimMany(items: ClaimInput[]): Promise<ClaimResult[]> {
+    if (items.length === 1) return [await this.claimOne(items[0]!)];
     const res = await this.pool.query<{ attempts: number | null; external_ref: ExternalRef | null; status: string | null; current_attempts: number | null; wait_ms: number | null }>({
       name: 'wf-claim',
       text: `WITH input AS (
@@ -155,6 +156,35 @@ export class ExecutionStore {
       // Running elsewhere (or changed by another instance meanwhile): look again when the lease ends.
       return { kind: 'busy', retryInMs: Math.ceil((row?.wait_ms ?? 0) + 50) };
     });
+  }
+
+  /**
+   * A lone claim (the usual case at low load): the plain upsert, cheaper for Postgres than the
+   * batch statement's arrays and join; the row is read only when it was not claimable.
+   */
+  private async claimOne(item: ClaimInput): Promise<ClaimResult> {
+    const claimed = await this.pool.query<{ attempts: number; external_ref: ExternalRef }>({
+      name: 'wf-claim-one',
+      text: `INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until)
+             VALUES ($1, $2, $3, $4, 'running', 1, now() + make_interval(secs => $5::double precision / 1000))
+             ON CONFLICT (workflow, work_id) DO UPDATE
+               SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until
+               WHERE e.status <> 'succeeded' AND NOT (e.status = 'running' AND e.lease_until > now())
+             RETURNING attempts, external_ref`,
+      values: [this.workflow, item.workId, item.action, item.patchId, item.leaseMs],
+    });
+    const row = claimed.rows[0];
+    if (row) return { kind: 'claimed', attempt: row.attempts, externalRef: row.external_ref };
+    const current = await this.pool.query<{ status: string; attempts: number; wait_ms: number | null }>({
+      name: 'wf-claim-read',
+      text: `SELECT status, attempts, GREATEST(0, EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::float8 AS wait_ms
+               FROM workflow_execution WHERE workflow = $1 AND work_id = $2`,
+      values: [this.workflow, item.workId],
+    });
+    const cur = current.rows[0];
+    if (cur?.status === 'succeeded') return { kind: 'succeeded', attempts: cur.attempts };
+    // Running elsewhere (or changed between the two statements): look again when the lease ends.
+    return { kind: 'busy', retryInMs: Math.ceil((cur?.wait_ms ?? 0) + 50) };
   }
 
   private async markManySucceeded(workIds: string[]): Promise<void[]> {
