@@ -36,16 +36,19 @@ const { values } = parseArgs({
     items: { type: 'string', default: '400' },
     rounds: { type: 'string', default: '1' },
     rebuilds: { type: 'string', default: '1' },
+    rate: { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: bench-action-log.ts [--items N (default 400, 17 messages each)] [--rounds R (default 1)] [--rebuilds K (rebuilds per round, default 1)]\n');
+  process.stdout.write('Usage: bench-action-log.ts [--items N (default 400, 17 messages each)] [--rounds R (default 1)] [--rebuilds K (rebuilds per round, default 1)] [--rate MSGS_PER_S (live, default 0: as fast as possible)]\n');
   process.exit(0);
 }
 const items = Number(values.items);
 const rounds = Number(values.rounds);
 const rebuilds = Number(values.rebuilds);
+/** Messages/s offered to the live consumers; 0: as fast as publishing goes (64 in flight). */
+const rate = Number(values.rate);
 const say = (line: string) => process.stderr.write(`bench:action-log: ${line}\n`);
 
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -142,7 +145,11 @@ async function round(n: number): Promise<void> {
     const cpu0 = cpuMsOf(pid);
     const t0 = performance.now();
     const window = new Set<Promise<unknown>>();
-    for (const m of messages) {
+    for (const [i, m] of messages.entries()) {
+      if (rate > 0) {
+        const due = t0 + (i * 1000) / rate;
+        if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+      }
       const p = bus.publish(m.subject(bus), m.value, m.msgId ? { msgId: m.msgId } : {});
       window.add(p);
       void p.finally(() => window.delete(p));

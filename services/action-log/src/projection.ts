@@ -15,23 +15,26 @@ export type ProjectionInput = { kind: 'work'; item: WorkItem; streamSeq: number 
 
 /** The little of a `pg` client this file uses (the driver's own connection, out of MikroORM's pool). */
 interface SqlClient {
-  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+  /** Several statements separated by `;` resolve to one result per statement. */
   query(text: string): Promise<unknown>;
 }
 
 /**
  * Writes the projection, a batch of messages per transaction with set-based SQL (one statement
- * per table, rows bound as one JSON array). Every write is idempotent (ids are primary keys, inserts
+ * per table, its rows as one JSON document). Every write is idempotent (ids are primary keys, inserts
  * ignore conflicts) and order-independent: the executions an inserted event touches are locked
  * (in key order, so concurrent batches never deadlock on each other), then re-folded from their
  * stored events once per batch — whoever folds last sees every event committed before it. So
  * redeliveries, replays, a live consumer and a rebuild running together, and events that overtake
  * their work item all converge on the same rows.
  *
- * Why not the unit of work: MikroORM's costs ~2 ms of CPU per transaction here (docs/FIELD-NOTES.md)
- * and inlines values into the SQL text; this takes the driver's connection from MikroORM's pool
- * (the same pool, the same settings) and runs named prepared statements whose text never changes
- * with the batch size, so each is parsed once per connection.
+ * Why not the unit of work: MikroORM's costs ~2 ms of CPU per transaction here (docs/FIELD-NOTES.md).
+ * This takes the driver's connection from MikroORM's pool (the same pool, the same settings) and
+ * sends a batch as two multi-statement round trips — `begin`, the inserts, the lock and the read
+ * of the stored facts; then the folded summaries and `commit` — since per statement round trips,
+ * not the statements themselves, dominated the cost of the small batches a quiet system makes.
+ * Each statement still runs with its own snapshot, so the read sees everything committed before
+ * the lock was granted. A batch of work items alone is a single round trip.
  */
 export class Projection {
   constructor(private readonly orm: ActionLogOrm) {}
@@ -49,60 +52,64 @@ export class Projection {
     };
     const client = await knexClient.acquireConnection();
     try {
-      await client.query('begin');
-      try {
-        const changes = await write(client, inputs);
-        await client.query('commit');
-        return changes;
-      } catch (err) {
-        // A dead connection cannot roll back; the pool drops it (knex marks it disposed).
-        await client.query('rollback').catch(() => undefined);
-        throw err;
-      }
+      return await write(client, inputs);
+    } catch (err) {
+      // Outside a transaction (it failed before `begin`) this is a mere warning; a dead connection
+      // cannot roll back, and the pool drops it (knex marks it disposed).
+      await client.query('rollback').catch(() => undefined);
+      throw err;
     } finally {
       await knexClient.releaseConnection(client);
     }
   }
 }
 
-// Rows travel as one JSON array per statement (`jsonb_to_recordset`): one parameter that
-// JSON.stringify encodes natively, instead of a text array literal per column built in JS.
+// Rows travel as one JSON document per statement (`jsonb_to_recordset`), inlined as a string
+// literal: the multi-statement (simple) protocol takes no parameters. With
+// standard_conforming_strings (on since Postgres 9.1) doubling the quotes is the whole escaping.
+const literal = (records: object[]) => `'${JSON.stringify(records).replace(/'/g, "''")}'::jsonb`;
+
 const sql = {
-  insertWork: `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq)
-    select * from jsonb_to_recordset($1::jsonb) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint)
+  insertWork: (rows: string) => `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq)
+    select * from jsonb_to_recordset(${rows}) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint)
     on conflict (work_id) do nothing returning work_id`,
-  insertStep: `insert into action_log_step (event_id, work_id, workflow, patch_id, attempt, subaction_type, message, metadata, at, stream_seq)
-    select * from jsonb_to_recordset($1::jsonb) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, attempt int, subaction_type varchar,
+  insertStep: (rows: string) => `insert into action_log_step (event_id, work_id, workflow, patch_id, attempt, subaction_type, message, metadata, at, stream_seq)
+    select * from jsonb_to_recordset(${rows}) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, attempt int, subaction_type varchar,
       message text, metadata jsonb, at timestamptz, stream_seq bigint)
     on conflict (event_id) do nothing returning event_id`,
-  insertExecutionEvent: `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq)
-    select * from jsonb_to_recordset($1::jsonb) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, status varchar, attempt int, error text,
+  insertExecutionEvent: (rows: string) => `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq)
+    select * from jsonb_to_recordset(${rows}) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, status varchar, attempt int, error text,
       will_retry bool, dead_lettered bool, at timestamptz, stream_seq bigint)
     on conflict (event_id) do nothing returning event_id`,
   // A pending execution per routed workflow (or per event whose work item has not arrived yet).
-  ensureExecution: `insert into action_log_execution (work_id, workflow, patch_id, action, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
-    select k.w, k.f, k.p, k.a, 'pending', 0, null, false, false, null, null from unnest($1::uuid[], $2::varchar[], $3::uuid[], $4::varchar[]) k(w, f, p, a)
+  ensureExecution: (rows: string) => `insert into action_log_execution (work_id, workflow, patch_id, action, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
+    select k.w, k.f, k.p, k.a, 'pending', 0, null, false, false, null, null from jsonb_to_recordset(${rows}) k(w uuid, f varchar, p uuid, a varchar)
     on conflict (work_id, workflow) do nothing`,
-  // Its own statement: the reads below then take a snapshot after the locks are granted.
-  lockExecutions: `select 1 from action_log_execution x join unnest($1::uuid[], $2::varchar[]) k(w, f) on x.work_id = k.w and x.workflow = k.f
+  // Its own statement: the read below then takes a snapshot after the locks are granted.
+  lockExecutions: (keys: string) => `select 1 from action_log_execution x join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on x.work_id = k.w and x.workflow = k.f
     order by x.work_id, x.workflow for update of x`,
   // Every stored execution event of the locked executions, and the highest attempt of their steps.
-  readFacts: `select e.work_id, e.workflow, e.event_id, e.status, e.attempt, e.error, e.will_retry, e.dead_lettered,
+  readFacts: (keys: string) => `select e.work_id, e.workflow, e.event_id, e.status, e.attempt, e.error, e.will_retry, e.dead_lettered,
       (extract(epoch from e.at) * 1000)::float8 as at_ms, e.stream_seq::float8 as seq
-    from action_log_execution_event e join unnest($1::uuid[], $2::varchar[]) k(w, f) on e.work_id = k.w and e.workflow = k.f
+    from action_log_execution_event e join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on e.work_id = k.w and e.workflow = k.f
     union all
     select s.work_id, s.workflow, null, null, max(s.attempt), null, null, null, null, null
-    from action_log_step s join unnest($1::uuid[], $2::varchar[]) k(w, f) on s.work_id = k.w and s.workflow = k.f
+    from action_log_step s join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on s.work_id = k.w and s.workflow = k.f
     group by s.work_id, s.workflow`,
-  updateExecutions: `update action_log_execution x set status = u.status, attempts = u.attempts, last_error = u.last_error,
+  updateExecutions: (rows: string) => `update action_log_execution x set status = u.status, attempts = u.attempts, last_error = u.last_error,
       will_retry = u.will_retry, dead_lettered = u.dead_lettered, started_at = u.started_at, finished_at = u.finished_at
-    from jsonb_to_recordset($1::jsonb) u(w uuid, f varchar, status varchar, attempts int, last_error text, will_retry bool, dead_lettered bool,
+    from jsonb_to_recordset(${rows}) u(w uuid, f varchar, status varchar, attempts int, last_error text, will_retry bool, dead_lettered bool,
       started_at timestamptz, finished_at timestamptz)
     where x.work_id = u.w and x.workflow = u.f`,
 } as const;
 
-const run = (client: SqlClient, name: keyof typeof sql, values: unknown[]) => client.query({ name: `action_log_${name}`, text: sql[name], values });
-const rows = (client: SqlClient, name: keyof typeof sql, records: object[]) => run(client, name, [JSON.stringify(records)]);
+type Row = Record<string, unknown>;
+
+/** Sends `statements` as one query string; the rows of each, in order. */
+async function script(client: SqlClient, statements: string[]): Promise<Row[][]> {
+  const result = (await client.query(statements.join(';\n'))) as { rows: Row[] } | { rows: Row[] }[];
+  return Array.isArray(result) ? result.map((r) => r.rows) : [result.rows];
+}
 
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 const execKey = (workId: string, workflow: string) => `${workId}/${workflow}`;
@@ -129,86 +136,109 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
     (s) => s.e.eventId,
   ) as { e: ExecutionEvent; seq: number }[];
 
-  const insertedWork = new Set<string>();
-  if (works.length > 0) {
-    const r = await rows(
-      client,
-      'insertWork',
-      works.map((w) => ({
-        work_id: w.item.workId,
-        patch_id: w.item.patch.id,
-        action: w.item.transition.action,
-        patch_version: w.item.transition.patchVersion,
-        transition: w.item.transition,
-        workflows: w.item.workflows,
-        stream_seq: w.streamSeq,
-      })),
-    );
-    for (const row of r.rows) insertedWork.add(row.work_id as string);
-  }
-  const insertedEvents = new Set<string>();
-  if (steps.length > 0) {
-    const r = await rows(
-      client,
-      'insertStep',
-      steps.map(({ e, seq }) => ({
-        event_id: e.eventId,
-        work_id: e.workId,
-        workflow: e.workflow,
-        patch_id: e.patchId,
-        attempt: e.attempt,
-        subaction_type: e.subactionType,
-        message: e.message,
-        metadata: e.metadata,
-        at: e.at,
-        stream_seq: seq,
-      })),
-    );
-    for (const row of r.rows) insertedEvents.add(row.event_id as string);
-  }
-  if (execEvents.length > 0) {
-    const r = await rows(
-      client,
-      'insertExecutionEvent',
-      execEvents.map(({ e, seq }) => ({
-        event_id: e.eventId,
-        work_id: e.workId,
-        workflow: e.workflow,
-        patch_id: e.patchId,
-        status: e.status,
-        attempt: e.attempt,
-        error: e.error ?? null,
-        will_retry: e.willRetry,
-        dead_lettered: e.deadLettered,
-        at: e.at,
-        stream_seq: seq,
-      })),
-    );
-    for (const row of r.rows) insertedEvents.add(row.event_id as string);
-  }
-
-  // Executions: every routed workflow of every work item (a duplicate work item included, as
-  // before), and every execution a newly stored event belongs to.
-  const newEvents = [...steps, ...execEvents].filter((s) => insertedEvents.has(s.e.eventId)).map((s) => s.e);
+  // Executions: every routed workflow of every work item (a duplicate work item included), and
+  // the execution of every event (for a duplicate event it exists already: no harm).
+  const events = [...steps, ...execEvents].map((s) => s.e);
   const ensure = unique(
     [
       ...works.flatMap((w) =>
-        w.item.workflows.map((workflow) => ({ workId: w.item.workId, workflow, patchId: w.item.patch.id, action: w.item.transition.action })),
+        w.item.workflows.map((workflow) => ({ w: w.item.workId, f: workflow, p: w.item.patch.id, a: w.item.transition.action })),
       ),
-      ...newEvents.map((e) => ({ workId: e.workId, workflow: e.workflow, patchId: e.patchId, action: e.action })),
+      ...events.map((e) => ({ w: e.workId, f: e.workflow, p: e.patchId, a: e.action })),
     ],
-    (k) => execKey(k.workId, k.workflow),
+    (k) => execKey(k.w, k.f),
   );
-  if (ensure.length > 0) {
-    await run(client, 'ensureExecution', [ensure.map((k) => k.workId), ensure.map((k) => k.workflow), ensure.map((k) => k.patchId), ensure.map((k) => k.action)]);
+  // The executions the events belong to, re-folded below (sorted: locks are taken in key order).
+  const touched = unique(
+    events.map((e) => ({ w: e.workId, f: e.workflow })),
+    (k) => execKey(k.w, k.f),
+  );
+
+  const statements = ['begin'];
+  const at: Partial<Record<'work' | 'step' | 'execution' | 'facts', number>> = {};
+  const add = (key: keyof typeof at | undefined, statement: string) => {
+    if (key) at[key] = statements.length;
+    statements.push(statement);
+  };
+  if (works.length > 0) {
+    add(
+      'work',
+      sql.insertWork(
+        literal(
+          works.map((w) => ({
+            work_id: w.item.workId,
+            patch_id: w.item.patch.id,
+            action: w.item.transition.action,
+            patch_version: w.item.transition.patchVersion,
+            transition: w.item.transition,
+            workflows: w.item.workflows,
+            stream_seq: w.streamSeq,
+          })),
+        ),
+      ),
+    );
+  }
+  if (steps.length > 0) {
+    add(
+      'step',
+      sql.insertStep(
+        literal(
+          steps.map(({ e, seq }) => ({
+            event_id: e.eventId,
+            work_id: e.workId,
+            workflow: e.workflow,
+            patch_id: e.patchId,
+            attempt: e.attempt,
+            subaction_type: e.subactionType,
+            message: e.message,
+            metadata: e.metadata,
+            at: e.at,
+            stream_seq: seq,
+          })),
+        ),
+      ),
+    );
+  }
+  if (execEvents.length > 0) {
+    add(
+      'execution',
+      sql.insertExecutionEvent(
+        literal(
+          execEvents.map(({ e, seq }) => ({
+            event_id: e.eventId,
+            work_id: e.workId,
+            workflow: e.workflow,
+            patch_id: e.patchId,
+            status: e.status,
+            attempt: e.attempt,
+            error: e.error ?? null,
+            will_retry: e.willRetry,
+            dead_lettered: e.deadLettered,
+            at: e.at,
+            stream_seq: seq,
+          })),
+        ),
+      ),
+    );
+  }
+  if (ensure.length > 0) add(undefined, sql.ensureExecution(literal(ensure)));
+  if (touched.length > 0) {
+    const keys = literal(touched);
+    add(undefined, sql.lockExecutions(keys));
+    add('facts', sql.readFacts(keys));
+  } else {
+    add(undefined, 'commit');
+  }
+  const results = await script(client, statements);
+  const rowsOf = (key: keyof typeof at) => (at[key] === undefined ? [] : (results[at[key]] ?? []));
+
+  if (touched.length > 0) {
+    const summaries = refold(touched, rowsOf('facts'));
+    await script(client, [sql.updateExecutions(literal(summaries)), 'commit']);
   }
 
-  const touched = unique(
-    newEvents.map((e) => ({ workId: e.workId, workflow: e.workflow })),
-    (k) => execKey(k.workId, k.workflow),
-  );
-  if (touched.length > 0) await refold(client, touched);
-
+  const insertedWork = new Set(rowsOf('work').map((r) => r.work_id as string));
+  const insertedEvents = new Set([...rowsOf('step'), ...rowsOf('execution')].map((r) => r.event_id as string));
   return inputs.map((i): ProjectionChange | undefined => {
     if (i.kind === 'work') {
       // Only the first copy of a work item in the batch reports the change.
@@ -220,15 +250,11 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
 }
 
 /**
- * Recomputes the summaries of `keys` (sorted) from all their stored events: locks the rows, reads
- * the events and step attempts of all of them in one statement, folds each (a pure function of
- * the set, see execution-fold.ts) and writes them back in one statement.
+ * The summaries of the locked executions `keys` from their stored events and step attempts
+ * (`stored`: the rows of readFacts), folded one by one (a pure function of the set, see
+ * execution-fold.ts), as rows for updateExecutions.
  */
-async function refold(client: SqlClient, keys: { workId: string; workflow: WorkflowName }[]): Promise<void> {
-  const workIds = keys.map((k) => k.workId);
-  const workflows = keys.map((k) => k.workflow);
-  await run(client, 'lockExecutions', [workIds, workflows]);
-  const { rows: stored } = await run(client, 'readFacts', [workIds, workflows]);
+function refold(keys: { w: string; f: WorkflowName }[], stored: Row[]): object[] {
   const facts = new Map<string, ExecutionFact[]>();
   const stepAttempts = new Map<string, number>();
   for (const row of stored) {
@@ -250,25 +276,19 @@ async function refold(client: SqlClient, keys: { workId: string; workflow: Workf
     });
     facts.set(key, list);
   }
-  const summaries = keys.map((k) => {
-    const key = execKey(k.workId, k.workflow);
-    return foldExecution(facts.get(key) ?? [], stepAttempts.get(key) ?? 0);
+  return keys.map((k) => {
+    const key = execKey(k.w, k.f);
+    const x = foldExecution(facts.get(key) ?? [], stepAttempts.get(key) ?? 0);
+    return {
+      w: k.w,
+      f: k.f,
+      status: x.status,
+      attempts: x.attempts,
+      last_error: x.lastError,
+      will_retry: x.willRetry,
+      dead_lettered: x.deadLettered,
+      started_at: x.startedAt,
+      finished_at: x.finishedAt,
+    };
   });
-  await rows(
-    client,
-    'updateExecutions',
-    summaries.map((x, i) => ({ w: workIds[i], f: workflows[i], ...snake(x) })),
-  );
-}
-
-function snake(x: ReturnType<typeof foldExecution>) {
-  return {
-    status: x.status,
-    attempts: x.attempts,
-    last_error: x.lastError,
-    will_retry: x.willRetry,
-    dead_lettered: x.deadLettered,
-    started_at: x.startedAt,
-    finished_at: x.finishedAt,
-  };
 }
