@@ -65,9 +65,9 @@ export class Projection {
 }
 
 // Rows travel as one JSON document per statement (`jsonb_to_recordset`), inlined as a string
-// literal: the multi-statement (simple) protocol takes no parameters. With
-// standard_conforming_strings (on since Postgres 9.1) doubling the quotes is the whole escaping.
-const literal = (records: object[]) => `'${JSON.stringify(records).replace(/'/g, "''")}'::jsonb`;
+// literal: the multi-statement (simple) protocol takes no parameters. An escape string (E'…')
+// with backslashes and quotes doubled reads back exactly, whatever standard_conforming_strings says.
+const literal = (records: object[]) => `E'${JSON.stringify(records).replace(/\\/g, '\\\\').replace(/'/g, "''")}'::jsonb`;
 
 const sql = {
   insertWork: (rows: string) => `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq)
