@@ -60,7 +60,9 @@ try {
   } else {
     process.stdout.write(table(messages));
     process.stdout.write(
-      total === 0 ? 'no parked messages\n' : `${total} parked message${total === 1 ? '' : 's'}${total > messages.length ? ` (showing the first ${messages.length}; --limit)` : ''}\n`,
+      total === 0
+        ? 'no parked messages\n'
+        : `${total} parked message${total === 1 ? '' : 's'}${total > messages.length ? ` (showing the first ${messages.length}; --limit)` : ''}\n`,
     );
   }
 } finally {
@@ -93,7 +95,11 @@ function table(messages: ParkedMessage[]): string {
     printable(m.error),
   ]);
   const widths = header.slice(0, -1).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i] ?? 0) : c)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < widths.length ? c.padEnd(widths[i] ?? 0) : c))
+      .join('  ')
+      .trimEnd();
   return `${[header, ...rows].map(line).join('\n')}\n`;
 }
 

@@ -33,7 +33,9 @@ Environment (same as the service):
   ACTION_LOG_MAX_DELIVERIES, ACTION_LOG_RETRY_BASE_MS, ACTION_LOG_RETRY_MAX_MS   as the service
 `;
 
-const { values } = parseArgs({ options: { drop: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { drop: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+});
 if (values.help) {
   process.stdout.write(usage);
   process.exit(0);

@@ -47,7 +47,9 @@ const edges = manifests.flatMap(([file, m]) =>
     .map((d) => `${file} → ${d}`),
 );
 if (edges.length > 0) {
-  console.error(`audit:production: test tooling among the production dependencies: ${edges.join(', ')} (move it to devDependencies)`);
+  console.error(
+    `audit:production: test tooling among the production dependencies: ${edges.join(', ')} (move it to devDependencies)`,
+  );
   process.exit(1);
 }
 
@@ -66,7 +68,9 @@ const shipped = new Set(
 );
 const leaked = FORBIDDEN.filter((name) => shipped.has(name));
 if (leaked.length > 0) {
-  console.error(`audit:production: test tooling in the production dependencies: ${leaked.join(', ')} (move it to devDependencies)`);
+  console.error(
+    `audit:production: test tooling in the production dependencies: ${leaked.join(', ')} (move it to devDependencies)`,
+  );
   process.exit(1);
 }
 console.log(`production dependency tree: ${shipped.size} packages, no test tooling`);
@@ -85,7 +89,12 @@ const unreachable =
   report.statusCode !== undefined ||
   /audit endpoint returned an error|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|405 Method Not Allowed/.test(audit.stderr);
 if (unreachable) {
-  const why = (report?.error?.summary || report?.message || audit.stderr.split('\n').find((l) => l.includes('audit')) || 'no answer').trim();
+  const why = (
+    report?.error?.summary ||
+    report?.message ||
+    audit.stderr.split('\n').find((l) => l.includes('audit')) ||
+    'no answer'
+  ).trim();
   console.log(`npm audit: the advisory service could not be reached (${why}); the dependencies were NOT checked for advisories`);
   process.exit(0);
 }

@@ -65,7 +65,9 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
   out.push('');
   out.push(
     `Machine: ${cpus().length} CPUs (${cpu}), Node ${process.version}; load average (1/5/15 min) at start ${load.map((l) => l.toFixed(2)).join(' ')}, ` +
-      `at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}. Patchflow ran from the working tree at ${revision()}. ` +
+      `at the end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}. Patchflow ran from the working tree at ${revision()}. ` +
       `A shared machine: other work ran too, so compare rows of one run, not runs. Action: startDeployment on active patches (4 routed workflows); ` +
       `closed loop ${options.transitions} × ${options.rounds} round(s) at ${options.callers} callers; open loop ${options.seconds} s per rate; latencies in ms.`,
   );
@@ -178,7 +180,9 @@ async function main(): Promise<void> {
           r.open.set(rate, [...(r.open.get(rate) ?? []), ...settled]);
           r.pickups.set(rate, [...(r.pickups.get(rate) ?? []), ...(await s.pickups(settled))]);
           const lat = settled.map((x) => x.settledAt - x.committedAt);
-          say(`round ${round + 1}: ${s.label} at ${rate}/s settle p50 ${ms(percentile(lat, 50))} p99 ${ms(percentile(lat, 99))} ms`);
+          say(
+            `round ${round + 1}: ${s.label} at ${rate}/s settle p50 ${ms(percentile(lat, 50))} p99 ${ms(percentile(lat, 99))} ms`,
+          );
         }
       }
     }

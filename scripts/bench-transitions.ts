@@ -46,7 +46,11 @@ interface Row {
 const steps = new Map<string, number>();
 
 /** Runs `callers` loops for SECONDS, each driving its own patch; returns the rate and latencies. */
-async function measureRound(callers: number, patchIds: string[], once: (patchId: string, action: ActionName) => Promise<void>): Promise<{ rate: number; latencies: number[] }> {
+async function measureRound(
+  callers: number,
+  patchIds: string[],
+  once: (patchId: string, action: ActionName) => Promise<void>,
+): Promise<{ rate: number; latencies: number[] }> {
   const latencies: number[] = [];
   const deadline = performance.now() + SECONDS * 1000;
   const started = performance.now();
@@ -67,7 +71,14 @@ async function measureRound(callers: number, patchIds: string[], once: (patchId:
 function summarize(path: string, callers: number, rounds: { rate: number; latencies: number[] }[]): Row {
   const all = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const rates = rounds.map((r) => r.rate).sort((a, b) => a - b);
-  return { path, callers, count: all.length, perSecond: rates[rates.length >> 1]!, p50: percentile(all, 50), p99: percentile(all, 99) };
+  return {
+    path,
+    callers,
+    count: all.length,
+    perSecond: rates[rates.length >> 1]!,
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
+  };
 }
 
 async function main(): Promise<void> {
@@ -115,7 +126,12 @@ async function main(): Promise<void> {
       if (!(batched ? await store.commit(commit) : await store.commitOne(commit))) throw new Error('conflict');
     };
     const viaNats = async (patchId: string, action: ActionName) => {
-      const r = await bus.request(patchEndpoints.transition, { patchId, action, reason: 'bench', actor: { name: 'bench', role: 'admin' } });
+      const r = await bus.request(patchEndpoints.transition, {
+        patchId,
+        action,
+        reason: 'bench',
+        actor: { name: 'bench', role: 'admin' },
+      });
       if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
     };
     for (const callers of CALLERS) {
@@ -128,7 +144,9 @@ async function main(): Promise<void> {
         rounds.batched!.push(await measureRound(callers, batchedPatches, viaPg(true)));
         rounds.nats!.push(await measureRound(callers, natsPatches, viaNats));
         const rate = (k: string) => rounds[k]!.at(-1)!.rate.toFixed(0);
-        process.stderr.write(`  ${callers} caller(s), round ${round}/${ROUNDS}: plain pg ${rate('pg')}/s, batched ${rate('batched')}/s, full path ${rate('nats')}/s\n`);
+        process.stderr.write(
+          `  ${callers} caller(s), round ${round}/${ROUNDS}: plain pg ${rate('pg')}/s, batched ${rate('batched')}/s, full path ${rate('nats')}/s\n`,
+        );
       }
       rows.push(
         summarize(CEILING, callers, rounds.pg!),
@@ -136,9 +154,13 @@ async function main(): Promise<void> {
         summarize('NATS → patch-status → pg + JetStream (full path)', callers, rounds.nats!),
       );
     }
-    const published = await pool.query<{ unpublished: number }>('SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished FROM patch_transition_work');
+    const published = await pool.query<{ unpublished: number }>(
+      'SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished FROM patch_transition_work',
+    );
     printTable(rows);
-    console.log(`\nwork rows still unpublished at the end: ${published.rows[0]!.unpublished} (the publish-after-commit batches its bookkeeping)`);
+    console.log(
+      `\nwork rows still unpublished at the end: ${published.rows[0]!.unpublished} (the publish-after-commit batches its bookkeeping)`,
+    );
   } finally {
     await service.stop();
     await pool.end();
@@ -165,7 +187,9 @@ function printTable(rows: Row[]): void {
   for (const r of rows) {
     const ceiling = rows.find((c) => c.callers === r.callers && c.path === CEILING);
     const ratio = ceiling ? `${((100 * r.perSecond) / ceiling.perSecond).toFixed(0)}%` : '';
-    lines.push(`| ${r.path} | ${r.callers} | ${r.count} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${ratio} |`);
+    lines.push(
+      `| ${r.path} | ${r.callers} | ${r.count} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${ratio} |`,
+    );
   }
   console.log(`\n${lines.join('\n')}`);
 }

@@ -71,7 +71,14 @@ function noOpHandlers(pickups: number[]): WorkflowHandlers {
       pickups.push(Date.now() - Date.parse(work.transition.createdAt));
     },
   };
-  return { markActive: record, startDeployment: record, completeDeployment: record, failDeployment: record, close: record, cancel: record };
+  return {
+    markActive: record,
+    startDeployment: record,
+    completeDeployment: record,
+    failDeployment: record,
+    close: record,
+    cancel: record,
+  };
 }
 
 async function namespaceBus(label: string): Promise<Bus> {
@@ -101,7 +108,11 @@ async function publishAll(bus: Bus, n: number): Promise<void> {
 }
 
 /** Raw JetStream: a durable pull consumer, decode + ack only. Resolves after `n` messages. */
-async function rawConsume(bus: Bus, n: number, onMessage: (work: { transition: { createdAt: string } }) => void): Promise<() => void> {
+async function rawConsume(
+  bus: Bus,
+  n: number,
+  onMessage: (work: { transition: { createdAt: string } }) => void,
+): Promise<() => void> {
   const def = { ...bus.topology.workflowConsumer(WORKFLOW), durableName: 'bench-raw' };
   await ensureConsumer(bus, def);
   const consumer = await bus.js.consumers.get(def.stream, def.durableName);
@@ -153,10 +164,21 @@ async function throughput(): Promise<void> {
     const pickups: number[] = [];
     const t0 = performance.now();
     const service = await startWorkflowService(
-      { workflow: WORKFLOW, natsUrl: testNatsUrl(), namespace: bus.topology.namespace, databaseUrl: db.url, logLevel: LOG, concurrency },
+      {
+        workflow: WORKFLOW,
+        natsUrl: testNatsUrl(),
+        namespace: bus.topology.namespace,
+        databaseUrl: db.url,
+        logLevel: LOG,
+        concurrency,
+      },
       () => noOpHandlers(pickups),
     );
-    await waitFor(() => service.runtime.stats.succeeded >= ITEMS, { timeoutMs: 300_000, intervalMs: 5, what: 'workflow drained' });
+    await waitFor(() => service.runtime.stats.succeeded >= ITEMS, {
+      timeoutMs: 300_000,
+      intervalMs: 5,
+      what: 'workflow drained',
+    });
     const s = (performance.now() - t0) / 1000;
     await service.stop();
     rows.push({ what: `workflow runtime, no-op handler, concurrency ${concurrency}`, items: ITEMS, perSecond: ITEMS / s });
@@ -168,14 +190,21 @@ async function pickupLatency(): Promise<void> {
   {
     const bus = await namespaceBus('benchlatraw');
     const latencies: number[] = [];
-    const stop = await rawConsume(bus, Number.MAX_SAFE_INTEGER, (w) => latencies.push(Date.now() - Date.parse(w.transition.createdAt)));
+    const stop = await rawConsume(bus, Number.MAX_SAFE_INTEGER, (w) =>
+      latencies.push(Date.now() - Date.parse(w.transition.createdAt)),
+    );
     const n = await paced(() => {
       const w = buildWorkItem('markActive');
       return bus.publish(bus.topology.work('markActive'), w, { msgId: w.workId });
     });
     await waitFor(() => latencies.length >= n, { timeoutMs: 30_000, what: 'raw pickups' });
     stop();
-    rows.push({ what: `pickup at ${RATE}/s: direct publish → raw consumer (baseline)`, items: n, p50: percentile(latencies, 50), p99: percentile(latencies, 99) });
+    rows.push({
+      what: `pickup at ${RATE}/s: direct publish → raw consumer (baseline)`,
+      items: n,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    });
   }
   // Direct publish at RATE/s → workflow handler start.
   {
@@ -197,13 +226,23 @@ async function pickupLatency(): Promise<void> {
     const n = await paced(publishOne);
     await waitFor(() => pickups.length >= n, { timeoutMs: 30_000, what: 'workflow pickups' });
     await service.stop();
-    rows.push({ what: `pickup at ${RATE}/s: direct publish → workflow handler`, items: n, p50: percentile(pickups, 50), p99: percentile(pickups, 99) });
+    rows.push({
+      what: `pickup at ${RATE}/s: direct publish → workflow handler`,
+      items: n,
+      p50: percentile(pickups, 50),
+      p99: percentile(pickups, 99),
+    });
   }
   // Through patch-status: transition commit (transition.createdAt) → workflow handler start.
   {
     const bus = await namespaceBus('benchlatps');
     const [patchDb, wfDb] = [await database('bench_ps'), await database('bench_ps_wf')];
-    const patchStatus = await startPatchStatus({ databaseUrl: patchDb.url, natsUrl: testNatsUrl(), namespace: bus.topology.namespace, logLevel: LOG });
+    const patchStatus = await startPatchStatus({
+      databaseUrl: patchDb.url,
+      natsUrl: testNatsUrl(),
+      namespace: bus.topology.namespace,
+      logLevel: LOG,
+    });
     cleanups.push(() => patchStatus.stop());
     const n = Math.round(RATE * SECONDS);
     const ids: string[] = [];
@@ -217,31 +256,58 @@ async function pickupLatency(): Promise<void> {
     );
     // Warm-up (not measured): connections, prepared statements and JIT, as a running system has.
     const warm = ids.splice(0, Math.min(RATE, ids.length >> 2));
-    await Promise.all(warm.map((id) => bus.call(patchEndpoints.transition, { patchId: id, action: 'markActive', actor: { name: 'bench', role: 'operator' } })));
+    await Promise.all(
+      warm.map((id) =>
+        bus.call(patchEndpoints.transition, { patchId: id, action: 'markActive', actor: { name: 'bench', role: 'operator' } }),
+      ),
+    );
     await waitFor(() => pickups.length >= warm.length, { timeoutMs: 30_000, what: 'warm-up pickups' });
     pickups.length = 0;
     const roundTrips: number[] = [];
     await paced(async (i) => {
       const t0 = performance.now();
-      await bus.call(patchEndpoints.transition, { patchId: ids[i]!, action: 'markActive', actor: { name: 'bench', role: 'operator' } });
+      await bus.call(patchEndpoints.transition, {
+        patchId: ids[i]!,
+        action: 'markActive',
+        actor: { name: 'bench', role: 'operator' },
+      });
       roundTrips.push(performance.now() - t0);
     });
     await waitFor(() => pickups.length >= n, { timeoutMs: 30_000, what: 'transition pickups' });
     await service.stop();
-    rows.push({ what: `pickup at ${RATE}/s: patch-status transition (createdAt, stamped before commit) → workflow handler`, items: n, p50: percentile(pickups, 50), p99: percentile(pickups, 99) });
-    rows.push({ what: `same run: transition request round trip (includes the commit)`, items: n, p50: percentile(roundTrips, 50), p99: percentile(roundTrips, 99) });
+    rows.push({
+      what: `pickup at ${RATE}/s: patch-status transition (createdAt, stamped before commit) → workflow handler`,
+      items: n,
+      p50: percentile(pickups, 50),
+      p99: percentile(pickups, 99),
+    });
+    rows.push({
+      what: `same run: transition request round trip (includes the commit)`,
+      items: n,
+      p50: percentile(roundTrips, 50),
+      p99: percentile(roundTrips, 99),
+    });
   }
 }
 
 const fmt = (v: number | undefined, digits = 0) => (v === undefined ? '' : v.toFixed(digits));
 if (CPU_MODE) {
-  await cpuPerItem({ items: ITEMS, rounds: numberArg('--rounds', 3), baseline: stringArg('--baseline', ''), prof: stringArg('--prof', ''), logLevel: stringArg('--log-level', 'info'), rate: process.argv.includes('--rate') ? RATE : 0 });
+  await cpuPerItem({
+    items: ITEMS,
+    rounds: numberArg('--rounds', 3),
+    baseline: stringArg('--baseline', ''),
+    prof: stringArg('--prof', ''),
+    logLevel: stringArg('--log-level', 'info'),
+    rate: process.argv.includes('--rate') ? RATE : 0,
+  });
   process.exit(0);
 }
 try {
   await throughput();
   await pickupLatency();
-  console.log(`\nWorkflow benchmark (${new Date().toISOString()}, items ${ITEMS}, ${RATE}/s for ${SECONDS} s; latencies in ms, 1 ms clock)\n`);
+  console.log(
+    `\nWorkflow benchmark (${new Date().toISOString()}, items ${ITEMS}, ${RATE}/s for ${SECONDS} s; latencies in ms, 1 ms clock)\n`,
+  );
   console.log('| measurement | items | items/s | pickup p50 (ms) | pickup p99 (ms) |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const r of rows) console.log(`| ${r.what} | ${r.items} | ${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} |`);

@@ -17,7 +17,8 @@ export function ensureDependencies(root, log = (line) => console.log(line)) {
   const lock = join(root, 'package-lock.json');
   let reason;
   if (!existsSync(marker)) reason = 'node_modules is missing';
-  else if (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs) reason = 'package-lock.json is newer than node_modules';
+  else if (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)
+    reason = 'package-lock.json is newer than node_modules';
   if (!reason) return true;
   log(`installing dependencies (${reason}): npm install --include=dev — about a minute the first time`);
   const started = Date.now();
@@ -26,7 +27,9 @@ export function ensureDependencies(root, log = (line) => console.log(line)) {
     stdio: 'inherit',
   });
   if (r.status !== 0) {
-    log(`npm install failed (${r.error ? r.error.message : `exit code ${r.status}`}); fix what it printed above and run the command again`);
+    log(
+      `npm install failed (${r.error ? r.error.message : `exit code ${r.status}`}); fix what it printed above and run the command again`,
+    );
     return false;
   }
   log(`dependencies installed in ${Math.round((Date.now() - started) / 1000)} s`);

@@ -146,20 +146,25 @@ function writeConf(file: string, text: string): void {
 const confFiles: string[] = [];
 if (nodes === 0) {
   confFiles.push(join(out, 'nats-server.conf'));
-  writeConf(confFiles[0]!, `${header}
+  writeConf(
+    confFiles[0]!,
+    `${header}
 listen: ${q(values.listen)}
 jetstream {
   store_dir: ${q(storeDir)}
 }
 ${authorization}
-`);
+`,
+  );
 } else {
   // Every node lists every route (its own included: the server skips itself), so any node
   // restarted alone finds the others.
   const routes = Array.from({ length: nodes }, (_, i) => `nats-route://${host}:${routePort(i + 1)}`);
   for (let k = 1; k <= nodes; k += 1) {
     confFiles.push(join(out, `n${k}.conf`));
-    writeConf(confFiles.at(-1)!, `${header}
+    writeConf(
+      confFiles.at(-1)!,
+      `${header}
 # Node ${k} of a ${nodes}-node JetStream cluster (streams replicated STREAM_REPLICAS=3 times).
 server_name: ${q(`n${k}`)}
 listen: ${q(`${host}:${clientPort(k)}`)}
@@ -172,7 +177,8 @@ cluster {
   routes: ${list(routes)}
 }
 ${authorization}
-`);
+`,
+    );
   }
 }
 

@@ -49,7 +49,8 @@ await startOrExit('setup-streams', async () => {
       // Refused credentials or permissions will not heal by waiting: say so at once.
       const name = err instanceof Error ? err.name : '';
       const message = err instanceof Error ? err.message : String(err);
-      if (name === 'BusPermissionError' || /refused the credentials|may not use/.test(message) || Date.now() >= deadline) throw err;
+      if (name === 'BusPermissionError' || /refused the credentials|may not use/.test(message) || Date.now() >= deadline)
+        throw err;
       logger.warn({ attempt, reason: message }, 'streams not ready yet, retrying');
       await sleep(1000);
     }

@@ -62,7 +62,10 @@ function parseArgs(argv) {
   const options = { help: false, only: undefined, natsCredentials: undefined };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     if (flag === '--help' || flag === '-h') {
       options.help = true;
     } else if (flag === '--only' || flag === '--nats-credentials') {
@@ -84,22 +87,37 @@ if (options.help) {
 }
 let selected = services;
 if (options.only !== undefined) {
-  const names = options.only.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = options.only
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !services.includes(n));
   if (names.length === 0 || unknown.length > 0) {
-    usage(`--only: no service named ${unknown.map((n) => JSON.stringify(n)).join(', ') || '(empty)'}; choose from ${services.join(', ')}`);
+    usage(
+      `--only: no service named ${unknown.map((n) => JSON.stringify(n)).join(', ') || '(empty)'}; choose from ${services.join(', ')}`,
+    );
   }
   selected = services.filter((s) => names.includes(s));
 }
 
 // Ports before anything else, so a second `npm start` says so at once, in one line.
 for (const s of selected) {
-  await requireFreePort(healthPorts[s], '127.0.0.1', `the health port of ${s}`, 'set HEALTH_PORT_BASE to another range (npm start -- --help lists the ports)');
+  await requireFreePort(
+    healthPorts[s],
+    '127.0.0.1',
+    `the health port of ${s}`,
+    'set HEALTH_PORT_BASE to another range (npm start -- --help lists the ports)',
+  );
 }
 const gatewayPort = process.env.GATEWAY_PORT || '8080';
 // A malformed GATEWAY_PORT is reported with the other variables by the supervisor.
 if (selected.includes('gateway') && /^\d+$/.test(gatewayPort) && Number(gatewayPort) > 0) {
-  await requireFreePort(Number(gatewayPort), process.env.GATEWAY_HOST || '127.0.0.1', 'GATEWAY_PORT', 'set GATEWAY_PORT to a free port');
+  await requireFreePort(
+    Number(gatewayPort),
+    process.env.GATEWAY_HOST || '127.0.0.1',
+    'GATEWAY_PORT',
+    'set GATEWAY_PORT to a free port',
+  );
 }
 
 if (!ensureDependencies(root, (line) => console.log(`patchflow: ${line}`))) process.exit(1);
@@ -117,6 +135,7 @@ async function requireFreePort(port, host, what, fix) {
     srv.once('error', (err) => resolve(err.code ?? err.message));
     srv.listen(port, host, () => srv.close(() => resolve(undefined)));
   });
-  if (problem === 'EADDRINUSE') usage(`port ${port} (${what}) is in use on ${host}: is another npm start running? Stop it, or ${fix}`);
+  if (problem === 'EADDRINUSE')
+    usage(`port ${port} (${what}) is in use on ${host}: is another npm start running? Stop it, or ${fix}`);
   if (problem) usage(`cannot listen on ${host}:${port} (${what}): ${problem}; ${fix}`);
 }

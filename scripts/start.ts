@@ -57,7 +57,12 @@ async function run({ services, healthPorts, natsCredentials }: SuperviseOptions)
   const serverUrl = new URL(env.DATABASE_URL);
   serverUrl.pathname = '/postgres';
   await checkDatabase(serverUrl.toString());
-  const bus = await Bus.connect({ ...natsConnection(env), name: 'start', namespace: env.BUS_NAMESPACE, logger: createLogger('start', 'warn') });
+  const bus = await Bus.connect({
+    ...natsConnection(env),
+    name: 'start',
+    namespace: env.BUS_NAMESPACE,
+    logger: createLogger('start', 'warn'),
+  });
 
   // 2. Databases and streams.
   const defaults: Record<string, string> = {
@@ -69,7 +74,11 @@ async function run({ services, healthPorts, natsCredentials }: SuperviseOptions)
     if (await ensureDatabase(url)) say(`created database ${new URL(url).pathname.slice(1)}`);
   }
   await bus.ensureStreams();
-  say(`streams ready: ${Object.values(bus.topology.streams).map((s) => s.name).join(', ')}`);
+  say(
+    `streams ready: ${Object.values(bus.topology.streams)
+      .map((s) => s.name)
+      .join(', ')}`,
+  );
   await bus.close();
 
   // 3. The gateway admits no anonymous caller: without configured tokens, make one for this run.
@@ -84,11 +93,15 @@ async function run({ services, healthPorts, natsCredentials }: SuperviseOptions)
     services.map((name, i) => ({ name, color: i, healthPort: healthPorts[name]!, env: serviceEnv[name]! })),
   );
   supervisor.start();
-  say(`starting ${services.join(', ')}; waiting until each answers ready (health ports ${services.map((s) => healthPorts[s]).join(', ')})`);
+  say(
+    `starting ${services.join(', ')}; waiting until each answers ready (health ports ${services.map((s) => healthPorts[s]).join(', ')})`,
+  );
   await supervisor.allReady();
   const lines = [services.length === 1 ? `${services[0]} is ready` : `all ${services.length} services are ready`];
   if (services.includes('gateway')) {
-    lines.push(`Action History UI: http://${env.GATEWAY_HOST === '0.0.0.0' ? '127.0.0.1' : env.GATEWAY_HOST}:${env.GATEWAY_PORT}/`);
+    lines.push(
+      `Action History UI: http://${env.GATEWAY_HOST === '0.0.0.0' ? '127.0.0.1' : env.GATEWAY_HOST}:${env.GATEWAY_PORT}/`,
+    );
     if (devToken) lines.push(`Sign in with the development admin token ${devToken} (set GATEWAY_TOKENS to choose your own)`);
   }
   console.log(`\n${lines.map((l) => `  ${l}`).join('\n')}\n`);

@@ -48,7 +48,15 @@ export class Supervisor {
   private stopping = false;
 
   constructor(specs: ServiceSpec[]) {
-    this.running = specs.map((spec) => ({ spec, child: undefined, crashes: [], restarts: 0, everReady: false, errorLines: [], restartTimer: undefined }));
+    this.running = specs.map((spec) => ({
+      spec,
+      child: undefined,
+      crashes: [],
+      restarts: 0,
+      everReady: false,
+      errorLines: [],
+      restartTimer: undefined,
+    }));
   }
 
   start(): void {
@@ -107,13 +115,17 @@ export class Supervisor {
   private spawn(r: Running): void {
     const { name, color, healthPort, env } = r.spec;
     r.errorLines = [];
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', join('services', name, 'src', 'main.ts')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...env, HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', SUPERVISOR_PID: String(process.pid) },
-      // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops
-      // the services in order instead of all of them racing it.
-      detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=development', '--import', 'tsx', join('services', name, 'src', 'main.ts')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...env, HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', SUPERVISOR_PID: String(process.pid) },
+        // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops
+        // the services in order instead of all of them racing it.
+        detached: true,
+      },
+    );
     r.child = child;
     const prefix = paint(color, `[${name}]`.padEnd(22));
     const follow = (stream: NodeJS.ReadableStream | null, isStderr: boolean) => {
@@ -150,13 +162,17 @@ export class Supervisor {
     const now = Date.now();
     r.crashes = [...r.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
     if (r.crashes.length >= CRASH_LIMIT) {
-      console.error(`patchflow: ${name} exited ${r.crashes.length} times within ${CRASH_WINDOW_MS / 1000} s (last: ${why})${detail}; stopping everything`);
+      console.error(
+        `patchflow: ${name} exited ${r.crashes.length} times within ${CRASH_WINDOW_MS / 1000} s (last: ${why})${detail}; stopping everything`,
+      );
       void this.stopAll(1);
       return;
     }
     r.restarts += 1;
     const delay = Math.min(RESTART_BASE_MS * 2 ** (r.crashes.length - 1), RESTART_MAX_MS);
-    say(`restarting ${name} after ${why} (${ordinal(r.restarts)} time) in ${delay / 1000} s${detail ? `; last error${detail}` : ''}`);
+    say(
+      `restarting ${name} after ${why} (${ordinal(r.restarts)} time) in ${delay / 1000} s${detail ? `; last error${detail}` : ''}`,
+    );
     r.restartTimer = setTimeout(() => {
       r.restartTimer = undefined;
       if (this.stopping) return;
@@ -239,9 +255,22 @@ function probe(port: number): Promise<{ ready: true } | { ready: false; reason: 
 /** pino JSON lines shown as `12:00:01 INFO message key=value`; anything else as it is. */
 function formatLine(line: string): { text: string; isError: boolean } {
   try {
-    const { level, time, msg, service: _s, name: _n, pid: _p, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
-    const lvl = ({ 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' } as Record<string, string>)[String(level)] ?? String(level);
-    const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    const {
+      level,
+      time,
+      msg,
+      service: _s,
+      name: _n,
+      pid: _p,
+      hostname: _h,
+      ...rest
+    } = JSON.parse(line) as Record<string, unknown>;
+    const lvl =
+      ({ 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' } as Record<string, string>)[String(level)] ??
+      String(level);
+    const extra = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
     const text = `${new Date(Number(time)).toISOString().slice(11, 19)} ${lvl.padEnd(5)} ${String(msg ?? '')} ${extra}`.trimEnd();
     return { text, isError: Number(level) >= 50 };
   } catch {

@@ -17,7 +17,8 @@ const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 const brokenFiles = (report.testResults ?? []).filter(
   (r) => r.status === 'failed' && !(r.assertionResults ?? []).some((a) => a.status === 'failed'),
 );
-for (const r of brokenFiles) console.log(`failed outside its tests: ${r.name}${r.message ? ` — ${String(r.message).split('\n')[0]}` : ''}`);
+for (const r of brokenFiles)
+  console.log(`failed outside its tests: ${r.name}${r.message ? ` — ${String(r.message).split('\n')[0]}` : ''}`);
 if (skipped) console.log(`${skipped} skipped`);
 // The closing line is exactly what CI reads.
 console.log(`${passed} passed, ${failed + brokenFiles.length} failed`);

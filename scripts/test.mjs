@@ -33,7 +33,9 @@ function ensureChromium() {
   }
   const canApt = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (!canApt) {
-    say('Chromium is missing (the UI test drives it): install it with `sudo apt-get install -y chromium` or set CHROMIUM_PATH, then run npm test again');
+    say(
+      'Chromium is missing (the UI test drives it): install it with `sudo apt-get install -y chromium` or set CHROMIUM_PATH, then run npm test again',
+    );
     return false;
   }
   // Package mirrors fail now and then: three attempts, as CI did.

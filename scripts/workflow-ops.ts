@@ -81,7 +81,11 @@ try {
     const rows = [];
     let unanswered = 0;
     for (const w of workflows) {
-      const reply = await bus.request(workflowOpsEndpoints(w).listDeadLetters, { includeRetried: values['include-retried'] }, { timeoutMs });
+      const reply = await bus.request(
+        workflowOpsEndpoints(w).listDeadLetters,
+        { includeRetried: values['include-retried'] },
+        { timeoutMs },
+      );
       if (!reply.ok) {
         process.stderr.write(`${w}: ${reply.error.code}: ${reply.error.message}\n`);
         unanswered++;
@@ -103,7 +107,9 @@ try {
     if (!values.workflow) fail('retry needs --workflow');
     if (!values['work-id'] === !values.all) fail('retry needs either --work-id <uuid> or --all');
     const request = values.all ? { all: true } : { workId: values['work-id']! };
-    const reply = await bus.request(workflowOpsEndpoints(values.workflow as WorkflowName).retryDeadLetters, request, { timeoutMs });
+    const reply = await bus.request(workflowOpsEndpoints(values.workflow as WorkflowName).retryDeadLetters, request, {
+      timeoutMs,
+    });
     if (!reply.ok) {
       process.stderr.write(`${reply.error.code}: ${reply.error.message}\n`);
       process.exitCode = 1;

@@ -8,6 +8,8 @@ describe('npm run audit:production', () => {
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/production dependency tree: \d+ packages, no test tooling/);
     // Either a real audit summary or the plain statement that none happened — never silence.
-    expect(run.stdout).toMatch(/npm audit --omit=dev: \d+ critical, \d+ high|advisory service could not be reached .*NOT checked/);
+    expect(run.stdout).toMatch(
+      /npm audit --omit=dev: \d+ critical, \d+ high|advisory service could not be reached .*NOT checked/,
+    );
   });
 });

@@ -4,13 +4,44 @@ import { parseBenchOptions } from '../scripts/bench/options.js';
 describe('npm run bench:e2e options', () => {
   it('defaults to all three rows', () => {
     expect(parseBenchOptions([])).toEqual({
-      options: expect.objectContaining({ transitions: 200, callers: 16, rates: [10, 100], rounds: 1, systems: ['patchflow', 'pgboss', 'bullmq'] }),
+      options: expect.objectContaining({
+        transitions: 200,
+        callers: 16,
+        rates: [10, 100],
+        rounds: 1,
+        systems: ['patchflow', 'pgboss', 'bullmq'],
+      }),
     });
   });
 
   it('reads every option', () => {
-    const r = parseBenchOptions(['--transitions', '50', '--callers', '4', '--rates', '5,20', '--seconds', '3', '--rounds', '2', '--only', 'bullmq', '--redis-url', 'redis://127.0.0.1:6380']);
-    expect(r).toEqual({ options: { transitions: 50, callers: 4, rates: [5, 20], seconds: 3, rounds: 2, systems: ['bullmq'], redisUrl: 'redis://127.0.0.1:6380' } });
+    const r = parseBenchOptions([
+      '--transitions',
+      '50',
+      '--callers',
+      '4',
+      '--rates',
+      '5,20',
+      '--seconds',
+      '3',
+      '--rounds',
+      '2',
+      '--only',
+      'bullmq',
+      '--redis-url',
+      'redis://127.0.0.1:6380',
+    ]);
+    expect(r).toEqual({
+      options: {
+        transitions: 50,
+        callers: 4,
+        rates: [5, 20],
+        seconds: 3,
+        rounds: 2,
+        systems: ['bullmq'],
+        redisUrl: 'redis://127.0.0.1:6380',
+      },
+    });
     expect(parseBenchOptions(['--skip-peers'])).toEqual({ options: expect.objectContaining({ systems: ['patchflow'] }) });
     expect(parseBenchOptions(['--help'])).toEqual({ help: true });
   });

@@ -89,7 +89,18 @@ beforeAll(async () => {
   port = await freePort();
   const generated = spawnSync(
     process.execPath,
-    ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', '--out', dir, '--listen', `127.0.0.1:${port}`, '--namespace', namespace],
+    [
+      '--conditions=development',
+      '--import',
+      'tsx',
+      'scripts/nats-config.ts',
+      '--out',
+      dir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--namespace',
+      namespace,
+    ],
     { cwd: repoRoot, encoding: 'utf8' },
   );
   expect(generated.status, generated.stderr).toBe(0);
@@ -107,17 +118,31 @@ beforeAll(async () => {
   const gatewayPort = await freePort();
   gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const common = { NATS_URL: `nats://127.0.0.1:${port}`, LOG_LEVEL: 'info' };
-  const workflow = { ...common, WORKFLOW_DATABASE_URL: workflowDb!.url, WORKFLOW_RETRY_BASE_MS: '100', WORKFLOW_RETRY_MAX_MS: '1000' };
+  const workflow = {
+    ...common,
+    WORKFLOW_DATABASE_URL: workflowDb!.url,
+    WORKFLOW_RETRY_BASE_MS: '100',
+    WORKFLOW_RETRY_MAX_MS: '1000',
+  };
   const specs: [BusPrincipal, Record<string, string>, RegExp][] = [
     ['patch-status', { ...common, DATABASE_URL: patchDb!.url }, /patch-status ready/],
     ['action-log', { ...common, ACTION_LOG_DATABASE_URL: logDb!.url }, /action-log started/],
     ['workflow-successor', workflow, /workflow consuming work/],
     [
       'workflow-gitlab',
-      { ...workflow, GITLAB_URL: fakes.gitlab.url, GITLAB_PROJECT_ID: fakes.gitlab.projectId, GITLAB_TRIGGER_TOKEN: fakes.gitlab.triggerToken },
+      {
+        ...workflow,
+        GITLAB_URL: fakes.gitlab.url,
+        GITLAB_PROJECT_ID: fakes.gitlab.projectId,
+        GITLAB_TRIGGER_TOKEN: fakes.gitlab.triggerToken,
+      },
       /workflow consuming work/,
     ],
-    ['workflow-jira', { ...workflow, JIRA_URL: fakes.jira.url, JIRA_EMAIL: fakes.jira.email, JIRA_API_TOKEN: fakes.jira.apiToken }, /workflow consuming work/],
+    [
+      'workflow-jira',
+      { ...workflow, JIRA_URL: fakes.jira.url, JIRA_EMAIL: fakes.jira.email, JIRA_API_TOKEN: fakes.jira.apiToken },
+      /workflow consuming work/,
+    ],
     ['workflow-slack', { ...workflow, SLACK_WEBHOOK_URL: fakes.slack.webhookUrl }, /workflow consuming work/],
     ['gateway', { ...common, GATEWAY_PORT: String(gatewayPort), GATEWAY_TOKENS: `admin:admin:${TOKEN}` }, /gateway listening/],
   ];
@@ -159,7 +184,10 @@ describe('nats:config output', () => {
 
   it('--help answers, a missing --out is one line naming it', () => {
     const run = (args: string[]) =>
-      spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', ...args], { cwd: repoRoot, encoding: 'utf8' });
+      spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', ...args], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      });
     expect(run(['--help']).stdout).toContain('--nats-credentials');
     const missing = run([]);
     expect(missing.status).toBe(2);
@@ -181,7 +209,14 @@ describe('every service as its own NATS user', () => {
       { timeoutMs: 30_000, what: 'every execution succeeded' },
     ).catch(async (err: unknown) => {
       const h = await http('GET', `/api/patches/${patch.id}/history`);
-      const logs = Object.entries(processes).map(([n, p]) => `${n}: ${p.logs.split('\n').filter((l) => /error|warn|violation/i.test(l)).slice(-5).join('\n')}`);
+      const logs = Object.entries(processes).map(
+        ([n, p]) =>
+          `${n}: ${p.logs
+            .split('\n')
+            .filter((l) => /error|warn|violation/i.test(l))
+            .slice(-5)
+            .join('\n')}`,
+      );
       throw new Error(`${String(err)}\n${JSON.stringify(h.body).slice(0, 3000)}\n${logs.join('\n')}`);
     });
     expect(history.entries).toHaveLength(2);
@@ -193,13 +228,21 @@ describe('every service as its own NATS user', () => {
 
   it('only the gateway takes transitions: a workflow or ops forging an admin actor is refused, nothing changes', async () => {
     const patch = await createActivePatch('2026.48.10');
-    const request = { patchId: patch.id, action: 'cancel' as const, actor: { name: 'alice', role: 'admin' as const }, reason: 'forged' };
+    const request = {
+      patchId: patch.id,
+      action: 'cancel' as const,
+      actor: { name: 'alice', role: 'admin' as const },
+      reason: 'forged',
+    };
     for (const p of ['workflow-slack', 'workflow-successor', 'action-log', 'ops'] as const) {
       const reply = await (await as(p)).request(patchEndpoints.transition, request);
       expect(reply.ok, p).toBe(false);
       if (!reply.ok) expect(reply.error.code, p).toBe('forbidden');
     }
-    expect((await http('GET', `/api/patches/${patch.id}`)).body.patch).toMatchObject({ status: 'active', version: patch.version });
+    expect((await http('GET', `/api/patches/${patch.id}`)).body.patch).toMatchObject({
+      status: 'active',
+      version: patch.version,
+    });
   });
 
   it('only the successor may create patches on the bus (no squatting a successor slot)', async () => {
@@ -217,10 +260,14 @@ describe('every service as its own NATS user', () => {
     const work = buildWorkItem('startDeployment', { ...patch, status: 'draft' });
     for (const p of ['gateway', 'action-log', 'workflow-successor', 'workflow-gitlab', 'ops'] as const) {
       const bus = await as(p);
-      await expect(bus.publish(bus.topology.work('startDeployment'), work, { msgId: work.workId }), p).rejects.toThrow(/Permissions Violation/);
+      await expect(bus.publish(bus.topology.work('startDeployment'), work, { msgId: work.workId }), p).rejects.toThrow(
+        /Permissions Violation/,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
-    expect(fakes.gitlab.pipelines.some((pl) => pl.variables.PATCH_ID === patch.id && pl.variables.PATCH_ACTION === 'startDeployment')).toBe(false);
+    expect(
+      fakes.gitlab.pipelines.some((pl) => pl.variables.PATCH_ID === patch.id && pl.variables.PATCH_ACTION === 'startDeployment'),
+    ).toBe(false);
     expect((await http('GET', `/api/patches/${patch.id}`)).body.successorId).toBeNull();
   });
 
@@ -242,7 +289,9 @@ describe('every service as its own NATS user', () => {
     await expect(slack.publish(slack.topology.execution('jira'), event)).rejects.toThrow(/Permissions Violation/);
     await expect(slack.publish(slack.topology.deadLetter('gitlab'), event)).rejects.toThrow(/Permissions Violation/);
     const actionLog = await as('action-log');
-    await expect(actionLog.publish(actionLog.topology.execution('slack'), { ...event, workflow: 'slack' })).rejects.toThrow(/Permissions Violation/);
+    await expect(actionLog.publish(actionLog.topology.execution('slack'), { ...event, workflow: 'slack' })).rejects.toThrow(
+      /Permissions Violation/,
+    );
   });
 
   it('a workflow consumes only its own durable', async () => {
@@ -266,7 +315,11 @@ describe('every service as its own NATS user', () => {
     const patch = await createActivePatch('2026.48.40');
     // A rogue workflow tries to answer `patch.v1.get` in the same queue group as patch-status.
     const rogue = await as('workflow-jira');
-    rogue.serve(patchEndpoints.get, async () => ({ patch: { ...patch, name: 'IMPOSTOR' }, allowedActions: [], successorId: null }));
+    rogue.serve(patchEndpoints.get, async () => ({
+      patch: { ...patch, name: 'IMPOSTOR' },
+      allowedActions: [],
+      successorId: null,
+    }));
     // The gateway tries to snoop on work; it may listen to live-update pings (the control).
     const gateway = await as('gateway');
     const snooped: unknown[] = [];
@@ -288,11 +341,15 @@ describe('every service as its own NATS user', () => {
     const logger = createLogger('anon', 'silent');
     await expect(Bus.connect({ url, name: 'anon', logger })).rejects.toThrow(/refused the credentials|Authorization/);
     const wrong = 'definitely-wrong-password-123';
-    const error = await Bus.connect({ url, name: 'wrong', logger, auth: { user: 'gateway', pass: wrong } }).catch((e: unknown) => e as Error);
+    const error = await Bus.connect({ url, name: 'wrong', logger, auth: { user: 'gateway', pass: wrong } }).catch(
+      (e: unknown) => e as Error,
+    );
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/refused the credentials/);
     expect((error as Error).message).not.toContain(wrong);
-    const inUrl = await Bus.connect({ url: `nats://gateway:${wrong}@127.0.0.1:${port}`, name: 'url', logger }).catch((e: unknown) => e as Error);
+    const inUrl = await Bus.connect({ url: `nats://gateway:${wrong}@127.0.0.1:${port}`, name: 'url', logger }).catch(
+      (e: unknown) => e as Error,
+    );
     expect((inUrl as Error).message).not.toContain(wrong);
     expect((inUrl as Error).message).toContain('nats://***@127.0.0.1');
     // The right password in the URL works (it used to be ignored).

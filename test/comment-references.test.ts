@@ -15,7 +15,10 @@ const SOURCE = /\.(ts|mjs|js)$/;
 /** The repository's own source files (what git tracks: no build output, no local scratch). */
 function files(): string[] {
   const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: repoRoot, encoding: 'utf8' }).split('\0');
-  return tracked.filter((f) => SOURCE.test(f)).map((f) => join(repoRoot, f)).filter((f) => existsSync(f));
+  return tracked
+    .filter((f) => SOURCE.test(f))
+    .map((f) => join(repoRoot, f))
+    .filter((f) => existsSync(f));
 }
 
 /** The comment text of a source file. */

@@ -37,7 +37,9 @@ const required = new Map<string, string[]>();
 beforeAll(async () => {
   for (const s of services) {
     const module = (await import(join(repoRoot, 'services', s, 'src/env.ts'))) as Record<string, unknown>;
-    const schemas = Object.values(module).filter((v): v is z.ZodObject => typeof v === 'object' && v !== null && 'shape' in v && 'safeParse' in v);
+    const schemas = Object.values(module).filter(
+      (v): v is z.ZodObject => typeof v === 'object' && v !== null && 'shape' in v && 'safeParse' in v,
+    );
     expect(schemas.length, `services/${s}/src/env.ts exports its env schema`).toBeGreaterThan(0);
     const keys = schemas.flatMap((schema) =>
       Object.entries(schema.shape as Record<string, z.ZodType>)
@@ -64,7 +66,9 @@ describe('docker-compose.yml', () => {
       expect(svc.environment.HEALTH_PORT).toBe('9000');
       // Its own credentials, the file `npm run nats:config` writes for it, and no one else's.
       expect(svc.env_file).toContain(`./deploy/secrets/${s}.env`);
-      expect(svc.env_file.filter((f: string) => busPrincipals.includes(basename(f, '.env') as never))).toEqual([`./deploy/secrets/${s}.env`]);
+      expect(svc.env_file.filter((f: string) => busPrincipals.includes(basename(f, '.env') as never))).toEqual([
+        `./deploy/secrets/${s}.env`,
+      ]);
       expect(svc.depends_on.setup.condition).toBe('service_completed_successfully');
       const provided = [...Object.keys(svc.environment), ...svc.env_file.flatMap(exampleKeys)];
       for (const key of required.get(s)!) expect(provided, `${s} gets ${key}`).toContain(key);
@@ -112,9 +116,10 @@ describe('deploy/Dockerfile', () => {
 
   it('installs from the manifests alone first, so source changes keep the npm ci layer', () => {
     const firstRun = dockerfile.indexOf('RUN npm ci');
-    const workspaces = ['contracts', ...['libs', 'services'].flatMap((d) => readdirSync(join(repoRoot, d)).map((n) => `${d}/${n}`))].filter((w) =>
-      existsSync(join(repoRoot, w, 'package.json')),
-    );
+    const workspaces = [
+      'contracts',
+      ...['libs', 'services'].flatMap((d) => readdirSync(join(repoRoot, d)).map((n) => `${d}/${n}`)),
+    ].filter((w) => existsSync(join(repoRoot, w, 'package.json')));
     for (const w of workspaces) {
       const copy = dockerfile.indexOf(`COPY ${w}/package.json ${w}/`);
       expect(copy, `${w}/package.json is copied`).toBeGreaterThan(0);
@@ -183,7 +188,8 @@ describe('deploy/k8s', () => {
       const port = (name: string) => container.ports.find((p: any) => p.name === name)?.containerPort;
       expect(container.livenessProbe.httpGet.path).toBe('/healthz');
       expect(container.readinessProbe.httpGet.path).toBe('/readyz');
-      for (const probe of [container.livenessProbe, container.readinessProbe]) expect(port(probe.httpGet.port), `${s} probe port`).toBeDefined();
+      for (const probe of [container.livenessProbe, container.readinessProbe])
+        expect(port(probe.httpGet.port), `${s} probe port`).toBeDefined();
       if (s !== 'gateway') expect(port(container.readinessProbe.httpGet.port)).toBe(healthPort);
 
       // Its own NATS user, generated into secrets/<service>.env, and no other service's.
@@ -244,12 +250,26 @@ describe('deploy/k8s', () => {
       const tmp = mkdtempSync(join(tmpdir(), 'pf-k8s-'));
       try {
         cpSync(dir, tmp, { recursive: true, filter: (src) => !src.includes('/secrets') });
-        const gen = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', '--out', join(tmp, 'secrets'), '--listen', '0.0.0.0:4222'], {
-          cwd: repoRoot,
-          encoding: 'utf8',
-        });
+        const gen = spawnSync(
+          process.execPath,
+          [
+            '--conditions=development',
+            '--import',
+            'tsx',
+            'scripts/nats-config.ts',
+            '--out',
+            join(tmp, 'secrets'),
+            '--listen',
+            '0.0.0.0:4222',
+          ],
+          {
+            cwd: repoRoot,
+            encoding: 'utf8',
+          },
+        );
         expect(gen.status, gen.stderr).toBe(0);
-        for (const f of readdirSync(join(repoRoot, 'deploy/secrets.example'))) cpSync(join(repoRoot, 'deploy/secrets.example', f), join(tmp, 'secrets', f));
+        for (const f of readdirSync(join(repoRoot, 'deploy/secrets.example')))
+          cpSync(join(repoRoot, 'deploy/secrets.example', f), join(tmp, 'secrets', f));
         const out = spawnSync('kubectl', ['kustomize', tmp], { encoding: 'utf8' });
         expect(out.status, out.stderr).toBe(0);
         const rendered = parseAllDocuments(out.stdout).map((d) => d.toJS() as any);
@@ -257,7 +277,9 @@ describe('deploy/k8s', () => {
         for (const s of services) {
           const deployment = rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === s);
           expect(deployment.metadata.namespace).toBe('patchflow');
-          const ref = deployment.spec.template.spec.containers[0].envFrom.find((e: any) => e.secretRef?.name.startsWith(`patchflow-nats-${s}-`));
+          const ref = deployment.spec.template.spec.containers[0].envFrom.find((e: any) =>
+            e.secretRef?.name.startsWith(`patchflow-nats-${s}-`),
+          );
           expect(secrets, s).toContain(ref.secretRef.name);
         }
         expect(secrets).toContain('patchflow-nats-auth');
@@ -278,54 +300,72 @@ describe('deploy/nats with a real nats-server', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it.skipIf(!hasNats)('accepts every config with the generated users, and the cluster nodes form a JetStream cluster where ops creates the streams', async () => {
-    const gen = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', '--out', tmp, '--listen', '0.0.0.0:4222'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-    });
-    expect(gen.status, gen.stderr).toBe(0);
-    for (const conf of readdirSync(join(repoRoot, 'deploy/nats'))) {
-      cpSync(join(repoRoot, 'deploy/nats', conf), join(tmp, conf));
-      const check = spawnSync('nats-server', ['-c', join(tmp, conf), '-t'], { encoding: 'utf8' });
-      expect(check.status, `${conf}: ${check.stderr}`).toBe(0);
-    }
+  it.skipIf(!hasNats)(
+    'accepts every config with the generated users, and the cluster nodes form a JetStream cluster where ops creates the streams',
+    async () => {
+      const gen = spawnSync(
+        process.execPath,
+        ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', '--out', tmp, '--listen', '0.0.0.0:4222'],
+        {
+          cwd: repoRoot,
+          encoding: 'utf8',
+        },
+      );
+      expect(gen.status, gen.stderr).toBe(0);
+      for (const conf of readdirSync(join(repoRoot, 'deploy/nats'))) {
+        cpSync(join(repoRoot, 'deploy/nats', conf), join(tmp, conf));
+        const check = spawnSync('nats-server', ['-c', join(tmp, conf), '-t'], { encoding: 'utf8' });
+        expect(check.status, `${conf}: ${check.stderr}`).toBe(0);
+      }
 
-    // The three cluster configs as compose runs them, moved to free local ports and directories.
-    const ports = async () => [await freePort(), await freePort(), await freePort()];
-    const [client, route, http] = [await ports(), await ports(), await ports()] as [number[], number[], number[]];
-    for (const k of [0, 1, 2]) {
-      const text = read(`deploy/nats/n${k + 1}.conf`)
-        .replace('"0.0.0.0:4222"', `"127.0.0.1:${client[k]}"`)
-        .replace('"0.0.0.0:8222"', `"127.0.0.1:${http[k]}"`)
-        .replace('"0.0.0.0:6222"', `"127.0.0.1:${route[k]}"`)
-        .replace(/nats:\/\/nats-(\d):6222/g, (_m, n: string) => `nats://127.0.0.1:${route[Number(n) - 1]}`)
-        .replace('"/data"', JSON.stringify(join(tmp, `data${k + 1}`)));
-      writeFileSync(join(tmp, `local-n${k + 1}.conf`), text);
-      nodes.push(spawn('nats-server', ['-c', join(tmp, `local-n${k + 1}.conf`)], { stdio: 'ignore' }));
-    }
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${http[0]}/healthz`).catch(() => undefined))?.ok, {
-      timeoutMs: 30_000,
-      intervalMs: 250,
-      what: 'the JetStream cluster to be healthy',
-    });
-    const ops = Object.fromEntries(readFileSync(join(tmp, 'ops.env'), 'utf8').split('\n').flatMap((l) => (/^([A-Z_]+)=(.*)$/.exec(l) ? [[l.split('=')[0]!, l.slice(l.indexOf('=') + 1)]] : [])));
-    const setup = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/setup-streams.ts'], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH,
-        ...ops,
-        NATS_URL: client.map((p) => `nats://127.0.0.1:${p}`).join(','),
-        STREAM_REPLICAS: '3',
-        SETUP_TIMEOUT_MS: '30000',
-      },
-      encoding: 'utf8',
-    });
-    expect(setup.status, setup.stderr + setup.stdout).toBe(0);
-    // Each node counts the streams it holds a copy of: the three streams are somewhere in the cluster.
-    const jsz = await Promise.all(
-      http.map(async (port) => (await (await fetch(`http://127.0.0.1:${port}/jsz`)).json()) as { streams: number; meta_cluster?: { cluster_size?: number } }),
-    );
-    expect(jsz.reduce((sum, node) => sum + node.streams, 0)).toBeGreaterThanOrEqual(3);
-    expect(jsz.map((node) => node.meta_cluster?.cluster_size)).toEqual([3, 3, 3]);
-  }, 90_000);
+      // The three cluster configs as compose runs them, moved to free local ports and directories.
+      const ports = async () => [await freePort(), await freePort(), await freePort()];
+      const [client, route, http] = [await ports(), await ports(), await ports()] as [number[], number[], number[]];
+      for (const k of [0, 1, 2]) {
+        const text = read(`deploy/nats/n${k + 1}.conf`)
+          .replace('"0.0.0.0:4222"', `"127.0.0.1:${client[k]}"`)
+          .replace('"0.0.0.0:8222"', `"127.0.0.1:${http[k]}"`)
+          .replace('"0.0.0.0:6222"', `"127.0.0.1:${route[k]}"`)
+          .replace(/nats:\/\/nats-(\d):6222/g, (_m, n: string) => `nats://127.0.0.1:${route[Number(n) - 1]}`)
+          .replace('"/data"', JSON.stringify(join(tmp, `data${k + 1}`)));
+        writeFileSync(join(tmp, `local-n${k + 1}.conf`), text);
+        nodes.push(spawn('nats-server', ['-c', join(tmp, `local-n${k + 1}.conf`)], { stdio: 'ignore' }));
+      }
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${http[0]}/healthz`).catch(() => undefined))?.ok, {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+        what: 'the JetStream cluster to be healthy',
+      });
+      const ops = Object.fromEntries(
+        readFileSync(join(tmp, 'ops.env'), 'utf8')
+          .split('\n')
+          .flatMap((l) => (/^([A-Z_]+)=(.*)$/.exec(l) ? [[l.split('=')[0]!, l.slice(l.indexOf('=') + 1)]] : [])),
+      );
+      const setup = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/setup-streams.ts'], {
+        cwd: repoRoot,
+        env: {
+          PATH: process.env.PATH,
+          ...ops,
+          NATS_URL: client.map((p) => `nats://127.0.0.1:${p}`).join(','),
+          STREAM_REPLICAS: '3',
+          SETUP_TIMEOUT_MS: '30000',
+        },
+        encoding: 'utf8',
+      });
+      expect(setup.status, setup.stderr + setup.stdout).toBe(0);
+      // Each node counts the streams it holds a copy of: the three streams are somewhere in the cluster.
+      const jsz = await Promise.all(
+        http.map(
+          async (port) =>
+            (await (await fetch(`http://127.0.0.1:${port}/jsz`)).json()) as {
+              streams: number;
+              meta_cluster?: { cluster_size?: number };
+            },
+        ),
+      );
+      expect(jsz.reduce((sum, node) => sum + node.streams, 0)).toBeGreaterThanOrEqual(3);
+      expect(jsz.map((node) => node.meta_cluster?.cluster_size)).toEqual([3, 3, 3]);
+    },
+    90_000,
+  );
 });

@@ -1,7 +1,15 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthServer } from '@patchflow/config';
-import { createTestDatabase, freePort, PrivateNatsServer, ServiceProcess, uniqueNamespace, waitFor, type TestDatabase } from '@patchflow/testing';
+import {
+  createTestDatabase,
+  freePort,
+  PrivateNatsServer,
+  ServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type TestDatabase,
+} from '@patchflow/testing';
 
 /** GET a health endpoint: status and body, or undefined while nothing listens. */
 async function get(port: number, path: string): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
@@ -80,7 +88,11 @@ describe('readiness of the real services', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    [nats, patchDb, workflowDb] = await Promise.all([PrivateNatsServer.start(), createTestDatabase('health_ps'), createTestDatabase('health_wf')]);
+    [nats, patchDb, workflowDb] = await Promise.all([
+      PrivateNatsServer.start(),
+      createTestDatabase('health_ps'),
+      createTestDatabase('health_wf'),
+    ]);
     env = {
       NATS_URL: nats.url,
       BUS_NAMESPACE: uniqueNamespace('health'),
@@ -107,7 +119,10 @@ describe('readiness of the real services', () => {
       GATEWAY_TOKENS: 'test:admin:health-test-token-0123456789',
     });
     processes.push(gateway);
-    await waitFor(async () => (await get(gatewayHealth, '/healthz'))?.status === 200, { timeoutMs: 45_000, what: 'gateway alive' });
+    await waitFor(async () => (await get(gatewayHealth, '/healthz'))?.status === 200, {
+      timeoutMs: 45_000,
+      what: 'gateway alive',
+    });
     await waitFor(async () => /patch-status does not answer/.test(String((await get(gatewayHealth, '/readyz'))?.body.reason)), {
       timeoutMs: 20_000,
       what: 'gateway not ready while patch-status is missing',
@@ -119,7 +134,10 @@ describe('readiness of the real services', () => {
     processes.push(patchStatus);
     const patchAnswers = await readinessUntilReady(patchHealth, 'patch-status');
     expect(patchAnswers[0]).toEqual({ status: 503, body: { status: 'not ready', reason: 'starting' } });
-    await waitFor(async () => (await get(gatewayHealth, '/readyz'))?.status === 200, { timeoutMs: 20_000, what: 'gateway ready' });
+    await waitFor(async () => (await get(gatewayHealth, '/readyz'))?.status === 200, {
+      timeoutMs: 20_000,
+      what: 'gateway ready',
+    });
 
     // A workflow: 503 until its consumer runs, then 200.
     const slack = ServiceProcess.start('services/workflow-slack/src/main.ts', { ...env, HEALTH_PORT: String(slackHealth) });
@@ -130,12 +148,18 @@ describe('readiness of the real services', () => {
     // NATS down: all three say why and stay alive; back: ready again.
     await nats.stop();
     for (const port of [patchHealth, slackHealth, gatewayHealth]) {
-      await waitFor(async () => (await get(port, '/readyz'))?.body.reason === 'NATS is not reachable', { timeoutMs: 20_000, what: `503 on ${port}` });
+      await waitFor(async () => (await get(port, '/readyz'))?.body.reason === 'NATS is not reachable', {
+        timeoutMs: 20_000,
+        what: `503 on ${port}`,
+      });
       expect((await get(port, '/healthz'))?.status).toBe(200);
     }
     await nats.restart();
     for (const port of [patchHealth, slackHealth, gatewayHealth]) {
-      await waitFor(async () => (await get(port, '/readyz'))?.status === 200, { timeoutMs: 30_000, what: `ready again on ${port}` });
+      await waitFor(async () => (await get(port, '/readyz'))?.status === 200, {
+        timeoutMs: 30_000,
+        what: `ready again on ${port}`,
+      });
     }
 
     // SIGTERM: readiness goes first, the process exits cleanly.

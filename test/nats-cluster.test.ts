@@ -50,7 +50,14 @@ function readEnvFile(path: string): Record<string, string> {
 async function opsBus(streamReplicas: number, principal: BusPrincipal = 'ops'): Promise<Bus> {
   const c = credentials[principal];
   const auth: NatsAuth = { user: c.NATS_USER, pass: c.NATS_PASSWORD, inboxPrefix: c.NATS_INBOX_PREFIX };
-  const bus = await Bus.connect({ url: cluster.url, auth, name: `${principal}-r${streamReplicas}`, namespace, streamReplicas, logger: createLogger(principal, 'silent') });
+  const bus = await Bus.connect({
+    url: cluster.url,
+    auth,
+    name: `${principal}-r${streamReplicas}`,
+    namespace,
+    streamReplicas,
+    logger: createLogger(principal, 'silent'),
+  });
   buses.push(bus);
   return bus;
 }
@@ -62,8 +69,20 @@ beforeAll(async () => {
   const generated = spawnSync(
     process.execPath,
     [
-      '--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts',
-      '--out', dir, '--listen', `127.0.0.1:${base}`, '--namespace', namespace, '--cluster-nodes', '3', '--cluster-base-port', String(base),
+      '--conditions=development',
+      '--import',
+      'tsx',
+      'scripts/nats-config.ts',
+      '--out',
+      dir,
+      '--listen',
+      `127.0.0.1:${base}`,
+      '--namespace',
+      namespace,
+      '--cluster-nodes',
+      '3',
+      '--cluster-base-port',
+      String(base),
     ],
     { cwd: repoRoot, encoding: 'utf8' },
   );
@@ -75,7 +94,11 @@ beforeAll(async () => {
   // the ops user's ensureStreams updates existing streams. JetStream answers once the cluster has
   // elected its meta leader (a few seconds).
   const r1 = await waitFor(() => opsBus(1), { timeoutMs: 30_000, intervalMs: 500, what: 'JetStream in the cluster' });
-  await waitFor(() => r1.ensureStreams().then(() => true), { timeoutMs: 30_000, intervalMs: 500, what: 'streams created in the cluster' });
+  await waitFor(() => r1.ensureStreams().then(() => true), {
+    timeoutMs: 30_000,
+    intervalMs: 500,
+    what: 'streams created in the cluster',
+  });
   expect((await r1.jsm.streams.info(r1.topology.streams.work.name)).config.num_replicas).toBe(1);
   // A durable consumer that already exists when the stream is scaled (ops may administer consumers).
   await ensureConsumer(r1, r1.topology.actionLogConsumers().work);
@@ -111,7 +134,8 @@ describe('a 3-node NATS cluster', () => {
       expect(conf).toContain(`server_name: "${n}"`);
       for (const p of busPrincipals) expect(conf).not.toContain(credentials[p].NATS_PASSWORD);
     }
-    for (const p of busPrincipals) expect(credentials[p]).toMatchObject({ NATS_URL: cluster.url, STREAM_REPLICAS: '3', BUS_NAMESPACE: namespace });
+    for (const p of busPrincipals)
+      expect(credentials[p]).toMatchObject({ NATS_URL: cluster.url, STREAM_REPLICAS: '3', BUS_NAMESPACE: namespace });
   });
 
   it('holds every stream, and the durable consumers with them, on all three nodes (STREAM_REPLICAS=3)', async () => {
@@ -178,18 +202,30 @@ describe('a 3-node NATS cluster', () => {
     const accepted = [...load.accepted.values()];
     await waitForSettled(system, accepted, 60_000);
     for (const a of accepted) {
-      expect(system.slack.posts.filter((p) => JSON.stringify(p).includes(a.workId)), `slack ${a.action} ${a.workId}`).toHaveLength(1);
-      const pipelines = system.gitlab.pipelines.filter((p) => p.variables.PATCH_ID === a.patchId && p.variables.PATCH_ACTION === a.action);
-      expect(pipelines, `gitlab ${a.action} ${a.workId}`).toHaveLength(a.action === 'markActive' || a.action === 'startDeployment' ? 1 : 0);
+      expect(
+        system.slack.posts.filter((p) => JSON.stringify(p).includes(a.workId)),
+        `slack ${a.action} ${a.workId}`,
+      ).toHaveLength(1);
+      const pipelines = system.gitlab.pipelines.filter(
+        (p) => p.variables.PATCH_ID === a.patchId && p.variables.PATCH_ACTION === a.action,
+      );
+      expect(pipelines, `gitlab ${a.action} ${a.workId}`).toHaveLength(
+        a.action === 'markActive' || a.action === 'startDeployment' ? 1 : 0,
+      );
     }
     // One successor per startDeployment, and no other patch: created + successors, nothing more.
     const deployments = accepted.filter((a) => a.action === 'startDeployment');
     for (const a of deployments) {
-      expect((await system.http('GET', `/api/patches/${a.patchId}`)).body.successorId, `successor of ${a.patchId}`).toEqual(expect.any(String));
+      expect((await system.http('GET', `/api/patches/${a.patchId}`)).body.successorId, `successor of ${a.patchId}`).toEqual(
+        expect.any(String),
+      );
     }
     const patches: { predecessorId: string | null }[] = [];
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
-      const page = await system.http('GET', `/api/patches?product=cluster&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const page = await system.http(
+        'GET',
+        `/api/patches?product=cluster&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
       patches.push(...(page.body.items as { predecessorId: string | null }[]));
       cursor = page.body.nextCursor ?? undefined;
     }

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, BusUnreachableError } from '@patchflow/bus';
 import { createLogger } from '@patchflow/log';
-import { createTestDatabase, freePort, PrivateNatsServer, ServiceProcess, uniqueNamespace, type TestDatabase } from '@patchflow/testing';
+import {
+  createTestDatabase,
+  freePort,
+  PrivateNatsServer,
+  ServiceProcess,
+  uniqueNamespace,
+  type TestDatabase,
+} from '@patchflow/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'pf-tls-'));
 const file = (name: string) => join(dir, name);
@@ -26,13 +33,59 @@ function openssl(...args: string[]): void {
 
 /** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, signed by it. */
 function makeCertificates(): void {
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=patchflow-test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=patchflow-test-ca',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  );
   writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'server.ext', '-out', 'server.pem');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'server.ext',
+    '-out',
+    'server.pem',
+  );
   writeFileSync(file('client.ext'), 'extendedKeyUsage=clientAuth\n');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=patch-status', '-keyout', 'client.key', '-out', 'client.csr');
-  openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'client.ext', '-out', 'client.pem');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'client.ext',
+    '-out',
+    'client.pem',
+  );
 }
 
 beforeAll(async () => {
@@ -65,7 +118,13 @@ const tls = () => ({ caFile: file('ca.pem'), certFile: file('client.pem'), keyFi
 
 describe('NATS over TLS', () => {
   it('connects with the CA, a client certificate and a user, and uses JetStream', async () => {
-    const bus = await Bus.connect({ url, name: 'tls-ok', namespace: uniqueNamespace('tls'), logger, auth: { user: 'svc', pass: PASSWORD, tls: tls() } });
+    const bus = await Bus.connect({
+      url,
+      name: 'tls-ok',
+      namespace: uniqueNamespace('tls'),
+      logger,
+      auth: { user: 'svc', pass: PASSWORD, tls: tls() },
+    });
     try {
       await bus.ensureStreams(['work']);
       expect(bus.isConnected).toBe(true);
@@ -75,12 +134,17 @@ describe('NATS over TLS', () => {
   });
 
   it('refuses a client without a certificate, and the error never carries the password', async () => {
-    const error = await Bus.connect({ url, name: 'tls-nocert', logger, auth: { user: 'svc', pass: PASSWORD, tls: { caFile: file('ca.pem') } } }).catch(
-      (e: unknown) => e,
-    );
+    const error = await Bus.connect({
+      url,
+      name: 'tls-nocert',
+      logger,
+      auth: { user: 'svc', pass: PASSWORD, tls: { caFile: file('ca.pem') } },
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BusUnreachableError);
     expect((error as Error).message).not.toContain(PASSWORD);
-    const wrongCa = await Bus.connect({ url, name: 'tls-wrongca', logger, auth: { user: 'svc', pass: PASSWORD } }).catch((e: unknown) => e);
+    const wrongCa = await Bus.connect({ url, name: 'tls-wrongca', logger, auth: { user: 'svc', pass: PASSWORD } }).catch(
+      (e: unknown) => e,
+    );
     expect(wrongCa).toBeInstanceOf(BusUnreachableError);
   });
 

@@ -68,9 +68,15 @@ async function expectSettled(load: TransitionLoad): Promise<void> {
     }
   }
   // The outbox relay resumed by itself: no committed work is left unpublished.
-  await waitFor(async () => Number((await query(pg.url('patchflow'), 'SELECT count(*) AS n FROM patch_transition_work WHERE published_at IS NULL'))[0]?.n) === 0, {
-    what: 'the outbox to be fully published',
-  });
+  await waitFor(
+    async () =>
+      Number(
+        (await query(pg.url('patchflow'), 'SELECT count(*) AS n FROM patch_transition_work WHERE published_at IS NULL'))[0]?.n,
+      ) === 0,
+    {
+      what: 'the outbox to be fully published',
+    },
+  );
   expect(system.dead()).toEqual([]);
 }
 
@@ -91,7 +97,10 @@ async function listProduct(product: string): Promise<{ id: string; predecessorId
   const out: { id: string; predecessorId: string | null }[] = [];
   let cursor: string | undefined;
   do {
-    const page = await system.http('GET', `/api/patches?product=${product}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await system.http(
+      'GET',
+      `/api/patches?product=${product}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     expect(page.status).toBe(200);
     out.push(...(page.body.items as { id: string; predecessorId: string | null }[]));
     cursor = page.body.nextCursor ?? undefined;
@@ -112,7 +121,11 @@ describe.skipIf(!PrivatePostgres.available)('Postgres going away under load', ()
     system = await RunningSystem.start({
       natsUrl: testNatsUrl(),
       namespace,
-      databases: { patchStatus: pg.url('patchflow'), actionLog: pg.url('patchflow_action_log'), workflows: pg.url('patchflow_workflows') },
+      databases: {
+        patchStatus: pg.url('patchflow'),
+        actionLog: pg.url('patchflow_action_log'),
+        workflows: pg.url('patchflow_workflows'),
+      },
     });
   }, 120_000);
 

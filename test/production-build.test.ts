@@ -48,7 +48,8 @@ function jsFiles(dir: string): string[] {
 function importedPackages(file: string): string[] {
   const code = readFileSync(file, 'utf8');
   // Statements at the start of a line (tsc's output), so a string that reads like one does not count.
-  const statements = /^\s*(?:import|export)\s[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  const statements =
+    /^\s*(?:import|export)\s[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
   const specifiers = [...code.matchAll(statements)].map((m) => (m[1] ?? m[2] ?? m[3])!);
   return specifiers
     .filter((s) => !s.startsWith('.') && !s.startsWith('node:') && !builtinModules.includes(s.split('/')[0]!))
@@ -57,7 +58,11 @@ function importedPackages(file: string): string[] {
 
 beforeAll(() => {
   // The real build (turbo caches it: a re-run without changes takes seconds).
-  const build = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
+  const build = spawnSync('npm', ['run', 'build'], {
+    cwd: repoRoot,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    encoding: 'utf8',
+  });
   if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout.slice(-3000)}\n${build.stderr.slice(-3000)}`);
 }, 300_000);
 
@@ -73,7 +78,11 @@ describe('npm run build', () => {
       expect(existsSync(join(repoRoot, 'services', s, 'dist/main.js')), s).toBe(true);
     }
     // Migrations are classes listed in code, so each one is compiled beside the code that lists it.
-    for (const dir of ['services/patch-status/src/migrations', 'services/action-log/src/migrations', 'libs/workflow-runtime/src/schema']) {
+    for (const dir of [
+      'services/patch-status/src/migrations',
+      'services/action-log/src/migrations',
+      'libs/workflow-runtime/src/schema',
+    ]) {
       for (const ts of readdirSync(join(repoRoot, dir)).filter((f) => f.endsWith('.ts'))) {
         const js = join(repoRoot, dir.replace('/src/', '/dist/'), ts.replace(/\.ts$/, '.js'));
         expect(existsSync(js), relative(repoRoot, js)).toBe(true);
@@ -86,9 +95,18 @@ describe('npm run build', () => {
     const names = runtimePackages.map((p) => (readJson(`${p}/package.json`) as { name: string }).name);
     const script = `for (const n of ${JSON.stringify(names)}) console.log(n + ' ' + import.meta.resolve(n));`;
     const run = (args: string[]) => {
-      const r = spawnSync(process.execPath, [...args, '--input-type=module', '-e', script], { cwd: repoRoot, env: productionEnv({}), encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [...args, '--input-type=module', '-e', script], {
+        cwd: repoRoot,
+        env: productionEnv({}),
+        encoding: 'utf8',
+      });
       expect(r.status, r.stderr).toBe(0);
-      return new Map(r.stdout.trim().split('\n').map((line) => line.split(' ') as [string, string]));
+      return new Map(
+        r.stdout
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' ') as [string, string]),
+      );
     };
     const plain = run([]);
     const development = run(['--conditions=development']);
@@ -100,13 +118,17 @@ describe('npm run build', () => {
 
   it('imports no devDependency at run time: every package a dist file imports is a dependency of its package', () => {
     const problems: string[] = [];
-    const owners = [...runtimePackages.map((p) => ({ dir: `${p}/dist`, manifest: `${p}/package.json` })), { dir: 'scripts/dist', manifest: 'package.json' }];
+    const owners = [
+      ...runtimePackages.map((p) => ({ dir: `${p}/dist`, manifest: `${p}/package.json` })),
+      { dir: 'scripts/dist', manifest: 'package.json' },
+    ];
     for (const { dir, manifest } of owners) {
       const deps = Object.keys((readJson(manifest).dependencies as Record<string, string> | undefined) ?? {});
       for (const file of jsFiles(join(repoRoot, dir))) {
         for (const pkg of importedPackages(file)) {
           if (devOnly.includes(pkg)) problems.push(`${relative(repoRoot, file)} imports ${pkg} (a development tool)`);
-          else if (!deps.includes(pkg)) problems.push(`${relative(repoRoot, file)} imports ${pkg}, not in the dependencies of ${manifest}`);
+          else if (!deps.includes(pkg))
+            problems.push(`${relative(repoRoot, file)} imports ${pkg}, not in the dependencies of ${manifest}`);
         }
       }
     }
@@ -152,7 +174,9 @@ describe('the services from dist/, with plain node', () => {
   };
 
   beforeAll(async () => {
-    const [patches, actionLog, workflows] = await Promise.all(['prod_patches', 'prod_actionlog', 'prod_workflows'].map(createTestDatabase));
+    const [patches, actionLog, workflows] = await Promise.all(
+      ['prod_patches', 'prod_actionlog', 'prod_workflows'].map(createTestDatabase),
+    );
     databases.push(patches!, actionLog!, workflows!);
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
@@ -170,11 +194,14 @@ describe('the services from dist/, with plain node', () => {
     startService('workflow-slack', { WORKFLOW_DATABASE_URL: workflows!.url });
     startService('gateway', { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_TOKENS: `prod:operator:${token}` });
     const logs = () => running.map((r) => `--- ${r.name} (exit ${r.child.exitCode})\n${r.output().slice(-1500)}`).join('\n');
-    await waitFor(async () => running.every((r) => r.child.exitCode === null) && (await http('GET', '/api/patches')).status === 200, {
-      timeoutMs: 45_000,
-      intervalMs: 200,
-      what: `the gateway and patch-status to answer:\n${logs()}`,
-    });
+    await waitFor(
+      async () => running.every((r) => r.child.exitCode === null) && (await http('GET', '/api/patches')).status === 200,
+      {
+        timeoutMs: 45_000,
+        intervalMs: 200,
+        what: `the gateway and patch-status to answer:\n${logs()}`,
+      },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -204,8 +231,13 @@ describe('the services from dist/, with plain node', () => {
     const slack = await waitFor(
       async () => {
         const history = await http('GET', `/api/patches/${id}/history`);
-        const entry = (history.body.entries as { action: string; executions: { workflow: string; status: string }[] }[] | undefined)?.[0];
-        return entry?.action === 'markActive' && entry.executions.find((e) => e.workflow === 'slack' && ['skipped', 'succeeded'].includes(e.status));
+        const entry = (
+          history.body.entries as { action: string; executions: { workflow: string; status: string }[] }[] | undefined
+        )?.[0];
+        return (
+          entry?.action === 'markActive' &&
+          entry.executions.find((e) => e.workflow === 'slack' && ['skipped', 'succeeded'].includes(e.status))
+        );
       },
       { timeoutMs: 30_000, intervalMs: 200, what: 'the slack execution in the history' },
     );
@@ -216,7 +248,8 @@ describe('the services from dist/, with plain node', () => {
     const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     const [kind, command, ...args] = compose.services.gateway.healthcheck.test as string[];
     expect([kind, command, args[0]]).toEqual(['CMD', 'node', '-e']);
-    const probe = (script: string) => spawnSync(process.execPath, ['-e', script], { env: productionEnv({}), timeout: 10_000 }).status;
+    const probe = (script: string) =>
+      spawnSync(process.execPath, ['-e', script], { env: productionEnv({}), timeout: 10_000 }).status;
     expect(probe(args[1]!.replace('127.0.0.1:8080', new URL(baseUrl).host))).toBe(0);
     // And it fails where nothing answers.
     expect(probe(args[1]!.replace('127.0.0.1:8080', '127.0.0.1:1'))).toBe(1);
@@ -224,7 +257,9 @@ describe('the services from dist/, with plain node', () => {
 
   it('stops every service cleanly on SIGTERM', async () => {
     for (const r of [...running].reverse()) {
-      const exited = new Promise<number | null>((ok) => (r.child.exitCode !== null ? ok(r.child.exitCode) : r.child.once('exit', ok)));
+      const exited = new Promise<number | null>((ok) =>
+        r.child.exitCode !== null ? ok(r.child.exitCode) : r.child.once('exit', ok),
+      );
       r.child.kill('SIGTERM');
       expect(await exited, `${r.name}:\n${r.output().slice(-1500)}`).toBe(0);
     }

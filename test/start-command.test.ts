@@ -75,7 +75,9 @@ describe('npm start on a bad command line or a busy port: one line, exit 2, noth
   it('an unknown flag, or a flag without its value', () => {
     const bogus = start({}, ['--bogus']);
     expect(bogus.code).toBe(2);
-    expect(bogus.err).toBe('patchflow: unknown option "--bogus"; the options are --only, --nats-credentials and --help (npm start -- --help)');
+    expect(bogus.err).toBe(
+      'patchflow: unknown option "--bogus"; the options are --only, --nats-credentials and --help (npm start -- --help)',
+    );
     const empty = start({}, ['--only']);
     expect(empty.code).toBe(2);
     expect(empty.err).toBe('patchflow: --only needs a value (see npm start -- --help)');
@@ -101,7 +103,11 @@ describe('npm start on a bad command line or a busy port: one line, exit 2, noth
     try {
       const r = start({});
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(new RegExp(`^patchflow: port ${jiraPort} \\(the health port of workflow-jira\\) is in use on 127\\.0\\.0\\.1: .*HEALTH_PORT_BASE`));
+      expect(r.err).toMatch(
+        new RegExp(
+          `^patchflow: port ${jiraPort} \\(the health port of workflow-jira\\) is in use on 127\\.0\\.0\\.1: .*HEALTH_PORT_BASE`,
+        ),
+      );
       expect(r.err.split('\n')).toHaveLength(1);
     } finally {
       srv.close();
@@ -128,10 +134,20 @@ describe('npm start -- --help', () => {
       writeFileSync(join(dir, 'package.json'), '{ "name": "empty", "private": true }');
       const env = { ...process.env };
       delete env.PATCHFLOW_NO_INSTALL;
-      const help = spawnSync(process.execPath, ['scripts/start.mjs', '--help'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+      const help = spawnSync(process.execPath, ['scripts/start.mjs', '--help'], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(help.status).toBe(0);
       expect(help.stdout).toMatch(/9101\s+patch-status/);
-      const only = spawnSync(process.execPath, ['scripts/start.mjs', '--only', 'foo'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+      const only = spawnSync(process.execPath, ['scripts/start.mjs', '--only', 'foo'], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(only.status).toBe(2);
       expect(only.stderr).toMatch(/no service named "foo"; choose from patch-status/);
       expect(existsSync(join(dir, 'node_modules'))).toBe(false);
@@ -153,10 +169,25 @@ describe('npm start installs only when it must, and never drops the dev dependen
       writeFileSync(join(dir, 'package-lock.json'), '{}');
       // A stand-in npm that records how it was called and "installs".
       mkdirSync(join(dir, 'bin'));
-      writeFileSync(join(dir, 'bin', 'npm'), '#!/bin/sh\necho "$@" >> npm-calls\nmkdir -p node_modules && touch node_modules/.package-lock.json\n', { mode: 0o755 });
-      const env: NodeJS.ProcessEnv = { ...process.env, ...ports, NODE_ENV: 'production', PATH: `${join(dir, 'bin')}:${process.env.PATH}` };
+      writeFileSync(
+        join(dir, 'bin', 'npm'),
+        '#!/bin/sh\necho "$@" >> npm-calls\nmkdir -p node_modules && touch node_modules/.package-lock.json\n',
+        { mode: 0o755 },
+      );
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...ports,
+        NODE_ENV: 'production',
+        PATH: `${join(dir, 'bin')}:${process.env.PATH}`,
+      };
       delete env.PATCHFLOW_NO_INSTALL;
-      const run = () => spawnSync(process.execPath, ['scripts/start.mjs', '--only', 'patch-status'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+      const run = () =>
+        spawnSync(process.execPath, ['scripts/start.mjs', '--only', 'patch-status'], {
+          cwd: dir,
+          env,
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
 
       const first = run();
       expect(first.stdout).toMatch(/^patchflow: installing dependencies \(node_modules is missing\): npm install --include=dev/m);
@@ -186,15 +217,22 @@ describe('npm start when a service cannot start as configured', () => {
     await db.drop();
   });
 
-  it('stops the run at once with the service\'s own line (exit 2 before ready is not retried)', () => {
+  it("stops the run at once with the service's own line (exit 2 before ready is not retried)", () => {
     const r = start(
-      { BUS_NAMESPACE: namespace, DATABASE_URL: db.url, OUTBOX_RELAY_BATCH: 'many', GATEWAY_TOKENS: 'test:admin:start-cfg-token-0123456789' },
+      {
+        BUS_NAMESPACE: namespace,
+        DATABASE_URL: db.url,
+        OUTBOX_RELAY_BATCH: 'many',
+        GATEWAY_TOKENS: 'test:admin:start-cfg-token-0123456789',
+      },
       ['--only', 'patch-status'],
     );
     expect(r.code).toBe(1);
     const lines = r.err.split('\n').filter((l) => l.startsWith('patchflow:'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^patchflow: patch-status cannot start \(exit code 2\): patch-status: invalid environment: OUTBOX_RELAY_BATCH: .*; stopping everything$/);
+    expect(lines[0]).toMatch(
+      /^patchflow: patch-status cannot start \(exit code 2\): patch-status: invalid environment: OUTBOX_RELAY_BATCH: .*; stopping everything$/,
+    );
     expect(r.out).not.toMatch(/restarting|services are ready/);
   });
 });

@@ -102,7 +102,11 @@ export class NpmStart {
   }
 
   async waitForOutput(pattern: RegExp, timeoutMs = 120_000): Promise<void> {
-    await waitFor(() => pattern.test(this.output), { timeoutMs, intervalMs: 100, what: `${pattern} in npm start's output:\n${this.output.slice(-3000)}` });
+    await waitFor(() => pattern.test(this.output), {
+      timeoutMs,
+      intervalMs: 100,
+      what: `${pattern} in npm start's output:\n${this.output.slice(-3000)}`,
+    });
   }
 
   signal(signal: NodeJS.Signals): void {

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '@patchflow/bus';
 import { createLogger } from '@patchflow/log';
-import { createTestDatabase, deleteNamespaceStreams, freePort, testNatsUrl, uniqueNamespace, waitFor, type TestDatabase } from '@patchflow/testing';
+import {
+  createTestDatabase,
+  deleteNamespaceStreams,
+  freePort,
+  testNatsUrl,
+  uniqueNamespace,
+  waitFor,
+  type TestDatabase,
+} from '@patchflow/testing';
 import { alive, freePortRange, NpmStart } from './start-helpers.js';
 
 // The real `npm start` (npm → node, as a user runs it) in a private bus namespace, private
@@ -53,7 +61,10 @@ function remember(pids: Record<string, number>): Record<string, number> {
 }
 
 async function expectAllGone(pids: number[]): Promise<void> {
-  await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 40_000, what: `pids ${pids.filter(alive).join(', ')} to be gone` });
+  await waitFor(() => pids.every((p) => !alive(p)), {
+    timeoutMs: 40_000,
+    what: `pids ${pids.filter(alive).join(', ')} to be gone`,
+  });
 }
 
 describe('npm start supervises every service', () => {
@@ -64,12 +75,20 @@ describe('npm start supervises every service', () => {
     run = npmStart();
     await run.waitForOutput(/all 7 services are ready/);
     pids = remember(run.servicePids());
-    expect(Object.keys(pids).sort()).toEqual(
-      ['action-log', 'gateway', 'patch-status', 'workflow-gitlab', 'workflow-jira', 'workflow-slack', 'workflow-successor'],
-    );
+    expect(Object.keys(pids).sort()).toEqual([
+      'action-log',
+      'gateway',
+      'patch-status',
+      'workflow-gitlab',
+      'workflow-jira',
+      'workflow-slack',
+      'workflow-successor',
+    ]);
     expect(run.output).toContain(`Action History UI: http://127.0.0.1:${gatewayPort}/`);
     // Right after the banner: the API answers from patch-status, not 503 "no service answers".
-    const res = await fetch(`http://127.0.0.1:${gatewayPort}/api/patches?limit=1`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`http://127.0.0.1:${gatewayPort}/api/patches?limit=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(200);
     for (let i = 0; i < 7; i += 1) {
       expect((await fetch(`http://127.0.0.1:${healthBase + i}/readyz`)).status).toBe(200);
@@ -110,7 +129,7 @@ describe('npm start stops', () => {
     await expectAllGone(all);
   });
 
-  it('on Ctrl-C in a terminal (SIGINT to npm\'s process group): each service stops gracefully, in order', async () => {
+  it("on Ctrl-C in a terminal (SIGINT to npm's process group): each service stops gracefully, in order", async () => {
     const run = npmStart(['--only', 'patch-status,workflow-slack'], { ownGroup: true });
     await run.waitForOutput(/all 2 services are ready/);
     const pids = remember(run.servicePids());
@@ -134,14 +153,21 @@ describe('npm start stops', () => {
     let last: number | undefined;
     for (let crash = 1; crash <= 5; crash += 1) {
       // Kill each incarnation as soon as it runs: ready or not, it counts as a crash.
-      const pid = await waitFor(() => {
-        const p = run.servicePids()['workflow-slack'];
-        return p !== undefined && p !== last ? p : undefined;
-      }, { timeoutMs: 30_000, what: `workflow-slack incarnation ${crash}` });
+      const pid = await waitFor(
+        () => {
+          const p = run.servicePids()['workflow-slack'];
+          return p !== undefined && p !== last ? p : undefined;
+        },
+        { timeoutMs: 30_000, what: `workflow-slack incarnation ${crash}` },
+      );
       seenPids.add(pid);
       process.kill(pid, 'SIGKILL');
       last = pid;
-      if (crash < 5) await run.waitForOutput(new RegExp(`restarting workflow-slack after SIGKILL \\(${['1st', '2nd', '3rd', '4th'][crash - 1]} time\\)`), 20_000);
+      if (crash < 5)
+        await run.waitForOutput(
+          new RegExp(`restarting workflow-slack after SIGKILL \\(${['1st', '2nd', '3rd', '4th'][crash - 1]} time\\)`),
+          20_000,
+        );
     }
     const { code } = await run.exited;
     expect(code).toBe(1);

@@ -4,7 +4,6 @@ import type { Endpoint } from './endpoints.js';
 import { ActionNameSchema, TransitionView, WorkflowNameSchema } from './patch-messages.js';
 import { executionStatuses } from './workflow-events.js';
 
-
 /**
  * An execution as the action-log shows it: `pending` until the workflow reports anything (the
  * work item routed it), then the status of its latest execution event.

@@ -78,11 +78,5 @@ export type Role = (typeof roleNames)[number];
 export const transitionFieldNames = ['reason'] as const;
 export type TransitionField = (typeof transitionFieldNames)[number];
 
-export const statusNames = lifecycleDefinition.statuses.map((s) => s.name) as unknown as readonly [
-  PatchStatus,
-  ...PatchStatus[],
-];
-export const actionNames = lifecycleDefinition.actions.map((a) => a.name) as unknown as readonly [
-  ActionName,
-  ...ActionName[],
-];
+export const statusNames = lifecycleDefinition.statuses.map((s) => s.name) as unknown as readonly [PatchStatus, ...PatchStatus[]];
+export const actionNames = lifecycleDefinition.actions.map((a) => a.name) as unknown as readonly [ActionName, ...ActionName[]];

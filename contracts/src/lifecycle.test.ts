@@ -11,7 +11,12 @@ import {
   Topology,
 } from './index.js';
 
-const clone = () => structuredClone(lifecycleDefinition) as unknown as { [k: string]: unknown; actions: Record<string, unknown>[]; statuses: Record<string, unknown>[] };
+const clone = () =>
+  structuredClone(lifecycleDefinition) as unknown as {
+    [k: string]: unknown;
+    actions: Record<string, unknown>[];
+    statuses: Record<string, unknown>[];
+  };
 
 describe('the lifecycle definition', () => {
   it('is valid as shipped', () => {

@@ -63,7 +63,7 @@ export function lifecycleProblems(input: unknown): string[] {
     if (!statuses.has(a.to)) problems.push(`action "${a.name}" leads to undeclared status "${a.to}"`);
   }
   const reached = new Set([def.initialStatus]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const a of def.actions) {
       if (a.from.some((f) => reached.has(f)) && !reached.has(a.to)) {

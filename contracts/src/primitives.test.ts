@@ -14,7 +14,9 @@ describe('message primitives refuse what Postgres would refuse', () => {
     expect(create.error?.issues[0]?.message).toMatch(/NUL/);
     const transition = TransitionRequest.safeParse({ patchId, action: 'cancel', actor, reason: 'x\u0000' });
     expect(transition.error?.issues[0]?.path).toEqual(['reason']);
-    expect(TransitionRequest.safeParse({ patchId, action: 'cancel', actor: { name: 'a\u0000', role: 'admin' } }).success).toBe(false);
+    expect(TransitionRequest.safeParse({ patchId, action: 'cancel', actor: { name: 'a\u0000', role: 'admin' } }).success).toBe(
+      false,
+    );
   });
 
   it('integers outside the int4 range are refused; the bound itself is accepted', () => {

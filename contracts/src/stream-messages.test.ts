@@ -18,10 +18,32 @@ describe('the JetStream message catalog', () => {
   const t = new Topology('ns_catalog');
   const now = new Date().toISOString();
   const id = '8f1c2a4e-4f7a-4d7e-9c1e-2b1f0c9d3e4a';
-  const patch = { id, name: '2026.48.1', product: 'p', status: 'active', version: 2, jiraKey: null, gitRef: null, predecessorId: null, createdAt: now, updatedAt: now } as const;
+  const patch = {
+    id,
+    name: '2026.48.1',
+    product: 'p',
+    status: 'active',
+    version: 2,
+    jiraKey: null,
+    gitRef: null,
+    predecessorId: null,
+    createdAt: now,
+    updatedAt: now,
+  } as const;
   const work = {
     workId: id,
-    transition: { id, patchId: id, action: 'markActive', fromStatus: 'draft', toStatus: 'active', actor: 'a', reason: null, patchVersion: 2, workId: id, createdAt: now },
+    transition: {
+      id,
+      patchId: id,
+      action: 'markActive',
+      fromStatus: 'draft',
+      toStatus: 'active',
+      actor: 'a',
+      reason: null,
+      patchVersion: 2,
+      workId: id,
+      createdAt: now,
+    },
     patch,
     workflows: [...routing.markActive],
   } as const;
@@ -38,7 +60,10 @@ describe('the JetStream message catalog', () => {
     for (const [name, m] of Object.entries(streamMessages)) {
       const subject = m.subject(t, samples[name as keyof typeof samples] as never);
       const stream = t.streams[m.stream];
-      expect(stream.subjects.some((f) => matches(f, subject)), `${name} → ${subject}`).toBe(true);
+      expect(
+        stream.subjects.some((f) => matches(f, subject)),
+        `${name} → ${subject}`,
+      ).toBe(true);
       covered.add(m.stream);
     }
     expect([...covered].sort()).toEqual((Object.keys(t.streams) as StreamKey[]).sort());

@@ -13,6 +13,7 @@ describe('stream replicas', () => {
   });
 
   it('must be what JetStream allows (1 to 5)', () => {
-    for (const bad of [0, 6, 2.5]) expect(() => new Topology('', { replicas: bad })).toThrow(/replicas must be an integer from 1 to 5/);
+    for (const bad of [0, 6, 2.5])
+      expect(() => new Topology('', { replicas: bad })).toThrow(/replicas must be an integer from 1 to 5/);
   });
 });

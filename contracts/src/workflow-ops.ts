@@ -5,7 +5,6 @@ import { ActionNameSchema, WorkflowNameSchema } from './patch-messages.js';
 import type { WorkflowName } from './routing.js';
 import type { Topology } from './topology.js';
 
-
 /** One dead-lettered work item as an operator sees it. */
 export const DeadLetterView = z.object({
   workflow: WorkflowNameSchema,

@@ -19,7 +19,11 @@ const run = promisify(execFile);
 
 /** Starts redis-server the way .ci/run starts the servers it needs, when nothing answers. */
 async function ensureRedis(host: string, port: number): Promise<void> {
-  const ping = () => run('redis-cli', ['-h', host, '-p', String(port), 'ping']).then((r) => r.stdout.trim() === 'PONG', () => false);
+  const ping = () =>
+    run('redis-cli', ['-h', host, '-p', String(port), 'ping']).then(
+      (r) => r.stdout.trim() === 'PONG',
+      () => false,
+    );
   if (await ping()) return;
   await run('redis-server', ['--daemonize', 'yes', '--bind', host, '--port', String(port), '--save', '', '--appendonly', 'no']);
   for (let i = 0; i < 50 && !(await ping()); i++) await new Promise((r) => setTimeout(r, 100));
@@ -30,10 +34,13 @@ export class BullmqSystem extends PeerSystem {
   readonly label = 'BullMQ pipeline';
   private readonly completed = new Set<string>();
   private readonly keyOfJob = new Map<string, string>();
-  protected readonly tracker = new SettleTracker(async (keys) => keys.filter((k) => (this.jobsOf.get(k) ?? ['?']).every((id) => this.completed.has(id))), {
-    intervalMs: 250,
-    minGapMs: 2,
-  });
+  protected readonly tracker = new SettleTracker(
+    async (keys) => keys.filter((k) => (this.jobsOf.get(k) ?? ['?']).every((id) => this.completed.has(id))),
+    {
+      intervalMs: 250,
+      minGapMs: 2,
+    },
+  );
 
   private constructor(
     parts: PeerParts,
@@ -80,7 +87,13 @@ export class BullmqSystem extends PeerSystem {
     // After the commit: the dual write the issue describes.
     await Promise.all(
       t.jobs.map((job, i) =>
-        this.queues.get(job.workflow)!.add('work', job, { jobId: jobIds[i]!, attempts: 3, backoff: { type: 'exponential', delay: 100 }, removeOnComplete: 1000, removeOnFail: 5000 }),
+        this.queues.get(job.workflow)!.add('work', job, {
+          jobId: jobIds[i]!,
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 100 },
+          removeOnComplete: 1000,
+          removeOnFail: 5000,
+        }),
       ),
     );
     return { transitionId: t.transitionId, createdAt: t.createdAt, jobIds };

@@ -12,7 +12,12 @@ function take(patches: string[]): string {
 }
 
 /** `callers` loops, each: startDeployment, wait until it settled, next — `count` in all. */
-export async function closedLoop(system: BenchSystem, patches: string[], count: number, callers: number): Promise<{ settled: Settled[]; seconds: number }> {
+export async function closedLoop(
+  system: BenchSystem,
+  patches: string[],
+  count: number,
+  callers: number,
+): Promise<{ settled: Settled[]; seconds: number }> {
   const settled: Settled[] = [];
   let issued = 0;
   const t0 = performance.now();

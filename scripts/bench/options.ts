@@ -106,7 +106,8 @@ export function parseBenchOptions(argv: string[]): ParseResult {
         break;
       }
       case '--only':
-        if (!(systemNames as readonly string[]).includes(raw)) problem = `--only must be one of ${systemNames.join(', ')} (got "${raw}")`;
+        if (!(systemNames as readonly string[]).includes(raw))
+          problem = `--only must be one of ${systemNames.join(', ')} (got "${raw}")`;
         else only = raw as SystemName;
         break;
       case '--redis-url':

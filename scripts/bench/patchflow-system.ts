@@ -9,7 +9,14 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { workflowsFor, type ActionName } from '@patchflow/contracts';
 import { ensureDatabase } from '@patchflow/db';
-import { connectTestBus, PrivateNatsServer, PrivatePostgres, RunningSystem, systemServices, uniqueNamespace } from '@patchflow/testing';
+import {
+  connectTestBus,
+  PrivateNatsServer,
+  PrivatePostgres,
+  RunningSystem,
+  systemServices,
+  uniqueNamespace,
+} from '@patchflow/testing';
 import type { Bus } from '@patchflow/bus';
 import type { ProcessGroup } from './proc.js';
 import { natsGroup, postgresGroup, processGroup } from './servers.js';
@@ -45,10 +52,13 @@ export class PatchflowSystem implements BenchSystem {
     private readonly standIns: StandIns,
     private readonly actionLog: pg.Client,
   ) {
-    this.tracker = new SettleTracker(async (keys) => {
-      const r = await this.actionLog.query<{ key: string }>(SETTLED_SQL, [keys, keys.map((k) => this.routed.get(k) ?? 4)]);
-      return r.rows.map((row) => row.key);
-    }, { intervalMs: 250, minGapMs: 10 });
+    this.tracker = new SettleTracker(
+      async (keys) => {
+        const r = await this.actionLog.query<{ key: string }>(SETTLED_SQL, [keys, keys.map((k) => this.routed.get(k) ?? 4)]);
+        return r.rows.map((row) => row.key);
+      },
+      { intervalMs: 250, minGapMs: 10 },
+    );
     // The action-log pings after every projection change; an execution event may settle a transition.
     bus.listen(bus.topology.allActionLogUpdates, (value) => {
       const v = value as { kind?: string; workId?: string };
@@ -60,7 +70,11 @@ export class PatchflowSystem implements BenchSystem {
     const [postgres, nats, standIns] = await Promise.all([PrivatePostgres.create(), PrivateNatsServer.start(), StandIns.start()]);
     const namespace = uniqueNamespace('benche2e');
     const bus = await connectTestBus(namespace, nats.url, 'bench-e2e');
-    const databases = { patchStatus: postgres.url('pf_patch_status'), actionLog: postgres.url('pf_action_log'), workflows: postgres.url('pf_workflows') };
+    const databases = {
+      patchStatus: postgres.url('pf_patch_status'),
+      actionLog: postgres.url('pf_action_log'),
+      workflows: postgres.url('pf_workflows'),
+    };
     for (const url of Object.values(databases)) await ensureDatabase(url);
     const system = await RunningSystem.start({
       natsUrl: nats.url,
@@ -82,7 +96,10 @@ export class PatchflowSystem implements BenchSystem {
       natsGroup(this.nats),
       postgresGroup(this.postgres, () => (this.checkBackendPid ? [this.checkBackendPid] : [])),
       processGroup('load driver + HTTP stand-ins', () => process.pid),
-      { ...processGroup("driver's settle checks (its postgres backend; not in the total)", () => this.checkBackendPid, 'server'), harness: true },
+      {
+        ...processGroup("driver's settle checks (its postgres backend; not in the total)", () => this.checkBackendPid, 'server'),
+        harness: true,
+      },
     ];
   }
 
@@ -95,7 +112,11 @@ export class PatchflowSystem implements BenchSystem {
       Array.from({ length: 32 }, async () => {
         while (made < n) {
           made++;
-          const created = await this.http('POST', '/api/patches', { name: `2026.${++this.seq}.1`, product: 'bench', jiraKey: this.standIns.newIssue() });
+          const created = await this.http('POST', '/api/patches', {
+            name: `2026.${++this.seq}.1`,
+            product: 'bench',
+            jiraKey: this.standIns.newIssue(),
+          });
           const id = created.patch.id as string;
           ids.push(id);
           await this.settled(await this.transition(id, 'markActive'));
@@ -149,16 +170,23 @@ export class PatchflowSystem implements BenchSystem {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply body, read by field
   private async http(method: string, path: string, body?: unknown, key: string = randomUUID()): Promise<any> {
     for (let attempt = 1; ; attempt++) {
-      const reply = await this.system.http(method, path, body, { 'idempotency-key': key }).catch((err: unknown) => ({ status: 0, body: String(err) }));
+      const reply = await this.system
+        .http(method, path, body, { 'idempotency-key': key })
+        .catch((err: unknown) => ({ status: 0, body: String(err) }));
       if (reply.status === 200 || reply.status === 201) return reply.body;
       const retryable = reply.status === 0 || reply.status === 503 || reply.status === 504;
-      if (!retryable || attempt >= 20) throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
+      if (!retryable || attempt >= 20)
+        throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
       this.retried++;
       await new Promise((r) => setTimeout(r, 200));
     }
   }
 
   notes(): string[] {
-    return this.retried ? [`${this.label}: ${this.retried} HTTP requests answered 503/504 (or failed) and were sent again with their Idempotency-Key`] : [];
+    return this.retried
+      ? [
+          `${this.label}: ${this.retried} HTTP requests answered 503/504 (or failed) and were sent again with their Idempotency-Key`,
+        ]
+      : [];
   }
 }

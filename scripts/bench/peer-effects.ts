@@ -58,16 +58,32 @@ export class PeerEffects {
                  VALUES ($1, $2, $3, 'draft', 1, $4, now(), now()) ON CONFLICT (predecessor_id) DO NOTHING RETURNING id`,
           values: [randomUUID(), `${job.name}.next`, job.product, job.patchId],
         });
-        await step('createSuccessor', `created successor ${job.product} ${job.name}.next`, { successorId: r.rows[0]?.id ?? null, replayed: r.rowCount === 0 });
+        await step('createSuccessor', `created successor ${job.product} ${job.name}.next`, {
+          successorId: r.rows[0]?.id ?? null,
+          replayed: r.rowCount === 0,
+        });
         return;
       }
       case 'gitlab': {
         const g = this.config.gitlab;
         const ref = job.gitRef ?? 'main';
         const form = new URLSearchParams({ token: g.triggerToken, ref });
-        for (const [k, v] of Object.entries({ PATCH_ID: job.patchId, PATCH_NAME: job.name, PATCH_ACTION: job.action, PATCH_STATUS: job.toStatus })) form.set(`variables[${k}]`, v);
-        const p = (await send(`${g.url}/api/v4/projects/${g.projectId}/trigger/pipeline`, { method: 'POST', body: form })) as { id: number; web_url: string };
-        await step('triggerPipeline', `triggered GitLab pipeline ${p.id} on ${ref}`, { pipelineId: p.id, webUrl: p.web_url, ref });
+        for (const [k, v] of Object.entries({
+          PATCH_ID: job.patchId,
+          PATCH_NAME: job.name,
+          PATCH_ACTION: job.action,
+          PATCH_STATUS: job.toStatus,
+        }))
+          form.set(`variables[${k}]`, v);
+        const p = (await send(`${g.url}/api/v4/projects/${g.projectId}/trigger/pipeline`, { method: 'POST', body: form })) as {
+          id: number;
+          web_url: string;
+        };
+        await step('triggerPipeline', `triggered GitLab pipeline ${p.id} on ${ref}`, {
+          pipelineId: p.id,
+          webUrl: p.web_url,
+          ref,
+        });
         return;
       }
       case 'jira': {
@@ -75,26 +91,47 @@ export class PeerEffects {
         const key = job.jiraKey;
         const target = JIRA_TARGET[job.toStatus];
         if (!key || !target) return;
-        const headers = { authorization: `Basic ${Buffer.from(`${j.email}:${j.apiToken}`).toString('base64')}`, accept: 'application/json' };
+        const headers = {
+          authorization: `Basic ${Buffer.from(`${j.email}:${j.apiToken}`).toString('base64')}`,
+          accept: 'application/json',
+        };
         const json = { ...headers, 'content-type': 'application/json' };
         const issue = `${j.url}/rest/api/3/issue/${encodeURIComponent(key)}`;
-        const current = ((await send(`${issue}?fields=status`, { headers })) as { fields: { status: { name: string } } }).fields.status.name;
+        const current = ((await send(`${issue}?fields=status`, { headers })) as { fields: { status: { name: string } } }).fields
+          .status.name;
         if (current !== target) {
-          const { transitions } = (await send(`${issue}/transitions`, { headers })) as { transitions: { id: string; to: { name: string } }[] };
+          const { transitions } = (await send(`${issue}/transitions`, { headers })) as {
+            transitions: { id: string; to: { name: string } }[];
+          };
           const match = transitions.find((t) => t.to.name === target);
           if (!match) throw new Error(`no Jira transition to ${target}`);
-          await send(`${issue}/transitions`, { method: 'POST', headers: json, body: JSON.stringify({ transition: { id: match.id } }) });
-          await step('transitionIssue', `moved Jira issue ${key} from "${current}" to "${target}"`, { jiraKey: key, from: current, to: target, transitionId: match.id });
+          await send(`${issue}/transitions`, {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify({ transition: { id: match.id } }),
+          });
+          await step('transitionIssue', `moved Jira issue ${key} from "${current}" to "${target}"`, {
+            jiraKey: key,
+            from: current,
+            to: target,
+            transitionId: match.id,
+          });
         }
         const text = `${job.product} ${job.name}: ${job.action} (${job.fromStatus} → ${job.toStatus})`;
         const body = { body: { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text }] }] } };
-        const c = (await send(`${issue}/comment`, { method: 'POST', headers: json, body: JSON.stringify(body) })) as { id: string };
+        const c = (await send(`${issue}/comment`, { method: 'POST', headers: json, body: JSON.stringify(body) })) as {
+          id: string;
+        };
         await step('commentIssue', `commented on Jira issue ${key}`, { jiraKey: key, commentId: c.id });
         return;
       }
       case 'slack': {
         const text = `*${job.product} ${job.name}*: ${job.action} (${job.fromStatus} → ${job.toStatus})`;
-        await send(this.config.slackWebhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+        await send(this.config.slackWebhookUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text }),
+        });
         const postedAt = new Date().toISOString();
         await step('notifySlack', `posted to Slack: ${text}`, { postedAt });
         return;

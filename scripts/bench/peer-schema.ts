@@ -96,7 +96,14 @@ export async function transition(
   const transitionId = randomUUID();
   try {
     await client.query('BEGIN');
-    const r = await client.query<{ name: string; product: string; status: string; version: number; jira_key: string | null; git_ref: string | null }>({
+    const r = await client.query<{
+      name: string;
+      product: string;
+      status: string;
+      version: number;
+      jira_key: string | null;
+      git_ref: string | null;
+    }>({
       name: 'bench_read_patch',
       text: 'SELECT name, product, status, version, jira_key, git_ref FROM bench_patch WHERE id = $1',
       values: [patchId],

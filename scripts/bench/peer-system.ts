@@ -52,14 +52,23 @@ export abstract class PeerSystem implements BenchSystem {
     for (const w of workflowNames) {
       this.workers.set(
         w,
-        ServiceProcess.start('scripts/bench/peer-worker.ts', { ...this.parts.standIns.env, ...env, WORKFLOW: w, DATABASE_URL: this.parts.databaseUrl }),
+        ServiceProcess.start('scripts/bench/peer-worker.ts', {
+          ...this.parts.standIns.env,
+          ...env,
+          WORKFLOW: w,
+          DATABASE_URL: this.parts.databaseUrl,
+        }),
       );
     }
     await Promise.all([...this.workers.values()].map((p) => p.waitForLog(/peer worker ready/, 60_000)));
   }
 
   /** The transition and its jobs; resolves once committed (and, for a dual write, enqueued). */
-  protected abstract commit(patchId: string, action: ActionName, workflows: readonly WorkflowName[]): Promise<{ transitionId: string; createdAt: Date; jobIds: string[] }>;
+  protected abstract commit(
+    patchId: string,
+    action: ActionName,
+    workflows: readonly WorkflowName[],
+  ): Promise<{ transitionId: string; createdAt: Date; jobIds: string[] }>;
 
   /** Extra process groups of the peer (Redis). */
   protected extraProcesses(): ProcessGroup[] {
@@ -72,7 +81,10 @@ export abstract class PeerSystem implements BenchSystem {
       ...this.extraProcesses(),
       postgresGroup(this.parts.postgres, () => [this.parts.checkPid]),
       processGroup('load driver (transition SQL, producer) + HTTP stand-ins', () => process.pid),
-      { ...processGroup("driver's settle checks (its postgres backend; not in the total)", () => this.parts.checkPid, 'server'), harness: true },
+      {
+        ...processGroup("driver's settle checks (its postgres backend; not in the total)", () => this.parts.checkPid, 'server'),
+        harness: true,
+      },
     ];
   }
 

@@ -15,7 +15,10 @@ export class PgBossSystem extends PeerSystem {
   protected readonly tracker = new SettleTracker(
     async (keys) => {
       const ids = keys.flatMap((k) => this.jobsOf.get(k) ?? []);
-      const r = await this.parts.check.query<{ id: string }>("SELECT id::text FROM pgboss.job WHERE id = ANY($1::uuid[]) AND state = 'completed'", [ids]);
+      const r = await this.parts.check.query<{ id: string }>(
+        "SELECT id::text FROM pgboss.job WHERE id = ANY($1::uuid[]) AND state = 'completed'",
+        [ids],
+      );
       const done = new Set(r.rows.map((row) => row.id));
       return keys.filter((k) => (this.jobsOf.get(k) ?? ['?']).every((id) => done.has(id)));
     },

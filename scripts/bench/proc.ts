@@ -53,7 +53,10 @@ function parentOf(pid: number): number {
   }
 }
 
-const allPids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+const allPids = () =>
+  readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 
 /** Processes whose command line matches `pattern`. */
 export function pidsMatching(pattern: RegExp): number[] {
@@ -138,6 +141,7 @@ function pssKb(pid: number): number {
  */
 export function memoryMb(group: ProcessGroup): number {
   const pids = group.pids();
-  const kb = group.memory === 'peak' ? pids.reduce((s, pid) => s + statusKb(pid, 'VmHWM'), 0) : pids.reduce((s, pid) => s + pssKb(pid), 0);
+  const kb =
+    group.memory === 'peak' ? pids.reduce((s, pid) => s + statusKb(pid, 'VmHWM'), 0) : pids.reduce((s, pid) => s + pssKb(pid), 0);
   return kb / 1024;
 }

@@ -23,7 +23,11 @@ export function natsGroup(server: PrivateNatsServer): ProcessGroup {
 }
 
 /** A single process by pid (a Postgres backend is measured like its server: `memory` 'server'). */
-export function processGroup(label: string, pid: () => number | undefined, memory: ProcessGroup['memory'] = 'peak'): ProcessGroup {
+export function processGroup(
+  label: string,
+  pid: () => number | undefined,
+  memory: ProcessGroup['memory'] = 'peak',
+): ProcessGroup {
   return {
     label,
     memory,

@@ -45,7 +45,9 @@ export class SettleTracker {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(committed.key);
-        reject(new Error(`transition ${committed.key} did not settle within ${SETTLE_TIMEOUT_MS / 1000} s (a workflow failing?)`));
+        reject(
+          new Error(`transition ${committed.key} did not settle within ${SETTLE_TIMEOUT_MS / 1000} s (a workflow failing?)`),
+        );
       }, SETTLE_TIMEOUT_MS);
       this.pending.set(committed.key, { committed, resolve, timer });
       this.poke(committed.key);
@@ -74,7 +76,12 @@ export class SettleTracker {
   private async loop(): Promise<void> {
     while (this.running) {
       const sinceLast = Date.now() - this.lastCheck;
-      const timeout = this.pending.size === 0 ? 60_000 : this.dirty.size > 0 ? Math.max(0, this.options.minGapMs - sinceLast) : this.options.intervalMs;
+      const timeout =
+        this.pending.size === 0
+          ? 60_000
+          : this.dirty.size > 0
+            ? Math.max(0, this.options.minGapMs - sinceLast)
+            : this.options.intervalMs;
       if (timeout > 0) {
         await new Promise<void>((r) => {
           const t = setTimeout(r, timeout);

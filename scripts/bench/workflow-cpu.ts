@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Bus } from '@patchflow/bus';
 import { ensureDatabase } from '@patchflow/db';
-import { buildWorkItem, connectTestBus, deleteNamespaceStreams, PrivateNatsServer, PrivatePostgres, repoRoot, uniqueNamespace, waitFor } from '@patchflow/testing';
+import {
+  buildWorkItem,
+  connectTestBus,
+  deleteNamespaceStreams,
+  PrivateNatsServer,
+  PrivatePostgres,
+  repoRoot,
+  uniqueNamespace,
+  waitFor,
+} from '@patchflow/testing';
 import { cpuBetween, sampleCpu, type ProcessGroup } from './proc.js';
 import { natsGroup, postgresGroup, processGroup } from './servers.js';
 
@@ -82,7 +91,14 @@ class WorkflowProcess {
   }
 }
 
-export async function cpuPerItem(o: { items: number; rounds: number; baseline: string; prof: string; logLevel: string; rate: number }): Promise<void> {
+export async function cpuPerItem(o: {
+  items: number;
+  rounds: number;
+  baseline: string;
+  prof: string;
+  logLevel: string;
+  rate: number;
+}): Promise<void> {
   const [postgres, nats] = await Promise.all([PrivatePostgres.create(), PrivateNatsServer.start()]);
   const runtimes: Array<{ label: string; entry: string }> = [{ label: 'current', entry: '' }];
   if (o.baseline) runtimes.unshift({ label: 'baseline', entry: o.baseline });
@@ -97,13 +113,24 @@ export async function cpuPerItem(o: { items: number; rounds: number; baseline: s
           await ensureDatabase(databaseUrl);
           const prof = o.prof ? ['--cpu-prof', '--cpu-prof-dir', o.prof] : [];
           const wf = await WorkflowProcess.start(
-            { NATS_URL: nats.url, BUS_NAMESPACE: namespace, WORKFLOW_DATABASE_URL: databaseUrl, BENCH_HANDLER: handler, BENCH_RUNTIME: rt.entry, LOG_LEVEL: o.logLevel },
+            {
+              NATS_URL: nats.url,
+              BUS_NAMESPACE: namespace,
+              WORKFLOW_DATABASE_URL: databaseUrl,
+              BENCH_HANDLER: handler,
+              BENCH_RUNTIME: rt.entry,
+              LOG_LEVEL: o.logLevel,
+            },
             prof,
           );
           try {
             await publishAll(bus, WARM_UP);
             await wf.waitSucceeded(WARM_UP);
-            const groups: ProcessGroup[] = [processGroup('workflow', () => wf.child.pid), postgresGroup(postgres), natsGroup(nats)];
+            const groups: ProcessGroup[] = [
+              processGroup('workflow', () => wf.child.pid),
+              postgresGroup(postgres),
+              natsGroup(nats),
+            ];
             const before = sampleCpu(groups);
             const t0 = performance.now();
             await publishAll(bus, o.items, o.rate);
@@ -135,10 +162,15 @@ export async function cpuPerItem(o: { items: number; rounds: number; baseline: s
     await postgres.destroy();
   }
   const f = (v: number, d = 2) => v.toFixed(d);
-  console.log(`\nWorkflow CPU per item (${new Date().toISOString()}, ${o.items} items after ${WARM_UP} warm-up, ${o.rate > 0 ? `published at ${o.rate}/s` : '64 published in flight'}; log level ${o.logLevel}; private Postgres and nats-server; CPU from /proc utime+stime)\n`);
+  console.log(
+    `\nWorkflow CPU per item (${new Date().toISOString()}, ${o.items} items after ${WARM_UP} warm-up, ${o.rate > 0 ? `published at ${o.rate}/s` : '64 published in flight'}; log level ${o.logLevel}; private Postgres and nats-server; CPU from /proc utime+stime)\n`,
+  );
   console.log('| runtime | handler | round | items/s | workflow CPU ms/item | Postgres CPU ms/item | nats-server CPU ms/item |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of rows) console.log(`| ${r.runtime} | ${r.handler} | ${r.round} | ${f(r.perSecond, 0)} | ${f(r.workflowMs)} | ${f(r.postgresMs)} | ${f(r.natsMs)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.runtime} | ${r.handler} | ${r.round} | ${f(r.perSecond, 0)} | ${f(r.workflowMs)} | ${f(r.postgresMs)} | ${f(r.natsMs)} |`,
+    );
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   console.log('\nMedians over rounds\n');
   console.log('| runtime | handler | items/s | workflow CPU ms/item | Postgres CPU ms/item | nats-server CPU ms/item |');

@@ -45,4 +45,3 @@ process.on('message', (m: unknown) => {
   if (m === 'stop') void service.stop().then(() => process.exit(0));
 });
 process.send?.('ready');
-

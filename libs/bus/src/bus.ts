@@ -1,10 +1,5 @@
 import { connect, createInbox, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import {
-  jetstream,
-  jetstreamManager,
-  type JetStreamClient,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import {
   ContractError,
@@ -173,10 +168,7 @@ export class Bus {
    * answered with the reply envelope. A handler's ContractError becomes its error reply; anything
    * else is logged and answered `internal`. Nothing a caller sends can crash the service.
    */
-  serve<E extends Endpoint>(
-    endpoint: E,
-    handler: (request: z.infer<E['request']>) => Promise<z.infer<E['result']>>,
-  ): void {
+  serve<E extends Endpoint>(endpoint: E, handler: (request: z.infer<E['request']>) => Promise<z.infer<E['result']>>): void {
     const subject = endpoint.subject(this.topology);
     const sub = this.nc.subscribe(subject, {
       queue: 'q',
@@ -270,7 +262,11 @@ export class Bus {
    * `Nats-Msg-Id` come from the value, so it cannot land under another action's or workflow's
    * name, and a repeat within the duplicate window is stored once. Waits for the stream's ack.
    */
-  async send<S extends z.ZodType>(message: StreamMessage<S>, value: z.infer<S>, options: { timeoutMs?: number } = {}): Promise<PublishResult> {
+  async send<S extends z.ZodType>(
+    message: StreamMessage<S>,
+    value: z.infer<S>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<PublishResult> {
     return this.publish(message.subject(this.topology, value), value, { msgId: message.msgId(value), ...options });
   }
 
@@ -315,7 +311,6 @@ export class Bus {
     return this.nc.isClosed();
   }
 
-
   /**
    * Graceful stop: stop taking requests, let in-flight handlers answer, then drain the
    * connection (which flushes pending publishes) and close.
@@ -338,7 +333,6 @@ export class Bus {
   async close(): Promise<void> {
     if (!this.nc.isClosed()) await this.nc.close();
   }
-
 }
 
 function decodeReply(data: Uint8Array): Reply<unknown> {
@@ -373,4 +367,3 @@ function requestFailure(err: unknown, subject: string, timeout: number): ErrorBo
   }
   return { code: 'unavailable', message: `request on ${subject} failed: ${err instanceof Error ? err.message : String(err)}` };
 }
-

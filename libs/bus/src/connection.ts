@@ -28,7 +28,10 @@ export interface NatsAuth {
 export function splitNatsUrl(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
   const servers: string[] = [];
   let found: { user?: string; pass?: string; token?: string } = {};
-  for (const raw of url.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const match = /^([a-z]+:\/\/)([^@/]*)@(.*)$/i.exec(raw);
     if (!match) {
       servers.push(raw);

@@ -35,7 +35,13 @@ export interface ConsumeOptions<S extends z.ZodType> {
    * Called for a message that fails the contract, before it is terminated (never redelivered).
    * If it throws, the message is nak'ed instead and comes back: whatever it records is not lost.
    */
-  onInvalid?(info: { subject: string; streamSeq: number; error: ContractError; raw: string; data: Uint8Array }): void | Promise<void>;
+  onInvalid?(info: {
+    subject: string;
+    streamSeq: number;
+    error: ContractError;
+    raw: string;
+    data: Uint8Array;
+  }): void | Promise<void>;
   /** Messages handled at once by this process. */
   concurrency?: number;
 }
@@ -125,8 +131,7 @@ export class ConsumerRunner {
     try {
       value = decodeWith(this.options.schema, m.data, `message on ${m.subject}`);
     } catch (error) {
-      const contractError =
-        error instanceof ContractError ? error : new ContractError('validation_failed', String(error));
+      const contractError = error instanceof ContractError ? error : new ContractError('validation_failed', String(error));
       try {
         await this.options.onInvalid?.({
           subject: m.subject,

@@ -149,7 +149,8 @@ export class ConfirmingStreamPublisher {
     this.closed = true;
     clearInterval(this.sweeper);
     this.publisher.close();
-    for (const list of this.waiting.values()) for (const w of list) w.reject(new StreamPublishError('publisher closed before the stream confirmed'));
+    for (const list of this.waiting.values())
+      for (const w of list) w.reject(new StreamPublishError('publisher closed before the stream confirmed'));
     this.waiting.clear();
   }
 

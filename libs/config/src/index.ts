@@ -88,12 +88,20 @@ export interface NatsConnection {
 export function natsConnection(env: NatsEnv): NatsConnection {
   const problems: string[] = [];
   if ((env.NATS_USER === undefined) !== (env.NATS_PASSWORD === undefined)) {
-    problems.push(env.NATS_USER === undefined ? 'NATS_PASSWORD is set but NATS_USER is missing' : 'NATS_USER is set but NATS_PASSWORD is missing');
+    problems.push(
+      env.NATS_USER === undefined
+        ? 'NATS_PASSWORD is set but NATS_USER is missing'
+        : 'NATS_USER is set but NATS_PASSWORD is missing',
+    );
   }
   const ways = [env.NATS_USER && 'NATS_USER', env.NATS_TOKEN && 'NATS_TOKEN', env.NATS_CREDS && 'NATS_CREDS'].filter(Boolean);
   if (ways.length > 1) problems.push(`set only one of ${ways.join(', ')}`);
   if ((env.NATS_TLS_CERT === undefined) !== (env.NATS_TLS_KEY === undefined)) {
-    problems.push(env.NATS_TLS_CERT === undefined ? 'NATS_TLS_KEY is set but NATS_TLS_CERT is missing' : 'NATS_TLS_CERT is set but NATS_TLS_KEY is missing');
+    problems.push(
+      env.NATS_TLS_CERT === undefined
+        ? 'NATS_TLS_KEY is set but NATS_TLS_CERT is missing'
+        : 'NATS_TLS_CERT is set but NATS_TLS_KEY is missing',
+    );
   }
   for (const name of ['NATS_CREDS', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const) {
     const path = env[name];

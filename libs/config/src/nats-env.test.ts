@@ -31,7 +31,9 @@ describe('NATS connection variables, checked together at start', () => {
   });
 
   it('only one way to authenticate', () => {
-    expect(problem({ NATS_USER: 'a', NATS_PASSWORD: 'b', NATS_TOKEN: 'tok-123' })).toContain('set only one of NATS_USER, NATS_TOKEN');
+    expect(problem({ NATS_USER: 'a', NATS_PASSWORD: 'b', NATS_TOKEN: 'tok-123' })).toContain(
+      'set only one of NATS_USER, NATS_TOKEN',
+    );
     expect(problem({ NATS_TOKEN: 'tok-123', NATS_CREDS: readable })).toContain('set only one of NATS_TOKEN, NATS_CREDS');
   });
 
@@ -58,7 +60,12 @@ describe('NATS connection variables, checked together at start', () => {
     });
     const settings = natsConnection(env);
     expect(settings.url).toBe('nats://a:4222,nats://b:4222');
-    expect(settings.auth).toEqual({ user: 'workflow-jira', pass: 'pw', tls: { caFile: readable }, inboxPrefix: '_INBOX_workflow-jira' });
+    expect(settings.auth).toEqual({
+      user: 'workflow-jira',
+      pass: 'pw',
+      tls: { caFile: readable },
+      inboxPrefix: '_INBOX_workflow-jira',
+    });
     const defaults = natsConnection(parse({}));
     expect(defaults.url).toBe('nats://127.0.0.1:4222');
     expect(defaults.auth).toEqual({ inboxPrefix: '_INBOX' });

@@ -41,7 +41,11 @@ export interface FakeRun {
  */
 export function fakeWorkflowInput(
   work: WorkItem,
-  { attempt = 1, externalRef = {}, signal = new AbortController().signal }: { attempt?: number; externalRef?: Record<string, unknown>; signal?: AbortSignal } = {},
+  {
+    attempt = 1,
+    externalRef = {},
+    signal = new AbortController().signal,
+  }: { attempt?: number; externalRef?: Record<string, unknown>; signal?: AbortSignal } = {},
 ): FakeRun {
   const steps: RecordedStep[] = [];
   const recorded: Record<string, unknown> = { ...externalRef };
@@ -50,7 +54,11 @@ export function fakeWorkflowInput(
       steps.push({ subactionType, message, metadata });
     },
     step(stepName, message, metadata) {
-      return logger.subaction({ subactionType: `patch.workflow.${work.transition.action}.${stepName}`, message, ...(metadata ? { metadata } : {}) });
+      return logger.subaction({
+        subactionType: `patch.workflow.${work.transition.action}.${stepName}`,
+        message,
+        ...(metadata ? { metadata } : {}),
+      });
     },
   };
   return {

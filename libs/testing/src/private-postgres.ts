@@ -48,7 +48,14 @@ export class PrivatePostgres {
   }
 
   async start(): Promise<void> {
-    await this.ctl(['-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, '-l', join(this.dir, 'log'), '-w', 'start']);
+    await this.ctl([
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`,
+      '-l',
+      join(this.dir, 'log'),
+      '-w',
+      'start',
+    ]);
   }
 
   async stop(): Promise<void> {
@@ -58,7 +65,16 @@ export class PrivatePostgres {
   /** What a restart or failover does to clients: every connection closed, the server back ~1 s later. */
   async restart(): Promise<void> {
     // `-l` too: without it the server would inherit (and hold open) this call's output pipes.
-    await this.ctl(['-m', 'fast', '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, '-l', join(this.dir, 'log'), '-w', 'restart']);
+    await this.ctl([
+      '-m',
+      'fast',
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`,
+      '-l',
+      join(this.dir, 'log'),
+      '-w',
+      'restart',
+    ]);
   }
 
   /**

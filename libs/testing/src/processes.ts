@@ -76,12 +76,13 @@ export class PrivateNatsServer {
     closeSync(log);
     this.child = child;
     // A cluster node restarted after a crash may take a while to recover its JetStream store.
-    await waitFor(() => child.exitCode === null && canConnect(this.port), { timeoutMs: 30_000, what: `nats-server on ${this.port}` }).catch(
-      (err: unknown) => {
-        const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-        throw new Error(`${String(err)} (exit ${String(child.exitCode ?? child.signalCode)}); its log:\n${tail}`);
-      },
-    );
+    await waitFor(() => child.exitCode === null && canConnect(this.port), {
+      timeoutMs: 30_000,
+      what: `nats-server on ${this.port}`,
+    }).catch((err: unknown) => {
+      const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+      throw new Error(`${String(err)} (exit ${String(child.exitCode ?? child.signalCode)}); its log:\n${tail}`);
+    });
   }
 
   /** Stops the server: SIGTERM shuts down cleanly, SIGKILL is a crash (`restart()` brings it back). */

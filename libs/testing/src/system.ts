@@ -69,19 +69,43 @@ export class RunningSystem {
       WORKFLOW_ACK_WAIT_MS: '5000',
     };
     const env: Record<SystemService, Record<string, string>> = {
-      'patch-status': { ...common, DATABASE_URL: options.databases.patchStatus, OUTBOX_RELAY_INTERVAL_MS: '250', OUTBOX_RELAY_GRACE_MS: '1000' },
-      'action-log': { ...common, ACTION_LOG_DATABASE_URL: options.databases.actionLog, ACTION_LOG_RETRY_BASE_MS: '100', ACTION_LOG_RETRY_MAX_MS: '1000' },
+      'patch-status': {
+        ...common,
+        DATABASE_URL: options.databases.patchStatus,
+        OUTBOX_RELAY_INTERVAL_MS: '250',
+        OUTBOX_RELAY_GRACE_MS: '1000',
+      },
+      'action-log': {
+        ...common,
+        ACTION_LOG_DATABASE_URL: options.databases.actionLog,
+        ACTION_LOG_RETRY_BASE_MS: '100',
+        ACTION_LOG_RETRY_MAX_MS: '1000',
+      },
       'workflow-successor': workflow,
-      'workflow-gitlab': { ...workflow, GITLAB_URL: gitlab.url, GITLAB_PROJECT_ID: gitlab.projectId, GITLAB_TRIGGER_TOKEN: gitlab.triggerToken },
+      'workflow-gitlab': {
+        ...workflow,
+        GITLAB_URL: gitlab.url,
+        GITLAB_PROJECT_ID: gitlab.projectId,
+        GITLAB_TRIGGER_TOKEN: gitlab.triggerToken,
+      },
       'workflow-jira': workflow,
       'workflow-slack': { ...workflow, SLACK_WEBHOOK_URL: slack.webhookUrl },
       // The load is one token hammering the API: no rate limit (a 429 is not what these tests study).
-      gateway: { ...common, GATEWAY_PORT: String(gatewayPort), GATEWAY_TOKENS: `admin:admin:${token}`, GATEWAY_RATE_LIMIT_MAX: '0' },
+      gateway: {
+        ...common,
+        GATEWAY_PORT: String(gatewayPort),
+        GATEWAY_TOKENS: `admin:admin:${token}`,
+        GATEWAY_RATE_LIMIT_MAX: '0',
+      },
     };
     const processes = {} as Record<SystemService, ServiceProcess>;
     // patch-status first: it migrates its database and the successor workflow calls it.
-    for (const group of [['patch-status', 'action-log'], systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log')] as SystemService[][]) {
-      for (const name of group) processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, { ...env[name], ...options.envOf?.(name) });
+    for (const group of [
+      ['patch-status', 'action-log'],
+      systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log'),
+    ] as SystemService[][]) {
+      for (const name of group)
+        processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, { ...env[name], ...options.envOf?.(name) });
       await Promise.all(group.map((name) => processes[name].waitForLog(READY[name], 90_000)));
     }
     return new RunningSystem(processes, `http://127.0.0.1:${gatewayPort}`, gitlab, slack, token);
@@ -124,7 +148,10 @@ export class RunningSystem {
 
   /** Lines of a service's log matching `pattern` (the last `max`). */
   logLines(service: SystemService, pattern: RegExp, max = 10): string[] {
-    return this.processes[service].logs.split('\n').filter((l) => pattern.test(l)).slice(-max);
+    return this.processes[service].logs
+      .split('\n')
+      .filter((l) => pattern.test(l))
+      .slice(-max);
   }
 
   async stop(): Promise<void> {
@@ -186,7 +213,12 @@ export class TransitionLoad {
   private async loop(worker: number, paceMs: number): Promise<void> {
     for (let n = 0; !this.stopping; n += 1) {
       // `w1-7.1`: its successor `w1-7.2` can never be the name of another patch of this load.
-      const created = await this.untilOk('POST', '/api/patches', { name: `w${worker + 1}-${n + 1}.1`, product: this.product }, randomUUID());
+      const created = await this.untilOk(
+        'POST',
+        '/api/patches',
+        { name: `w${worker + 1}-${n + 1}.1`, product: this.product },
+        randomUUID(),
+      );
       const patchId = created.patch.id as string;
       this.createdPatches.add(patchId);
       for (const action of LIFE) {
@@ -203,7 +235,9 @@ export class TransitionLoad {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply body, read by field
   private async untilOk(method: string, path: string, body: unknown, key: string): Promise<any> {
     for (;;) {
-      const reply = await this.system.http(method, path, body, { 'idempotency-key': key }).catch(() => ({ status: 'network', body: undefined }));
+      const reply = await this.system
+        .http(method, path, body, { 'idempotency-key': key })
+        .catch(() => ({ status: 'network', body: undefined }));
       if (reply.status === 200 || reply.status === 201) return reply.body;
       const status = String(reply.status);
       this.failures.set(status, (this.failures.get(status) ?? 0) + 1);
@@ -216,11 +250,17 @@ export class TransitionLoad {
  * Waits until every accepted transition is settled in the action history — each routed workflow's
  * execution in a final state — and returns the work items that did not succeed (none expected).
  */
-export async function waitForSettled(system: RunningSystem, accepted: Iterable<AcceptedTransition>, timeoutMs = 60_000): Promise<void> {
+export async function waitForSettled(
+  system: RunningSystem,
+  accepted: Iterable<AcceptedTransition>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const pending = new Map([...accepted].map((a) => [a.workId, a]));
   // Final and good: succeeded, or skipped (a workflow with nothing to do, e.g. not configured).
   const settled = (a: AcceptedTransition, executions: { workflow: string; status: string }[]) =>
-    workflowsFor(a.action).every((w) => executions.some((e) => e.workflow === w && (e.status === 'succeeded' || e.status === 'skipped')));
+    workflowsFor(a.action).every((w) =>
+      executions.some((e) => e.workflow === w && (e.status === 'succeeded' || e.status === 'skipped')),
+    );
   const checkPatch = async (patchId: string) => {
     // One history read covers every transition of the patch.
     const reply = await system.http('GET', `/api/patches/${patchId}/history?limit=200`);
@@ -241,6 +281,9 @@ export async function waitForSettled(system: RunningSystem, accepted: Iterable<A
     const first = [...pending.values()][0];
     const body = first ? JSON.stringify((await system.http('GET', `/api/work/${first.workId}`)).body).slice(0, 1500) : '';
     const sample = [...pending.values()].slice(0, 5).map((a) => `${a.action} ${a.workId}`);
-    throw new Error(`${pending.size} accepted transitions did not settle (e.g. ${sample.join(', ')})\n${body}\n${system.diagnose()}`, { cause: err });
+    throw new Error(
+      `${pending.size} accepted transitions did not settle (e.g. ${sample.join(', ')})\n${body}\n${system.diagnose()}`,
+      { cause: err },
+    );
   });
 }

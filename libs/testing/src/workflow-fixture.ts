@@ -27,7 +27,12 @@ export interface WorkflowStartContext<Remote> {
   logLevel: LogLevel;
 }
 
-export interface WorkflowFixtureSpec<Remote extends { close(): Promise<void> }, Instance extends StoppableWorkflow, Store extends ExecutionReader, Options> {
+export interface WorkflowFixtureSpec<
+  Remote extends { close(): Promise<void> },
+  Instance extends StoppableWorkflow,
+  Store extends ExecutionReader,
+  Options,
+> {
   workflow: WorkflowName;
   /** Names the file's database and bus namespace. */
   label: string;
@@ -81,9 +86,12 @@ export interface WorkflowUnderTest<Instance, Options> {
  * it('posts', async ({ workflow, remote: slack }) => { … });
  * ```
  */
-export function workflowTest<Remote extends { close(): Promise<void> }, Instance extends StoppableWorkflow, Store extends ExecutionReader, Options>(
-  spec: WorkflowFixtureSpec<Remote, Instance, Store, Options>,
-) {
+export function workflowTest<
+  Remote extends { close(): Promise<void> },
+  Instance extends StoppableWorkflow,
+  Store extends ExecutionReader,
+  Options,
+>(spec: WorkflowFixtureSpec<Remote, Instance, Store, Options>) {
   return (
     base
       // eslint-disable-next-line no-empty-pattern

@@ -66,10 +66,31 @@ export class ExecutionStore {
    * flight leave together in one statement (one round trip, one commit). Each resolves only
    * when its statement has committed, so a caller's order of effects is unchanged.
    */
-  private readonly claims = new Batcher<ClaimInput, ClaimResult>((items) => eachOnce(items, (i) => i.workId, (b) => this.claimMany(b)), BATCHING);
-  private readonly successes = new Batcher<string, void>((ids) => eachOnce(ids, (id) => id, (b) => this.markManySucceeded(b)), BATCHING);
+  private readonly claims = new Batcher<ClaimInput, ClaimResult>(
+    (items) =>
+      eachOnce(
+        items,
+        (i) => i.workId,
+        (b) => this.claimMany(b),
+      ),
+    BATCHING,
+  );
+  private readonly successes = new Batcher<string, void>(
+    (ids) =>
+      eachOnce(
+        ids,
+        (id) => id,
+        (b) => this.markManySucceeded(b),
+      ),
+    BATCHING,
+  );
   private readonly externalRefs = new Batcher<{ workId: string; ref: string }, void>(
-    (items) => eachOnce(items, (i) => i.workId, (b) => this.recordManyExternalRefs(b)),
+    (items) =>
+      eachOnce(
+        items,
+        (i) => i.workId,
+        (b) => this.recordManyExternalRefs(b),
+      ),
     BATCHING,
   );
 
@@ -128,7 +149,13 @@ export class ExecutionStore {
    */
   private async claimMany(items: ClaimInput[]): Promise<ClaimResult[]> {
     if (items.length === 1) return [await this.claimOne(items[0]!)];
-    const res = await this.pool.query<{ attempts: number | null; external_ref: ExternalRef | null; status: string | null; current_attempts: number | null; wait_ms: number | null }>({
+    const res = await this.pool.query<{
+      attempts: number | null;
+      external_ref: ExternalRef | null;
+      status: string | null;
+      current_attempts: number | null;
+      wait_ms: number | null;
+    }>({
       name: 'wf-claim',
       text: `WITH input AS (
                SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::float8[]) WITH ORDINALITY AS i(work_id, action, patch_id, lease_ms, n)
@@ -147,7 +174,13 @@ export class ExecutionStore {
                LEFT JOIN claimed c ON c.work_id = i.work_id
                LEFT JOIN workflow_execution x ON c.work_id IS NULL AND x.workflow = $1 AND x.work_id = i.work_id
               ORDER BY i.n`,
-      values: [this.workflow, items.map((i) => i.workId), items.map((i) => i.action), items.map((i) => i.patchId), items.map((i) => i.leaseMs)],
+      values: [
+        this.workflow,
+        items.map((i) => i.workId),
+        items.map((i) => i.action),
+        items.map((i) => i.patchId),
+        items.map((i) => i.leaseMs),
+      ],
     });
     return items.map((_, k): ClaimResult => {
       const row = res.rows[k];

@@ -62,7 +62,8 @@ export function createHttpClient(options: { timeoutMs: number }): HttpClient {
           parseRetryAfter(res.headers.get('retry-after')),
         );
       }
-      if (kind === 'permanent') throw new PermanentError(`${req.what}: HTTP ${res.status} ${snippet}`.trim(), { status: res.status });
+      if (kind === 'permanent')
+        throw new PermanentError(`${req.what}: HTTP ${res.status} ${snippet}`.trim(), { status: res.status });
       return {
         status: res.status,
         text,

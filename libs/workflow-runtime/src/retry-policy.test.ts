@@ -10,7 +10,12 @@ describe('RetryPolicy', () => {
   });
 
   it('doubles from the base delay, within ±20 % jitter', () => {
-    for (const [attempt, nominal] of [[1, 500], [2, 1000], [3, 2000], [6, 16_000]] as const) {
+    for (const [attempt, nominal] of [
+      [1, 500],
+      [2, 1000],
+      [3, 2000],
+      [6, 16_000],
+    ] as const) {
       const d = policy.delayMs(attempt);
       expect(d).toBeGreaterThanOrEqual(nominal * 0.8);
       expect(d).toBeLessThanOrEqual(nominal * 1.2);
@@ -27,7 +32,11 @@ describe('RetryPolicy', () => {
       'invalid retry policy: baseDelayMs must not exceed maxDelayMs (the first retry delay would be above its cap)',
     );
     expect(RetryPolicy.problems({ ...RetryPolicy.defaults, baseDelayMs: 5000, maxDelayMs: 100 }, retryPolicyEnvNames)).toEqual([
-      { option: 'baseDelayMs', kind: 'order', message: 'must not exceed WORKFLOW_RETRY_MAX_MS (the first retry delay would be above its cap)' },
+      {
+        option: 'baseDelayMs',
+        kind: 'order',
+        message: 'must not exceed WORKFLOW_RETRY_MAX_MS (the first retry delay would be above its cap)',
+      },
     ]);
   });
 
@@ -37,13 +46,24 @@ describe('RetryPolicy', () => {
   });
 
   it('ignores undefined overrides (an unset option keeps its default)', () => {
-    expect(RetryPolicy.of({ maxAttempts: undefined, ackWaitMs: 2000 }).toJSON()).toMatchObject({ maxAttempts: 10, ackWaitMs: 2000 });
+    expect(RetryPolicy.of({ maxAttempts: undefined, ackWaitMs: 2000 }).toJSON()).toMatchObject({
+      maxAttempts: 10,
+      ackWaitMs: 2000,
+    });
   });
 
   it('dead-letters from the last attempt on, and lets JetStream deliver a little past it', () => {
     const p = RetryPolicy.of({ maxAttempts: 4, ackWaitMs: 2000 });
     expect([3, 4, 5].map((n) => p.isFinalDelivery(n))).toEqual([false, true, true]);
-    const def = { stream: 's', durableName: 'd', filterSubject: 'x.>', ackWaitMs: 30_000, maxDeliver: 10, maxAckPending: 1000, replicas: 0 };
+    const def = {
+      stream: 's',
+      durableName: 'd',
+      filterSubject: 'x.>',
+      ackWaitMs: 30_000,
+      maxDeliver: 10,
+      maxAckPending: 1000,
+      replicas: 0,
+    };
     expect(p.consumer(def)).toEqual({ ...def, ackWaitMs: 2000, maxDeliver: 6 });
     expect(p.heartbeatMs).toBe(666);
   });
@@ -67,7 +87,16 @@ describe('failure classification', () => {
   });
   it('HTTP: 408, 429 and 5xx retry; other 4xx do not', () => {
     expect([200, 204, 408, 429, 500, 503, 400, 401, 404, 422].map(httpStatusKind)).toEqual([
-      'ok', 'ok', 'transient', 'transient', 'transient', 'transient', 'permanent', 'permanent', 'permanent', 'permanent',
+      'ok',
+      'ok',
+      'transient',
+      'transient',
+      'transient',
+      'transient',
+      'permanent',
+      'permanent',
+      'permanent',
+      'permanent',
     ]);
   });
   it('bus error replies: busy or racing retry, refusals do not', () => {

@@ -31,7 +31,12 @@ export const retryPolicyEnvNames: RetryPolicyNames = {
   ackWaitMs: 'WORKFLOW_ACK_WAIT_MS',
 };
 
-const optionNames: RetryPolicyNames = { baseDelayMs: 'baseDelayMs', maxDelayMs: 'maxDelayMs', maxAttempts: 'maxAttempts', ackWaitMs: 'ackWaitMs' };
+const optionNames: RetryPolicyNames = {
+  baseDelayMs: 'baseDelayMs',
+  maxDelayMs: 'maxDelayMs',
+  maxAttempts: 'maxAttempts',
+  ackWaitMs: 'ackWaitMs',
+};
 
 /** Bounds of each option (inclusive); the env schema uses the same. */
 export const retryPolicyLimits: Record<keyof RetryPolicyOptions, { min: number; max: number }> = {
@@ -65,7 +70,12 @@ const MAX_RETRY_AFTER_MS = 15 * 60_000;
 const DELIVERY_HEADROOM = 2;
 
 export class RetryPolicy implements RetryPolicyOptions {
-  static readonly defaults: Readonly<RetryPolicyOptions> = { baseDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 10, ackWaitMs: 30_000 };
+  static readonly defaults: Readonly<RetryPolicyOptions> = {
+    baseDelayMs: 500,
+    maxDelayMs: 30_000,
+    maxAttempts: 10,
+    ackWaitMs: 30_000,
+  };
 
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
@@ -88,10 +98,15 @@ export class RetryPolicy implements RetryPolicyOptions {
     for (const key of Object.keys(retryPolicyLimits) as (keyof RetryPolicyOptions)[]) {
       const { min, max } = retryPolicyLimits[key];
       const v = options[key];
-      if (!Number.isInteger(v) || v < min || v > max) problems.push({ option: key, kind: 'bounds', message: `must be an integer from ${min} to ${max}` });
+      if (!Number.isInteger(v) || v < min || v > max)
+        problems.push({ option: key, kind: 'bounds', message: `must be an integer from ${min} to ${max}` });
     }
     if (problems.length === 0 && options.baseDelayMs > options.maxDelayMs) {
-      problems.push({ option: 'baseDelayMs', kind: 'order', message: `must not exceed ${names.maxDelayMs} (the first retry delay would be above its cap)` });
+      problems.push({
+        option: 'baseDelayMs',
+        kind: 'order',
+        message: `must not exceed ${names.maxDelayMs} (the first retry delay would be above its cap)`,
+      });
     }
     return problems;
   }
@@ -100,7 +115,8 @@ export class RetryPolicy implements RetryPolicyOptions {
   static of(overrides: Partial<RetryPolicyOptions> = {}, names: RetryPolicyNames = optionNames): RetryPolicy {
     const options = { ...RetryPolicy.defaults, ...definedOnly(overrides) };
     const problems = RetryPolicy.problems(options, names);
-    if (problems.length > 0) throw new RetryPolicyError(`invalid retry policy: ${problems.map((p) => `${names[p.option]} ${p.message}`).join('; ')}`);
+    if (problems.length > 0)
+      throw new RetryPolicyError(`invalid retry policy: ${problems.map((p) => `${names[p.option]} ${p.message}`).join('; ')}`);
     return new RetryPolicy(options);
   }
 
@@ -132,7 +148,12 @@ export class RetryPolicy implements RetryPolicyOptions {
   }
 
   toJSON(): RetryPolicyOptions {
-    return { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, maxAttempts: this.maxAttempts, ackWaitMs: this.ackWaitMs };
+    return {
+      baseDelayMs: this.baseDelayMs,
+      maxDelayMs: this.maxDelayMs,
+      maxAttempts: this.maxAttempts,
+      ackWaitMs: this.ackWaitMs,
+    };
   }
 }
 

@@ -67,7 +67,14 @@ export async function startWorkflowService(
   if (store.appliedMigrations.length > 0) logger.info({ migrations: store.appliedMigrations }, 'migrated the workflow database');
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name, namespace: options.namespace ?? '', streamReplicas: options.streamReplicas, logger });
+    bus = await Bus.connect({
+      url: options.natsUrl,
+      auth: options.natsAuth,
+      name,
+      namespace: options.namespace ?? '',
+      streamReplicas: options.streamReplicas,
+      logger,
+    });
   } catch (err) {
     await store.close();
     throw err;

@@ -145,7 +145,10 @@ export class WorkflowRuntime {
         return await this.run(work, { finalAttempt: this.o.retry.isFinalDelivery(d.deliveryCount), working: d.working });
       } catch (err) {
         if (!isDatabaseUnavailable(err) || this.shutdown.signal.aborted) throw err;
-        this.o.logger.warn({ workId: work.workId, retryInMs: waitMs, err: errorMessage(err) }, 'Postgres unavailable; holding the work until it is back');
+        this.o.logger.warn(
+          { workId: work.workId, retryInMs: waitMs, err: errorMessage(err) },
+          'Postgres unavailable; holding the work until it is back',
+        );
         d.working();
         await new Promise((r) => setTimeout(r, waitMs));
       }
@@ -181,13 +184,10 @@ export class WorkflowRuntime {
     // connection, so `running` still lands before the steps and the outcome; if it is lost, the
     // confirmed outcome event that follows says more anyway.
     this.publishRunning(work, attempt, log);
-    const heartbeat = setInterval(
-      () => {
-        opts.working();
-        void store.renewLease(work.workId, this.leaseMs).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
-      },
-      this.o.retry.heartbeatMs,
-    );
+    const heartbeat = setInterval(() => {
+      opts.working();
+      void store.renewLease(work.workId, this.leaseMs).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
+    }, this.o.retry.heartbeatMs);
     let result: WorkflowResult | void;
     try {
       result = await handler.execute({
@@ -312,7 +312,10 @@ export class WorkflowRuntime {
     const event = this.executionEvent(work, attempt, 'running', {});
     try {
       if (this.events) this.events.sendUnconfirmed(streamMessages.execution, event);
-      else void this.o.bus.send(streamMessages.execution, event).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not publish the running event'));
+      else
+        void this.o.bus
+          .send(streamMessages.execution, event)
+          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not publish the running event'));
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not publish the running event');
     }
@@ -342,7 +345,12 @@ export class WorkflowRuntime {
         outcomes.push({ workId: work.workId, status: 'succeeded' });
       } else {
         await this.o.store.countRetry(work.workId);
-        const error = outcome.kind === 'busy' ? 'running in another instance; try again later' : 'reason' in outcome ? outcome.reason : outcome.error;
+        const error =
+          outcome.kind === 'busy'
+            ? 'running in another instance; try again later'
+            : 'reason' in outcome
+              ? outcome.reason
+              : outcome.error;
         outcomes.push({ workId: work.workId, status: 'failed', error });
       }
     }

@@ -48,7 +48,9 @@ describe('ExecutionStore batching', () => {
   it('external refs and successes written together land on their own rows; a succeeded item is never claimed again', async () => {
     const items = Array.from({ length: 25 }, () => buildWorkItem('markActive'));
     await Promise.all(items.map((w) => store.claim(w, 30_000)));
-    await Promise.all(items.flatMap((w, i) => [store.recordExternalRef(w.workId, { n: i }), store.recordExternalRef(w.workId, { m: i })]));
+    await Promise.all(
+      items.flatMap((w, i) => [store.recordExternalRef(w.workId, { n: i }), store.recordExternalRef(w.workId, { m: i })]),
+    );
     await Promise.all(items.map((w) => store.markSucceeded(w.workId)));
     for (const [i, w] of items.entries()) {
       const row = await store.get(w.workId);

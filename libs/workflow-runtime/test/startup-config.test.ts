@@ -9,7 +9,16 @@ import { repoRoot } from '@patchflow/testing';
  */
 /** Whatever the test runner's environment holds of these, the service sees them unset (empty = unset). */
 const unset = Object.fromEntries(
-  ['JIRA_URL', 'JIRA_EMAIL', 'JIRA_API_TOKEN', 'JIRA_STATUS_MAP', 'GITLAB_URL', 'GITLAB_PROJECT_ID', 'GITLAB_TRIGGER_TOKEN', 'SLACK_WEBHOOK_URL']
+  [
+    'JIRA_URL',
+    'JIRA_EMAIL',
+    'JIRA_API_TOKEN',
+    'JIRA_STATUS_MAP',
+    'GITLAB_URL',
+    'GITLAB_PROJECT_ID',
+    'GITLAB_TRIGGER_TOKEN',
+    'SLACK_WEBHOOK_URL',
+  ]
     .concat(['WORKFLOW_RETRY_BASE_MS', 'WORKFLOW_RETRY_MAX_MS', 'WORKFLOW_MAX_ATTEMPTS', 'WORKFLOW_ACK_WAIT_MS'])
     .map((name) => [name, '']),
 );
@@ -19,7 +28,13 @@ function start(service: string, env: Record<string, string>): Promise<{ code: nu
     const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', `services/${service}/src/main.ts`], {
       cwd: repoRoot,
       // Unreachable servers: a start that got past the environment would fail differently.
-      env: { ...process.env, ...unset, NATS_URL: 'nats://127.0.0.1:1', WORKFLOW_DATABASE_URL: 'postgres://root@127.0.0.1:1/none', ...env },
+      env: {
+        ...process.env,
+        ...unset,
+        NATS_URL: 'nats://127.0.0.1:1',
+        WORKFLOW_DATABASE_URL: 'postgres://root@127.0.0.1:1/none',
+        ...env,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -58,12 +73,20 @@ describe('workflow services refuse a bad environment at start', () => {
   });
 
   it('workflow-jira: a partial set of credentials names what is missing, never the token', async () => {
-    const r = await start('workflow-jira', { JIRA_URL: 'https://acme.example', JIRA_EMAIL: 'bot@acme.example', JIRA_API_TOKEN: '' });
+    const r = await start('workflow-jira', {
+      JIRA_URL: 'https://acme.example',
+      JIRA_EMAIL: 'bot@acme.example',
+      JIRA_API_TOKEN: '',
+    });
     expect(r.code).toBe(2);
-    expect(problemLines('workflow-jira', r.err)).toEqual(['JIRA_API_TOKEN: JIRA_URL and JIRA_EMAIL are set but JIRA_API_TOKEN is missing']);
+    expect(problemLines('workflow-jira', r.err)).toEqual([
+      'JIRA_API_TOKEN: JIRA_URL and JIRA_EMAIL are set but JIRA_API_TOKEN is missing',
+    ]);
     const secret = await start('workflow-jira', { JIRA_API_TOKEN: 'tok-SECRET-123' });
     expect(secret.code).toBe(2);
-    expect(problemLines('workflow-jira', secret.err)).toEqual(['JIRA_URL: JIRA_API_TOKEN is set but JIRA_URL and JIRA_EMAIL are missing']);
+    expect(problemLines('workflow-jira', secret.err)).toEqual([
+      'JIRA_URL: JIRA_API_TOKEN is set but JIRA_URL and JIRA_EMAIL are missing',
+    ]);
     expect(secret.err).not.toContain('SECRET');
   });
 

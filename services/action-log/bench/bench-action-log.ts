@@ -41,7 +41,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: bench-action-log.ts [--items N (default 400, 17 messages each)] [--rounds R (default 1)] [--rebuilds K (rebuilds per round, default 1)] [--rate MSGS_PER_S (live, default 0: as fast as possible)]\n');
+  process.stdout.write(
+    'Usage: bench-action-log.ts [--items N (default 400, 17 messages each)] [--rounds R (default 1)] [--rebuilds K (rebuilds per round, default 1)] [--rate MSGS_PER_S (live, default 0: as fast as possible)]\n',
+  );
   process.exit(0);
 }
 const items = Number(values.items);
@@ -78,11 +80,22 @@ function messagesFor(work: WorkItem): { subject: (bus: Bus) => string; value: un
   for (const workflow of work.workflows) {
     const base = { workId: work.workId, patchId: work.patch.id, action: work.transition.action, workflow, attempt: 1 };
     const exec = (status: 'running' | 'succeeded'): WorkflowEvent => ({
-      kind: 'execution', eventId: crypto.randomUUID(), ...base, at: next(), status, willRetry: false, deadLettered: false,
+      kind: 'execution',
+      eventId: crypto.randomUUID(),
+      ...base,
+      at: next(),
+      status,
+      willRetry: false,
+      deadLettered: false,
     });
     const step = (n: number): WorkflowEvent => ({
-      kind: 'step', eventId: crypto.randomUUID(), ...base, at: next(),
-      subactionType: `patch.workflow.${work.transition.action}.step${n}`, message: `${workflow} did step ${n}`, metadata: { n },
+      kind: 'step',
+      eventId: crypto.randomUUID(),
+      ...base,
+      at: next(),
+      subactionType: `patch.workflow.${work.transition.action}.step${n}`,
+      message: `${workflow} did step ${n}`,
+      metadata: { n },
     });
     const wf: WorkflowName = workflow;
     for (const e of [exec('running'), step(1), step(2), exec('succeeded')]) {
@@ -179,30 +192,32 @@ async function round(n: number): Promise<void> {
 
     const logger = createLogger('bench-rebuild', 'warn');
     const orm = await openActionLogOrm(db.url, logger);
-    for (let k = 1; k <= rebuilds; k += 1) try {
-      const c0 = process.cpuUsage();
-      const r0 = performance.now();
-      const phases: string[] = [];
-      const report = await rebuildActionLog({
-        orm,
-        bus,
-        logger,
-        onProgress: (p) => {
-          if (p.done === p.total) phases.push(`${p.stream.replace(/^.*_/, '')} done at ${((performance.now() - r0) / 1000).toFixed(2)} s`);
-        },
-      });
-      const r1 = performance.now();
-      const c = process.cpuUsage(c0);
-      const total = report.work + report.events;
-      const rebuiltRows = await rowCounts(db.url);
-      say(
-        `round ${n} rebuild ${k}: ${total} messages in ${((r1 - r0) / 1000).toFixed(2)} s = ${Math.round((total * 1000) / (r1 - r0))} msg/s; ` +
-          `CPU ${((c.user + c.system) / 1000 / total).toFixed(3)} ms/msg; peak RSS (bench process) ${hwmMbOf('self').toFixed(0)} MB; ` +
-          `${rebuiltRows}${rebuiltRows === liveRows ? ' (same as live)' : ' DIFFERS FROM LIVE'}; ${phases.join(', ')}`,
-      );
-    } finally {
-      if (k === rebuilds) await orm.close();
-    }
+    for (let k = 1; k <= rebuilds; k += 1)
+      try {
+        const c0 = process.cpuUsage();
+        const r0 = performance.now();
+        const phases: string[] = [];
+        const report = await rebuildActionLog({
+          orm,
+          bus,
+          logger,
+          onProgress: (p) => {
+            if (p.done === p.total)
+              phases.push(`${p.stream.replace(/^.*_/, '')} done at ${((performance.now() - r0) / 1000).toFixed(2)} s`);
+          },
+        });
+        const r1 = performance.now();
+        const c = process.cpuUsage(c0);
+        const total = report.work + report.events;
+        const rebuiltRows = await rowCounts(db.url);
+        say(
+          `round ${n} rebuild ${k}: ${total} messages in ${((r1 - r0) / 1000).toFixed(2)} s = ${Math.round((total * 1000) / (r1 - r0))} msg/s; ` +
+            `CPU ${((c.user + c.system) / 1000 / total).toFixed(3)} ms/msg; peak RSS (bench process) ${hwmMbOf('self').toFixed(0)} MB; ` +
+            `${rebuiltRows}${rebuiltRows === liveRows ? ' (same as live)' : ' DIFFERS FROM LIVE'}; ${phases.join(', ')}`,
+        );
+      } finally {
+        if (k === rebuilds) await orm.close();
+      }
   } finally {
     await service.stop();
     await deleteNamespaceStreams(bus);
@@ -211,5 +226,10 @@ async function round(n: number): Promise<void> {
   }
 }
 
-say(`${items} work items × 17 messages, ${rounds} round(s); load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+say(
+  `${items} work items × 17 messages, ${rounds} round(s); load average ${(await import('node:os'))
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 for (let i = 1; i <= rounds; i += 1) await round(i);

@@ -35,7 +35,14 @@ export async function startActionLog(options: ActionLogOptions): Promise<Running
   const orm = await openActionLogOrm(options.databaseUrl, logger);
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name: 'action-log', namespace: options.namespace, streamReplicas: options.streamReplicas, logger });
+    bus = await Bus.connect({
+      url: options.natsUrl,
+      auth: options.natsAuth,
+      name: 'action-log',
+      namespace: options.namespace,
+      streamReplicas: options.streamReplicas,
+      logger,
+    });
     await bus.ensureStreams(['work', 'workflowEvents']);
   } catch (err) {
     await orm.close();

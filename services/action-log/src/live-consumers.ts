@@ -28,7 +28,11 @@ const anyJson = z.unknown();
  * transaction per batch (projection-batcher.ts); after each batch one core-NATS ping per changed
  * work item tells the gateway (and the browsers behind it) to refetch.
  */
-export async function startLiveConsumers(bus: Bus, projection: Projection, guard: PoisonGuard): Promise<{ stop(): Promise<void> }> {
+export async function startLiveConsumers(
+  bus: Bus,
+  projection: Projection,
+  guard: PoisonGuard,
+): Promise<{ stop(): Promise<void> }> {
   const defs = bus.topology.actionLogConsumers();
   const announce = (changes: ProjectionChange[]) => {
     for (const change of coalescePings(changes)) {
@@ -40,7 +44,12 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
   // with writing the next.
   const batcher = () => new ProjectionBatcher(projection, { maxBatch: CONCURRENCY, maxInFlight: 2, onApplied: announce });
 
-  const start = <S extends z.ZodType>(consumer: ConsumerDefinition, schema: S, what: string, apply: (value: z.infer<S>, seq: number) => Promise<ProjectionChange | undefined>) =>
+  const start = <S extends z.ZodType>(
+    consumer: ConsumerDefinition,
+    schema: S,
+    what: string,
+    apply: (value: z.infer<S>, seq: number) => Promise<ProjectionChange | undefined>,
+  ) =>
     ConsumerRunner.start(bus, {
       consumer,
       schema: anyJson,
@@ -93,7 +102,9 @@ export async function startLiveConsumers(bus: Bus, projection: Projection, guard
 
   const workBatches = batcher();
   const eventBatches = batcher();
-  const work = await start(defs.work, WorkItem, 'work item', (item, streamSeq) => workBatches.apply({ kind: 'work', item, streamSeq }));
+  const work = await start(defs.work, WorkItem, 'work item', (item, streamSeq) =>
+    workBatches.apply({ kind: 'work', item, streamSeq }),
+  );
   const events = await start(defs.events, WorkflowEvent, 'workflow event', (event, streamSeq) =>
     eventBatches.apply({ kind: 'event', event, streamSeq }),
   );

@@ -60,7 +60,14 @@ export class PoisonGuard {
     const decision = decideFailure(this.policy, error, m.deliveries);
     if (decision.kind === 'retry') {
       this.logger.warn(
-        { stream: m.stream, streamSeq: m.streamSeq, consumer: m.consumer, deliveries: m.deliveries, error: errorLabel(error), delayMs: decision.delayMs },
+        {
+          stream: m.stream,
+          streamSeq: m.streamSeq,
+          consumer: m.consumer,
+          deliveries: m.deliveries,
+          error: errorLabel(error),
+          delayMs: decision.delayMs,
+        },
         'message not applied; retrying',
       );
       return { kind: 'retry', delayMs: decision.delayMs, parkFailed: false };
@@ -69,26 +76,45 @@ export class PoisonGuard {
   }
 
   /** Parks `m`; a failure to park becomes a retry (Postgres is down: the next delivery tries again). */
-  async park(
-    m: Omit<GuardedMessage, 'value'>,
-    reason: ParkReason,
-    error: string,
-    label: string,
-  ): Promise<GuardOutcome<never>> {
+  async park(m: Omit<GuardedMessage, 'value'>, reason: ParkReason, error: string, label: string): Promise<GuardOutcome<never>> {
     try {
       const data = await m.data();
-      await this.parked.park({ stream: m.stream, streamSeq: m.streamSeq, subject: m.subject, consumer: m.consumer, reason, error, deliveries: m.deliveries, data });
+      await this.parked.park({
+        stream: m.stream,
+        streamSeq: m.streamSeq,
+        subject: m.subject,
+        consumer: m.consumer,
+        reason,
+        error,
+        deliveries: m.deliveries,
+        data,
+      });
     } catch (err) {
       const delayMs = retryDelayMs(this.policy, m.deliveries);
       this.logger.error(
-        { stream: m.stream, streamSeq: m.streamSeq, consumer: m.consumer, deliveries: m.deliveries, parkError: errorLabel(err), delayMs },
+        {
+          stream: m.stream,
+          streamSeq: m.streamSeq,
+          consumer: m.consumer,
+          deliveries: m.deliveries,
+          parkError: errorLabel(err),
+          delayMs,
+        },
         'could not park message; retrying',
       );
       return { kind: 'retry', delayMs, parkFailed: true };
     }
     // One line per parked message: where it is and why, never its content.
     this.logger.warn(
-      { stream: m.stream, streamSeq: m.streamSeq, subject: m.subject, consumer: m.consumer, reason, deliveries: m.deliveries, error: label },
+      {
+        stream: m.stream,
+        streamSeq: m.streamSeq,
+        subject: m.subject,
+        consumer: m.consumer,
+        reason,
+        deliveries: m.deliveries,
+        error: label,
+      },
       'message parked (npm run action-log:parked)',
     );
     return { kind: 'parked', reason };

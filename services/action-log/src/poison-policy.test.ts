@@ -1,17 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { ContractError } from '@patchflow/contracts';
-import { decideFailure, describeError, isDatabaseUnavailable, poisonPolicy, retryDelayMs, sqlState, type PoisonPolicy } from './poison-policy.js';
+import {
+  decideFailure,
+  describeError,
+  isDatabaseUnavailable,
+  poisonPolicy,
+  retryDelayMs,
+  sqlState,
+  type PoisonPolicy,
+} from './poison-policy.js';
 
 const policy: PoisonPolicy = { maxDeliveries: 4, retryBaseMs: 100, retryMaxMs: 1000 };
 
 /** The shape MikroORM gives a driver error: the SQL in front of the server's message, `code` copied. */
 function pgError(code: string, serverMessage: string): Error {
-  return Object.assign(new Error(`insert into "action_log_step" ("message") values ('secret payload') - ${serverMessage}`), { code });
+  return Object.assign(new Error(`insert into "action_log_step" ("message") values ('secret payload') - ${serverMessage}`), {
+    code,
+  });
 }
 
 describe('decideFailure', () => {
   it('parks a contract violation and a data or integrity error at once', () => {
-    expect(decideFailure(policy, ContractError.validation([{ path: 'workId', message: 'Invalid UUID' }], 'work item'), 1)).toEqual({
+    expect(
+      decideFailure(policy, ContractError.validation([{ path: 'workId', message: 'Invalid UUID' }], 'work item'), 1),
+    ).toEqual({
       kind: 'park',
       reason: 'invalid',
       error: 'invalid work item: workId: Invalid UUID',
@@ -40,7 +52,7 @@ describe('decideFailure', () => {
 });
 
 describe('Postgres unreachable', () => {
-  it('is retried however many deliveries it took: the outage is not the message\'s fault', () => {
+  it("is retried however many deliveries it took: the outage is not the message's fault", () => {
     const outages = [
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
       pgError('57P01', 'terminating connection due to administrator command'),

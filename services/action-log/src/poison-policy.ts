@@ -24,7 +24,8 @@ export function poisonPolicy(p: PoisonPolicy): PoisonPolicy {
 }
 
 /** What to do with a message whose application failed. */
-export type FailureDecision = { kind: 'park'; reason: ParkReason; error: string } | { kind: 'retry'; delayMs: number; error: string };
+export type FailureDecision =
+  { kind: 'park'; reason: ParkReason; error: string } | { kind: 'retry'; delayMs: number; error: string };
 
 /**
  * Decides after delivery `delivery` (1-based) failed with `error`. A contract violation or a
@@ -83,8 +84,11 @@ export function describeError(error: unknown): string {
   } else {
     text = String(error);
   }
-  // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres text refuses
-  const clean = text.replace(/\u0000/g, '\\u0000').replace(/\s+/g, ' ').trim();
+  const clean = text
+    // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres text refuses
+    .replace(/\u0000/g, '\\u0000')
+    .replace(/\s+/g, ' ')
+    .trim();
   return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
 }
 

@@ -3,9 +3,15 @@ import { coalescePings, ProjectionBatcher, type BatchApplier } from './projectio
 import type { ProjectionChange, ProjectionInput } from './projection.js';
 
 const input = (seq: number): ProjectionInput =>
-  ({ kind: 'event', streamSeq: seq, event: { kind: 'step', eventId: `e${seq}`, patchId: `p${seq % 2}`, workId: `w${seq}`, workflow: 'slack' } }) as unknown as ProjectionInput;
+  ({
+    kind: 'event',
+    streamSeq: seq,
+    event: { kind: 'step', eventId: `e${seq}`, patchId: `p${seq % 2}`, workId: `w${seq}`, workflow: 'slack' },
+  }) as unknown as ProjectionInput;
 const changeOf = (i: ProjectionInput): ProjectionChange =>
-  i.kind === 'event' ? { patchId: i.event.patchId, workId: i.event.workId, kind: 'step', workflow: 'slack' } : { patchId: '', workId: '', kind: 'work' };
+  i.kind === 'event'
+    ? { patchId: i.event.patchId, workId: i.event.workId, kind: 'step', workflow: 'slack' }
+    : { patchId: '', workId: '', kind: 'work' };
 
 /** A fake projection recording its transactions; `fail(seqs)` says which inputs refuse to apply. */
 function fakeProjection(fail: (seqs: number[]) => Error | undefined = () => undefined) {

@@ -24,7 +24,8 @@ export interface ProjectionBatcherOptions {
  * unreachable, which is nobody's fault and fails them all at once.
  */
 export class ProjectionBatcher {
-  private queue: { input: ProjectionInput; resolve: (c: ProjectionChange | undefined) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { input: ProjectionInput; resolve: (c: ProjectionChange | undefined) => void; reject: (e: unknown) => void }[] =
+    [];
   private inFlight = 0;
 
   constructor(

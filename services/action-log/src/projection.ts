@@ -11,7 +11,8 @@ export interface ProjectionChange {
 }
 
 /** One message to project, already checked against its contract. */
-export type ProjectionInput = { kind: 'work'; item: WorkItem; streamSeq: number } | { kind: 'event'; event: WorkflowEvent; streamSeq: number };
+export type ProjectionInput =
+  { kind: 'work'; item: WorkItem; streamSeq: number } | { kind: 'event'; event: WorkflowEvent; streamSeq: number };
 
 /** The little of a `pg` client this file uses (the driver's own connection, out of MikroORM's pool). */
 interface SqlClient {
@@ -70,33 +71,47 @@ export class Projection {
 const literal = (records: object[]) => `E'${JSON.stringify(records).replace(/\\/g, '\\\\').replace(/'/g, "''")}'::jsonb`;
 
 const sql = {
-  insertWork: (rows: string) => `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq)
+  insertWork: (
+    rows: string,
+  ) => `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq)
     select * from jsonb_to_recordset(${rows}) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint)
     on conflict (work_id) do nothing returning work_id`,
-  insertStep: (rows: string) => `insert into action_log_step (event_id, work_id, workflow, patch_id, attempt, subaction_type, message, metadata, at, stream_seq)
+  insertStep: (
+    rows: string,
+  ) => `insert into action_log_step (event_id, work_id, workflow, patch_id, attempt, subaction_type, message, metadata, at, stream_seq)
     select * from jsonb_to_recordset(${rows}) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, attempt int, subaction_type varchar,
       message text, metadata jsonb, at timestamptz, stream_seq bigint)
     on conflict (event_id) do nothing returning event_id`,
-  insertExecutionEvent: (rows: string) => `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq)
+  insertExecutionEvent: (
+    rows: string,
+  ) => `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq)
     select * from jsonb_to_recordset(${rows}) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, status varchar, attempt int, error text,
       will_retry bool, dead_lettered bool, at timestamptz, stream_seq bigint)
     on conflict (event_id) do nothing returning event_id`,
   // A pending execution per routed workflow (or per event whose work item has not arrived yet).
-  ensureExecution: (rows: string) => `insert into action_log_execution (work_id, workflow, patch_id, action, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
+  ensureExecution: (
+    rows: string,
+  ) => `insert into action_log_execution (work_id, workflow, patch_id, action, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
     select k.w, k.f, k.p, k.a, 'pending', 0, null, false, false, null, null from jsonb_to_recordset(${rows}) k(w uuid, f varchar, p uuid, a varchar)
     on conflict (work_id, workflow) do nothing`,
   // Its own statement: the read below then takes a snapshot after the locks are granted.
-  lockExecutions: (keys: string) => `select 1 from action_log_execution x join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on x.work_id = k.w and x.workflow = k.f
+  lockExecutions: (
+    keys: string,
+  ) => `select 1 from action_log_execution x join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on x.work_id = k.w and x.workflow = k.f
     order by x.work_id, x.workflow for update of x`,
   // Every stored execution event of the locked executions, and the highest attempt of their steps.
-  readFacts: (keys: string) => `select e.work_id, e.workflow, e.event_id, e.status, e.attempt, e.error, e.will_retry, e.dead_lettered,
+  readFacts: (
+    keys: string,
+  ) => `select e.work_id, e.workflow, e.event_id, e.status, e.attempt, e.error, e.will_retry, e.dead_lettered,
       (extract(epoch from e.at) * 1000)::float8 as at_ms, e.stream_seq::float8 as seq
     from action_log_execution_event e join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on e.work_id = k.w and e.workflow = k.f
     union all
     select s.work_id, s.workflow, null, null, max(s.attempt), null, null, null, null, null
     from action_log_step s join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on s.work_id = k.w and s.workflow = k.f
     group by s.work_id, s.workflow`,
-  updateExecutions: (rows: string) => `update action_log_execution x set status = u.status, attempts = u.attempts, last_error = u.last_error,
+  updateExecutions: (
+    rows: string,
+  ) => `update action_log_execution x set status = u.status, attempts = u.attempts, last_error = u.last_error,
       will_retry = u.will_retry, dead_lettered = u.dead_lettered, started_at = u.started_at, finished_at = u.finished_at
     from jsonb_to_recordset(${rows}) u(w uuid, f varchar, status varchar, attempts int, last_error text, will_retry bool, dead_lettered bool,
       started_at timestamptz, finished_at timestamptz)
@@ -111,7 +126,10 @@ async function script(client: SqlClient, statements: string[]): Promise<Row[][]>
   return Array.isArray(result) ? result.map((r) => r.rows) : [result.rows];
 }
 
-const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+const byKey =
+  <T>(key: (t: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 const execKey = (workId: string, workflow: string) => `${workId}/${workflow}`;
 
 /** Rows of one kind, deduplicated by id (the first — lowest stream sequence — wins) and sorted by it. */
@@ -245,7 +263,9 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
       return insertedWork.delete(i.item.workId) ? { patchId: i.item.patch.id, workId: i.item.workId, kind: 'work' } : undefined;
     }
     const e = i.event;
-    return insertedEvents.delete(e.eventId) ? { patchId: e.patchId, workId: e.workId, kind: e.kind, workflow: e.workflow } : undefined;
+    return insertedEvents.delete(e.eventId)
+      ? { patchId: e.patchId, workId: e.workId, kind: e.kind, workflow: e.workflow }
+      : undefined;
   });
 }
 

@@ -152,7 +152,11 @@ export async function rebuildActionLog(options: {
         batchApplied = true;
       } catch (err) {
         if (valid.length === 1) others.push(valid[0]!.m);
-        else logger.warn({ stream, messages: valid.length, error: errorLabel(err) }, 'a replay batch failed; applying its messages one by one');
+        else
+          logger.warn(
+            { stream, messages: valid.length, error: errorLabel(err) },
+            'a replay batch failed; applying its messages one by one',
+          );
       }
     }
     if (batchApplied) {
@@ -211,7 +215,11 @@ export async function rebuildActionLog(options: {
     return done;
   }
 
-  report.work = await replayStream(streams.work.name, WorkItem, 'work item', (item, streamSeq) => ({ kind: 'work', item, streamSeq }));
+  report.work = await replayStream(streams.work.name, WorkItem, 'work item', (item, streamSeq) => ({
+    kind: 'work',
+    item,
+    streamSeq,
+  }));
   report.events = await replayStream(streams.workflowEvents.name, WorkflowEvent, 'workflow event', (event, streamSeq) => ({
     kind: 'event',
     event,

@@ -69,7 +69,6 @@ async function idle(): Promise<void> {
   );
 }
 
-
 describe('action-log projection', () => {
   it('converges on the history whatever order and however often events arrive', async () => {
     markActive = workItem(patchId, 'markActive', 'draft', 'active', 2);
@@ -114,9 +113,7 @@ describe('action-log projection', () => {
       ['jira', 'pending'],
       ['slack', 'pending'],
     ]);
-    expect(second?.executions[0]?.steps.map((s) => s.subactionType)).toEqual([
-      'patch.workflow.startDeployment.createSuccessor',
-    ]);
+    expect(second?.executions[0]?.steps.map((s) => s.subactionType)).toEqual(['patch.workflow.startDeployment.createSuccessor']);
     await waitFor(() => pings.some((p) => p.patchId === patchId && p.kind === 'step' && p.workflow === 'successor'), {
       what: 'a live-update ping for the successor step',
     });

@@ -41,7 +41,11 @@ it('stores text with quotes, backslashes and non-ASCII exactly as published', as
   const tricky = `it's a \\ back\\'slash " quote ''; drop table action_log_step; -- $$ $json$ \\u0041 é 漢 🚀\n\ttab`;
   const work = workItem(randomUUID(), 'markActive', 'draft', 'active', 2);
   work.transition = { ...work.transition, reason: tricky };
-  const s = { ...step(work, 'gitlab', 'triggerPipeline'), message: tricky, metadata: { [tricky]: [tricky, 1, null, { nested: tricky }] } };
+  const s = {
+    ...step(work, 'gitlab', 'triggerPipeline'),
+    message: tricky,
+    metadata: { [tricky]: [tricky, 1, null, { nested: tricky }] },
+  };
   const failed = execution(work, 'jira', 'failed', 1, { error: tricky, willRetry: true });
   await bus.publish(bus.topology.work('markActive'), work, { msgId: work.workId });
   for (const e of [s, failed] as WorkflowEvent[]) {

@@ -77,8 +77,7 @@ interface ParkedRow {
   deliveries: number;
   data: Buffer;
 }
-const parkedRows = async () =>
-  (await sql.query<ParkedRow>('select * from parked_message order by stream, stream_seq')).rows;
+const parkedRows = async () => (await sql.query<ParkedRow>('select * from parked_message order by stream, stream_seq')).rows;
 
 async function consumersIdle(): Promise<boolean> {
   const defs = bus.topology.actionLogConsumers();
@@ -96,7 +95,9 @@ describe('a message the projection cannot apply', () => {
   const garbage = new Uint8Array([0x00, 0xff, 0x7b, 0x00, 0x22, 0x0a]);
   const hugeVersion = { ...workItem(patchId, 'close', 'deployed', 'closed', 4) };
   hugeVersion.transition = { ...hugeVersion.transition, patchVersion: 2 ** 40 };
-  const hugeVersionBytes = encoder.encode(`{ "workId" : ${JSON.stringify(hugeVersion.workId)}, ${JSON.stringify(hugeVersion).slice(1)}`);
+  const hugeVersionBytes = encoder.encode(
+    `{ "workId" : ${JSON.stringify(hugeVersion.workId)}, ${JSON.stringify(hugeVersion).slice(1)}`,
+  );
   // Schema-valid, but a CHECK constraint in this test's database refuses it the same way every time.
   const tooLong = { ...step(good1, 'gitlab', 'triggerPipeline'), message: `rejected-by-check ${'x'.repeat(300)}` };
   // Schema-valid; a trigger in this test's database fails it with a non-data error (like a bug would).
@@ -136,10 +137,15 @@ describe('a message the projection cannot apply', () => {
     });
     const defs = bus.topology.actionLogConsumers();
     const rows = await parkedRows();
-    const bySeq = (stream: string, seq: number | undefined) => rows.find((r) => r.stream === stream && Number(r.stream_seq) === seq);
+    const bySeq = (stream: string, seq: number | undefined) =>
+      rows.find((r) => r.stream === stream && Number(r.stream_seq) === seq);
 
     const garbageRow = bySeq(defs.work.stream, seqs.garbage);
-    expect(garbageRow).toMatchObject({ reason: 'invalid', consumer: defs.work.durableName, subject: bus.topology.work('markActive') });
+    expect(garbageRow).toMatchObject({
+      reason: 'invalid',
+      consumer: defs.work.durableName,
+      subject: bus.topology.work('markActive'),
+    });
     expect(garbageRow?.error).toMatch(/not valid JSON/);
     expect(Buffer.compare(garbageRow?.data ?? Buffer.alloc(0), Buffer.from(garbage))).toBe(0);
 
@@ -151,7 +157,9 @@ describe('a message the projection cannot apply', () => {
 
     const tooLongRow = bySeq(defs.events.stream, seqs.tooLong);
     expect(tooLongRow).toMatchObject({ reason: 'rejected', deliveries: 1, consumer: defs.events.durableName });
-    expect(tooLongRow?.error).toMatch(/^SQLSTATE 23514: new row for relation "action_log_step" violates check constraint "test_refuse_step"$/);
+    expect(tooLongRow?.error).toMatch(
+      /^SQLSTATE 23514: new row for relation "action_log_step" violates check constraint "test_refuse_step"$/,
+    );
     expect(tooLongRow?.error).not.toMatch(/insert into/);
 
     const explodingRow = bySeq(defs.events.stream, seqs.exploding);
@@ -172,8 +180,13 @@ describe('a message the projection cannot apply', () => {
     // Postgres refuses every park (as if down for those statements) …
     await sql.query(`create function test_refuse_park() returns trigger language plpgsql as $$
       begin raise exception 'test fault: parking refused' using errcode = '08006'; end $$`);
-    await sql.query(`create trigger test_refuse_park before insert on parked_message for each row execute function test_refuse_park()`);
-    const invalid = { ...step(workItem(randomUUID(), 'markActive', 'draft', 'active', 2), 'slack', 'notify'), eventId: 'not-a-uuid' };
+    await sql.query(
+      `create trigger test_refuse_park before insert on parked_message for each row execute function test_refuse_park()`,
+    );
+    const invalid = {
+      ...step(workItem(randomUUID(), 'markActive', 'draft', 'active', 2), 'slack', 'notify'),
+      eventId: 'not-a-uuid',
+    };
     const seq = (await bus.publish(bus.topology.step('slack'), invalid)).seq;
     const defs = bus.topology.actionLogConsumers();
     await waitFor(
@@ -207,7 +220,9 @@ describe('a message the projection cannot apply', () => {
     expect(report).toEqual({ work: 4, events: 5, invalid: 3, parked: 4, released: 1 });
     const after = await parkedRows();
     expect(after.map((r) => r.stream_seq)).toEqual(
-      before.filter((r) => Number(r.stream_seq) !== seqs.exploding || r.stream !== bus.topology.actionLogConsumers().events.stream).map((r) => r.stream_seq),
+      before
+        .filter((r) => Number(r.stream_seq) !== seqs.exploding || r.stream !== bus.topology.actionLogConsumers().events.stream)
+        .map((r) => r.stream_seq),
     );
     const history = await bus.call(actionLogEndpoints.history, { patchId });
     const jira = history.entries[0]?.executions.find((e) => e.workflow === 'jira');

@@ -59,7 +59,11 @@ describe.skipIf(!PrivatePostgres.available)('while Postgres is down', () => {
     await waitFor(
       async () => {
         const info = await bus.jsm.consumers.info(def.stream, def.durableName);
-        return info.num_redelivered === 2 && info.num_ack_pending === 2 && info.delivered.consumer_seq >= 2 * (policy.maxDeliveries + 2);
+        return (
+          info.num_redelivered === 2 &&
+          info.num_ack_pending === 2 &&
+          info.delivered.consumer_seq >= 2 * (policy.maxDeliveries + 2)
+        );
       },
       { what: 'both messages to be redelivered past the bound without an ack', timeoutMs: 15_000 },
     );
@@ -77,7 +81,8 @@ describe.skipIf(!PrivatePostgres.available)('while Postgres is down', () => {
     expect(history.entries.map((e) => e.workId)).toEqual([good.workId]);
     const sql = testPool(pg.url('action_log'));
     try {
-      const rows = (await sql.query<{ stream_seq: string; reason: string; deliveries: number }>('select * from parked_message')).rows;
+      const rows = (await sql.query<{ stream_seq: string; reason: string; deliveries: number }>('select * from parked_message'))
+        .rows;
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ stream_seq: String(invalidSeq), reason: 'invalid' });
       expect(rows[0]?.deliveries).toBeGreaterThan(policy.maxDeliveries);

@@ -17,7 +17,8 @@ function h(tag, attrs = {}, ...children) {
     else if (k === 'text') node.textContent = v;
     else node.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat())
+    if (c !== null && c !== undefined && c !== false) node.append(c instanceof Node ? c : String(c));
   return node;
 }
 const badge = (status, testid) => h('span', { class: `badge ${status}`, 'data-testid': testid, text: status.replace(/_/g, ' ') });
@@ -35,7 +36,11 @@ async function api(path, options = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
   const res = await fetch(path, {
     ...options,
-    headers: { authorization: `Bearer ${token}`, ...(options.body ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(options.body ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
   });
   const body = res.headers.get('content-type')?.includes('json') ? await res.json() : undefined;
   if (res.status === 401) {
@@ -61,7 +66,8 @@ async function login(token) {
   try {
     session = await api('/api/session');
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 401)) $('#login-error').textContent = err instanceof Error ? err.message : String(err);
+    if (!(err instanceof ApiError && err.status === 401))
+      $('#login-error').textContent = err instanceof Error ? err.message : String(err);
     return;
   }
   lifecycle ??= await api('/api/lifecycle');
@@ -84,23 +90,60 @@ function route() {
 
 async function showList() {
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
-  const status = h('select', { name: 'status', 'data-testid': 'filter-status' }, h('option', { value: '', text: 'any status' }),
-    lifecycle.statuses.map((s) => h('option', { value: s.name, text: s.label, selected: params.get('status') === s.name })));
-  const product = h('input', { name: 'product', placeholder: 'product', value: params.get('product') ?? '', 'data-testid': 'filter-product' });
-  const filters = h('form', { class: 'inline', onsubmit: (e) => {
-    e.preventDefault();
-    const q = new URLSearchParams();
-    if (status.value) q.set('status', status.value);
-    if (product.value.trim()) q.set('product', product.value.trim());
-    location.hash = `#/?${q}`;
-  } }, status, product, h('button', { type: 'submit', class: 'secondary', text: 'Filter' }));
+  const status = h(
+    'select',
+    { name: 'status', 'data-testid': 'filter-status' },
+    h('option', { value: '', text: 'any status' }),
+    lifecycle.statuses.map((s) => h('option', { value: s.name, text: s.label, selected: params.get('status') === s.name })),
+  );
+  const product = h('input', {
+    name: 'product',
+    placeholder: 'product',
+    value: params.get('product') ?? '',
+    'data-testid': 'filter-product',
+  });
+  const filters = h(
+    'form',
+    {
+      class: 'inline',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const q = new URLSearchParams();
+        if (status.value) q.set('status', status.value);
+        if (product.value.trim()) q.set('product', product.value.trim());
+        location.hash = `#/?${q}`;
+      },
+    },
+    status,
+    product,
+    h('button', { type: 'submit', class: 'secondary', text: 'Filter' }),
+  );
 
   // The list API pages by creation, newest first, and carries no failure data: the name search
   // filters the rows loaded so far (here, in the browser); failures show on each patch's page.
-  const search = h('input', { type: 'search', name: 'search', placeholder: 'search loaded names', 'aria-label': 'search by name (loaded rows)', 'data-testid': 'filter-name', oninput: () => applySearch() });
+  const search = h('input', {
+    type: 'search',
+    name: 'search',
+    placeholder: 'search loaded names',
+    'aria-label': 'search by name (loaded rows)',
+    'data-testid': 'filter-name',
+    oninput: () => applySearch(),
+  });
   const rows = h('tbody');
-  const table = h('table', { 'data-testid': 'patch-list' },
-    h('thead', {}, h('tr', {}, ['Patch', 'Product', 'Status', 'Version', 'Created ↓'].map((t) => h('th', { text: t })))), rows);
+  const table = h(
+    'table',
+    { 'data-testid': 'patch-list' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Patch', 'Product', 'Status', 'Version', 'Created ↓'].map((t) => h('th', { text: t })),
+      ),
+    ),
+    rows,
+  );
   const empty = h('p', { class: 'muted', hidden: true, 'data-testid': 'list-empty' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true, text: 'More' });
   let cursor;
@@ -113,7 +156,10 @@ async function showList() {
       if (match) visible++;
     }
     empty.hidden = visible > 0;
-    empty.textContent = rows.children.length === 0 ? 'No patches match.' : `No loaded patch has “${search.value.trim()}” in its name${cursor ? ' — “More” loads older ones' : ''}.`;
+    empty.textContent =
+      rows.children.length === 0
+        ? 'No patches match.'
+        : `No loaded patch has “${search.value.trim()}” in its name${cursor ? ' — “More” loads older ones' : ''}.`;
   };
   const load = async () => {
     const q = new URLSearchParams({ limit: '50' });
@@ -121,8 +167,17 @@ async function showList() {
     if (cursor) q.set('cursor', cursor);
     const page = await api(`/api/patches?${q}`);
     for (const p of page.items) {
-      rows.append(h('tr', { 'data-name': p.name }, h('td', {}, h('a', { href: `#/patches/${p.id}`, text: p.name })), h('td', { text: p.product }),
-        h('td', {}, badge(p.status)), h('td', { text: p.version }), h('td', { class: 'muted', title: `updated ${time(p.updatedAt)}`, text: time(p.createdAt) })));
+      rows.append(
+        h(
+          'tr',
+          { 'data-name': p.name },
+          h('td', {}, h('a', { href: `#/patches/${p.id}`, text: p.name })),
+          h('td', { text: p.product }),
+          h('td', {}, badge(p.status)),
+          h('td', { text: p.version }),
+          h('td', { class: 'muted', title: `updated ${time(p.updatedAt)}`, text: time(p.createdAt) }),
+        ),
+      );
     }
     cursor = page.nextCursor;
     more.hidden = !cursor;
@@ -130,25 +185,41 @@ async function showList() {
   };
   more.addEventListener('click', () => void load().catch(showError));
 
-  view.replaceChildren(h('h1', { text: 'Patches' }), session.role === 'viewer' ? '' : createForm(), h('div', { class: 'card' }, filters, search),
-    h('div', { class: 'scroll-x' }, table), empty, more);
+  view.replaceChildren(
+    h('h1', { text: 'Patches' }),
+    session.role === 'viewer' ? '' : createForm(),
+    h('div', { class: 'card' }, filters, search),
+    h('div', { class: 'scroll-x' }, table),
+    empty,
+    more,
+  );
   await load().catch(showError);
 }
 
 function createForm() {
   const error = h('p', { class: 'error', role: 'alert' });
   const field = (name, placeholder, required) => h('input', { name, placeholder, required, 'data-testid': `new-${name}` });
-  const form = h('form', { class: 'inline', onsubmit: async (e) => {
-    e.preventDefault();
-    const data = Object.fromEntries([...new FormData(form)].filter(([, v]) => String(v).trim() !== ''));
-    try {
-      const { patch } = await api('/api/patches', { method: 'POST', body: JSON.stringify(data) });
-      location.hash = `#/patches/${patch.id}`;
-    } catch (err) {
-      error.textContent = describe(err);
-    }
-  } }, field('name', 'name, e.g. payments 2026.48.1', true), field('product', 'product, e.g. payments', true),
-  field('jiraKey', 'Jira key (optional)'), field('gitRef', 'git ref (optional)'), h('button', { type: 'submit', 'data-testid': 'create-patch', text: 'Create patch' }));
+  const form = h(
+    'form',
+    {
+      class: 'inline',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const data = Object.fromEntries([...new FormData(form)].filter(([, v]) => String(v).trim() !== ''));
+        try {
+          const { patch } = await api('/api/patches', { method: 'POST', body: JSON.stringify(data) });
+          location.hash = `#/patches/${patch.id}`;
+        } catch (err) {
+          error.textContent = describe(err);
+        }
+      },
+    },
+    field('name', 'name, e.g. payments 2026.48.1', true),
+    field('product', 'product, e.g. payments', true),
+    field('jiraKey', 'Jira key (optional)'),
+    field('gitRef', 'git ref (optional)'),
+    h('button', { type: 'submit', 'data-testid': 'create-patch', text: 'Create patch' }),
+  );
   return h('div', { class: 'card' }, h('h2', { text: 'New patch', class: 'flush' }), form, error);
 }
 
@@ -160,8 +231,14 @@ async function showPatch(id) {
   let diagramStatus;
   const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
   const live = h('span', { class: 'live off', 'data-testid': 'live', text: 'connecting…' });
-  view.replaceChildren(h('p', {}, h('a', { href: '#/', text: '← all patches' })), header.card,
-    h('h2', { text: 'Lifecycle' }), diagram, h('h2', {}, 'History ', live), timeline);
+  view.replaceChildren(
+    h('p', {}, h('a', { href: '#/', text: '← all patches' })),
+    header.card,
+    h('h2', { text: 'Lifecycle' }),
+    diagram,
+    h('h2', {}, 'History ', live),
+    timeline,
+  );
 
   let pending;
   // Fetches can overlap (a click and a live ping): only a newer fetch may replace what is shown.
@@ -218,8 +295,14 @@ function patchHeader() {
   const noActions = h('span', { class: 'muted' });
   const reason = h('input', { name: 'reason', 'data-testid': 'reason', autocomplete: 'off' });
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'action-error' });
-  const card = h('div', { class: 'card' }, h('div', { class: 'title-row' }, title, failures), facts,
-    h('div', { class: 'actions', 'data-testid': 'actions' }, buttons, noActions, reason), error);
+  const card = h(
+    'div',
+    { class: 'card' },
+    h('div', { class: 'title-row' }, title, failures),
+    facts,
+    h('div', { class: 'actions', 'data-testid': 'actions' }, buttons, noActions, reason),
+    error,
+  );
 
   const take = async (name, button) => {
     button.disabled = true;
@@ -243,14 +326,23 @@ function patchHeader() {
     const { patch } = detail;
     title.textContent = patch.name;
     const fact = (label, value) => h('div', {}, h('span', { text: label }), value ?? h('span', { class: 'muted', text: '—' }));
-    const link = (pid, testid) => (pid ? h('a', { href: `#/patches/${pid}`, 'data-testid': testid, text: pid.slice(0, 8) }) : null);
+    const link = (pid, testid) =>
+      pid ? h('a', { href: `#/patches/${pid}`, 'data-testid': testid, text: pid.slice(0, 8) }) : null;
     facts.replaceChildren(
-      fact('Status', badge(patch.status, 'patch-status')), fact('Product', patch.product), fact('Version', h('div', { 'data-testid': 'patch-version', text: String(patch.version) })),
-      fact('Jira', patch.jiraKey), fact('Git ref', patch.gitRef), fact('Predecessor', link(patch.predecessorId, 'predecessor')),
-      fact('Successor', link(detail.successorId, 'successor')), fact('Updated', time(patch.updatedAt)));
+      fact('Status', badge(patch.status, 'patch-status')),
+      fact('Product', patch.product),
+      fact('Version', h('div', { 'data-testid': 'patch-version', text: String(patch.version) })),
+      fact('Jira', patch.jiraKey),
+      fact('Git ref', patch.gitRef),
+      fact('Predecessor', link(patch.predecessorId, 'predecessor')),
+      fact('Successor', link(detail.successorId, 'successor')),
+      fact('Updated', time(patch.updatedAt)),
+    );
 
     // Failed or dead-lettered executions of this page's history (the list API has no such data).
-    const failed = history.entries.flatMap((e) => e.executions.filter((x) => x.status === 'failed' || x.deadLettered).map((x) => `${e.action} · ${x.workflow}`));
+    const failed = history.entries.flatMap((e) =>
+      e.executions.filter((x) => x.status === 'failed' || x.deadLettered).map((x) => `${e.action} · ${x.workflow}`),
+    );
     failures.hidden = failed.length === 0;
     failures.textContent = `${failed.length} failed`;
     failures.title = failed.join('\n');
@@ -258,20 +350,33 @@ function patchHeader() {
     const key = `${patch.version}|${detail.actionsForCaller.join(',')}`;
     if (key !== buttonsKey) {
       buttonsKey = key;
-      buttons.replaceChildren(...detail.actionsForCaller.map((name) => {
-        const def = lifecycle.actions.find((a) => a.name === name);
-        const button = h('button', { type: 'button', 'data-testid': `action-${name}`, 'data-action': name, text: def?.label ?? name });
-        button.addEventListener('click', () => void take(name, button));
-        return button;
-      }));
+      buttons.replaceChildren(
+        ...detail.actionsForCaller.map((name) => {
+          const def = lifecycle.actions.find((a) => a.name === name);
+          const button = h('button', {
+            type: 'button',
+            'data-testid': `action-${name}`,
+            'data-action': name,
+            text: def?.label ?? name,
+          });
+          button.addEventListener('click', () => void take(name, button));
+          return button;
+        }),
+      );
     }
     noActions.hidden = detail.actionsForCaller.length > 0;
-    noActions.textContent = detail.allowedActions.length ? `Your role (${session.role}) may take none of the actions allowed now.` : 'No actions: the patch is in a final status.';
-    const needing = detail.actionsForCaller.map((n) => lifecycle.actions.find((a) => a.name === n)).filter((a) => a?.requiredFields.includes('reason'));
+    noActions.textContent = detail.allowedActions.length
+      ? `Your role (${session.role}) may take none of the actions allowed now.`
+      : 'No actions: the patch is in a final status.';
+    const needing = detail.actionsForCaller
+      .map((n) => lifecycle.actions.find((a) => a.name === n))
+      .filter((a) => a?.requiredFields.includes('reason'));
     // Always there while an action may be taken (every transition records its reason), so that a
     // status change by someone else never hides the field being typed in.
     reason.hidden = detail.actionsForCaller.length === 0;
-    reason.placeholder = needing.length ? `reason (required for ${needing.map((a) => a.label ?? a.name).join(', ')})` : 'reason (optional)';
+    reason.placeholder = needing.length
+      ? `reason (required for ${needing.map((a) => a.label ?? a.name).join(', ')})`
+      : 'reason (optional)';
   };
   return { card, update };
 }
@@ -281,27 +386,73 @@ function renderTimeline(list, history) {
     list.replaceChildren(h('li', { class: 'muted', text: 'No transitions yet. Take an action above.' }));
     return;
   }
-  list.replaceChildren(...[...history.entries].reverse().map((entry) => {
-    const t = entry.transition;
-    const title = t
-      ? h('div', { class: 'transition-title' }, `${t.action}: `, badge(t.fromStatus), ' → ', badge(t.toStatus),
-        h('span', { class: 'muted', text: ` by ${t.actor}, ${time(t.createdAt)}${t.reason ? ` — “${t.reason}”` : ''}` }))
-      : h('div', { class: 'transition-title', text: `${entry.action} (transition not yet known)` });
-    // Workflows that are not configured say so once per transition, quietly; the rest show in full.
-    const quiet = entry.executions.filter(isNotConfigured);
-    const executions = entry.executions.filter((e) => !isNotConfigured(e)).map((e) => h('div', { class: 'execution', 'data-testid': `execution-${entry.action}-${e.workflow}`, 'data-status': e.status },
-      h('header', {}, h('span', { text: e.workflow }), badge(e.status)),
-      h('div', { class: 'muted', text: `attempts: ${e.attempts}${e.willRetry ? ' · retrying' : ''}${e.deadLettered ? ' · dead-lettered' : ''}` }),
-      e.lastError ? h('div', { class: 'error', text: `last error: ${e.lastError}` }) : '',
-      e.steps.length ? h('ol', {}, e.steps.map((s) => h('li', { 'data-testid': 'step' },
-        h('div', { class: 'step-type', title: s.subactionType, 'data-step': s.subactionType, text: stepLabel(s.subactionType) }), h('div', { text: s.message }),
-        h('div', { class: 'muted', text: `${time(s.at)}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ''}` })))) : ''));
-    const quietLine = quiet.length
-      ? h('div', { class: 'muted quiet', 'data-testid': `not-configured-${entry.action}`, title: quiet.map((e) => `${e.workflow}: ${e.steps[0].message}`).join('\n'),
-        text: `skipped, not configured: ${quiet.map((e) => e.workflow).join(', ')}` })
-      : '';
-    return h('li', { 'data-testid': `entry-${entry.action}` }, title, executions.length ? h('div', { class: 'executions' }, executions) : '', quietLine);
-  }));
+  list.replaceChildren(
+    ...[...history.entries].reverse().map((entry) => {
+      const t = entry.transition;
+      const title = t
+        ? h(
+            'div',
+            { class: 'transition-title' },
+            `${t.action}: `,
+            badge(t.fromStatus),
+            ' → ',
+            badge(t.toStatus),
+            h('span', { class: 'muted', text: ` by ${t.actor}, ${time(t.createdAt)}${t.reason ? ` — “${t.reason}”` : ''}` }),
+          )
+        : h('div', { class: 'transition-title', text: `${entry.action} (transition not yet known)` });
+      // Workflows that are not configured say so once per transition, quietly; the rest show in full.
+      const quiet = entry.executions.filter(isNotConfigured);
+      const executions = entry.executions
+        .filter((e) => !isNotConfigured(e))
+        .map((e) =>
+          h(
+            'div',
+            { class: 'execution', 'data-testid': `execution-${entry.action}-${e.workflow}`, 'data-status': e.status },
+            h('header', {}, h('span', { text: e.workflow }), badge(e.status)),
+            h('div', {
+              class: 'muted',
+              text: `attempts: ${e.attempts}${e.willRetry ? ' · retrying' : ''}${e.deadLettered ? ' · dead-lettered' : ''}`,
+            }),
+            e.lastError ? h('div', { class: 'error', text: `last error: ${e.lastError}` }) : '',
+            e.steps.length
+              ? h(
+                  'ol',
+                  {},
+                  e.steps.map((s) =>
+                    h(
+                      'li',
+                      { 'data-testid': 'step' },
+                      h('div', {
+                        class: 'step-type',
+                        title: s.subactionType,
+                        'data-step': s.subactionType,
+                        text: stepLabel(s.subactionType),
+                      }),
+                      h('div', { text: s.message }),
+                      h('div', { class: 'muted', text: `${time(s.at)}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ''}` }),
+                    ),
+                  ),
+                )
+              : '',
+          ),
+        );
+      const quietLine = quiet.length
+        ? h('div', {
+            class: 'muted quiet',
+            'data-testid': `not-configured-${entry.action}`,
+            title: quiet.map((e) => `${e.workflow}: ${e.steps[0].message}`).join('\n'),
+            text: `skipped, not configured: ${quiet.map((e) => e.workflow).join(', ')}`,
+          })
+        : '';
+      return h(
+        'li',
+        { 'data-testid': `entry-${entry.action}` },
+        title,
+        executions.length ? h('div', { class: 'executions' }, executions) : '',
+        quietLine,
+      );
+    }),
+  );
 }
 
 /** An execution that only logged "skipped: not configured (…)" (no credentials for that workflow). */
@@ -320,7 +471,10 @@ function describe(err) {
   if (!e) return err.message;
   // validation_failed messages already name each field ("invalid request: reason: required for
   // cancel"): a field problem is added only when the message does not say it yet.
-  const fields = e.details?.fields?.map((f) => `${f.path}: ${f.message}`).filter((f) => !e.message.includes(f)).join('; ');
+  const fields = e.details?.fields
+    ?.map((f) => `${f.path}: ${f.message}`)
+    .filter((f) => !e.message.includes(f))
+    .join('; ');
   const allowed = e.details?.allowedActions ? ` (allowed now: ${e.details.allowedActions.join(', ') || 'none'})` : '';
   return `${e.message}${fields ? ` — ${fields}` : ''}${allowed}`;
 }

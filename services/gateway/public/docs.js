@@ -25,8 +25,10 @@ function typeOf(schema) {
   if (schema.type === 'array') return el('span', {}, 'array of ', typeOf(schema.items));
   const facts = [];
   if (schema.format) facts.push(schema.format);
-  if (schema.minLength !== undefined || schema.maxLength !== undefined) facts.push(`length ${schema.minLength ?? 0}…${schema.maxLength ?? '∞'}`);
-  if (schema.minimum !== undefined || schema.maximum !== undefined) facts.push(`${schema.minimum ?? '−∞'}…${schema.maximum ?? '∞'}`);
+  if (schema.minLength !== undefined || schema.maxLength !== undefined)
+    facts.push(`length ${schema.minLength ?? 0}…${schema.maxLength ?? '∞'}`);
+  if (schema.minimum !== undefined || schema.maximum !== undefined)
+    facts.push(`${schema.minimum ?? '−∞'}…${schema.maximum ?? '∞'}`);
   for (const part of [schema, ...(schema.allOf ?? [])]) if (part.pattern) facts.push(`pattern ${part.pattern}`);
   const type = Array.isArray(schema.type) ? schema.type.join(' | ') : (schema.type ?? 'any');
   return facts.length ? `${type} (${facts.join(', ')})` : type;
@@ -53,7 +55,8 @@ function renderSchema(schema, depth = 0) {
       ),
     ),
   );
-  const note = schema.additionalProperties === false ? el('div', { class: 'muted' }, 'no other fields (an unknown field is a 400)') : null;
+  const note =
+    schema.additionalProperties === false ? el('div', { class: 'muted' }, 'no other fields (an unknown field is a 400)') : null;
   return el('div', { class: 'schema' }, el('table', {}, el('tbody', {}, rows)), note);
 }
 
@@ -62,8 +65,20 @@ function renderOperation(path, method, op) {
   const body = op.requestBody?.content?.['application/json']?.schema;
   return el(
     'section',
-    { class: 'card op', id: op.operationId ?? `${method}-${path}`, 'data-testid': 'operation', 'data-method': method.toUpperCase(), 'data-path': path },
-    el('h3', {}, el('span', { class: `method ${method}` }, method.toUpperCase()), el('code', {}, path), op.security?.length === 0 ? el('span', { class: 'badge' }, 'public') : null),
+    {
+      class: 'card op',
+      id: op.operationId ?? `${method}-${path}`,
+      'data-testid': 'operation',
+      'data-method': method.toUpperCase(),
+      'data-path': path,
+    },
+    el(
+      'h3',
+      {},
+      el('span', { class: `method ${method}` }, method.toUpperCase()),
+      el('code', {}, path),
+      op.security?.length === 0 ? el('span', { class: 'badge' }, 'public') : null,
+    ),
     op.summary ? el('p', {}, op.summary) : null,
     op.description ? el('p', { class: 'muted' }, op.description) : null,
     params.length
@@ -80,7 +95,12 @@ function renderOperation(path, method, op) {
                   'tr',
                   {},
                   el('td', {}, `${p.name} (${p.in})`, p.required ? el('span', { class: 'required' }, 'required') : null),
-                  el('td', {}, el('span', { class: 'type' }, typeOf(p.schema)), p.description ? el('div', { class: 'muted' }, p.description) : null),
+                  el(
+                    'td',
+                    {},
+                    el('span', { class: 'type' }, typeOf(p.schema)),
+                    p.description ? el('div', { class: 'muted' }, p.description) : null,
+                  ),
                 ),
               ),
             ),
@@ -94,7 +114,15 @@ function renderOperation(path, method, op) {
       { class: 'responses' },
       Object.entries(op.responses ?? {}).map(([status, response]) => {
         const [type, media] = Object.entries(response.content ?? {})[0] ?? [];
-        return el('li', {}, el('code', {}, status), response.description ?? '', media?.schema ? [' — ', el('span', { class: 'type' }, type === 'application/json' ? typeOf(media.schema) : type)] : null);
+        return el(
+          'li',
+          {},
+          el('code', {}, status),
+          response.description ?? '',
+          media?.schema
+            ? [' — ', el('span', { class: 'type' }, type === 'application/json' ? typeOf(media.schema) : type)]
+            : null,
+        );
       }),
     ),
   );
@@ -108,7 +136,9 @@ async function main() {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     doc = await res.json();
   } catch (err) {
-    root.replaceChildren(el('p', { class: 'error' }, `Could not load /api/openapi.json: ${err instanceof Error ? err.message : String(err)}`));
+    root.replaceChildren(
+      el('p', { class: 'error' }, `Could not load /api/openapi.json: ${err instanceof Error ? err.message : String(err)}`),
+    );
     return;
   }
   const byTag = new Map();
@@ -121,13 +151,25 @@ async function main() {
   }
   const schemas = Object.entries(doc.components?.schemas ?? {});
   const children = [
-    el('h1', {}, `${doc.info?.title ?? 'API'} `, el('span', { class: 'muted' }, `OpenAPI ${doc.openapi}, version ${doc.info?.version ?? '?'}`)),
+    el(
+      'h1',
+      {},
+      `${doc.info?.title ?? 'API'} `,
+      el('span', { class: 'muted' }, `OpenAPI ${doc.openapi}, version ${doc.info?.version ?? '?'}`),
+    ),
     el('p', {}, doc.info?.description ?? ''),
     el('p', { class: 'muted' }, 'Every operation needs Authorization: Bearer <token> unless marked public.'),
-    el('nav', { class: 'toc' }, [...byTag.keys()].map((tag) => el('a', { href: `#tag-${tag}` }, tag)), schemas.length ? el('a', { href: '#schemas' }, 'schemas') : null),
+    el(
+      'nav',
+      { class: 'toc' },
+      [...byTag.keys()].map((tag) => el('a', { href: `#tag-${tag}` }, tag)),
+      schemas.length ? el('a', { href: '#schemas' }, 'schemas') : null,
+    ),
     [...byTag.entries()].map(([tag, sections]) => [el('h2', { id: `tag-${tag}` }, tag), sections]),
     schemas.length ? el('h2', { id: 'schemas' }, 'Schemas') : null,
-    schemas.map(([name, schema]) => el('section', { class: 'card', id: `schema-${name}`, 'data-testid': 'schema' }, el('h3', {}, name), renderSchema(schema))),
+    schemas.map(([name, schema]) =>
+      el('section', { class: 'card', id: `schema-${name}`, 'data-testid': 'schema' }, el('h3', {}, name), renderSchema(schema)),
+    ),
   ];
   root.replaceChildren(...children.flat(Infinity).filter(Boolean));
   if (location.hash) document.getElementById(location.hash.slice(1))?.scrollIntoView();

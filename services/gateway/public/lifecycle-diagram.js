@@ -16,7 +16,7 @@ function el(name, attrs, text) {
 
 function layout(def) {
   const depth = new Map([[def.initialStatus, 0]]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const a of def.actions) {
       for (const f of a.from) {
@@ -42,18 +42,29 @@ function layout(def) {
 // a backward edge bends below the row (same row) or elbows up into the target's bottom.
 function edgeGeometry(p, q) {
   if (q.x > p.x) {
-    const x1 = p.x + BOX_W, y1 = p.y + BOX_H / 2, x2 = q.x, y2 = q.y + BOX_H / 2;
+    const x1 = p.x + BOX_W,
+      y1 = p.y + BOX_H / 2,
+      x2 = q.x,
+      y2 = q.y + BOX_H / 2;
     return { d: `M ${x1} ${y1} L ${x2} ${y2}`, lx: (x1 + x2) / 2, ly: (y1 + y2) / 2 - 7, anchor: 'middle' };
   }
   if (q.x === p.x) {
-    const x = p.x + BOX_W / 2, y1 = q.y > p.y ? p.y + BOX_H : p.y, y2 = q.y > p.y ? q.y : q.y + BOX_H;
+    const x = p.x + BOX_W / 2,
+      y1 = q.y > p.y ? p.y + BOX_H : p.y,
+      y2 = q.y > p.y ? q.y : q.y + BOX_H;
     return { d: `M ${x} ${y1} L ${x} ${y2}`, lx: x + 8, ly: (y1 + y2) / 2 + 4, anchor: 'start' };
   }
   if (q.y === p.y) {
-    const x1 = p.x + BOX_W / 2, x2 = q.x + BOX_W / 2, y = p.y + BOX_H, cy = y + 70;
+    const x1 = p.x + BOX_W / 2,
+      x2 = q.x + BOX_W / 2,
+      y = p.y + BOX_H,
+      cy = y + 70;
     return { d: `M ${x1} ${y} Q ${(x1 + x2) / 2} ${cy} ${x2} ${y}`, lx: (x1 + x2) / 2, ly: y + 35 + 4, anchor: 'middle' };
   }
-  const x1 = p.x, y1 = p.y + BOX_H / 2, x2 = q.x + BOX_W - 25, y2 = q.y + BOX_H;
+  const x1 = p.x,
+    y1 = p.y + BOX_H / 2,
+    x2 = q.x + BOX_W - 25,
+    y2 = q.y + BOX_H;
   return { d: `M ${x1} ${y1} Q ${x2} ${y1} ${x2} ${y2}`, lx: x2 - 6, ly: (y1 + y2) / 2 + 14, anchor: 'end' };
 }
 
@@ -61,9 +72,22 @@ export function renderLifecycle(def, current) {
   const pos = layout(def);
   const width = Math.max(...[...pos.values()].map((p) => p.x)) + BOX_W + 20;
   const height = Math.max(...[...pos.values()].map((p) => p.y)) + BOX_H + 60;
-  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'patch lifecycle', 'data-testid': 'lifecycle-diagram' });
+  const svg = el('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': 'patch lifecycle',
+    'data-testid': 'lifecycle-diagram',
+  });
   const defs = el('defs', {});
-  const marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+  const marker = el('marker', {
+    id: 'arrow',
+    viewBox: '0 0 10 10',
+    refX: 9,
+    refY: 5,
+    markerWidth: 7,
+    markerHeight: 7,
+    orient: 'auto-start-reverse',
+  });
   marker.append(el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#7b8397' }));
   defs.append(marker);
   svg.append(defs);
@@ -76,7 +100,20 @@ export function renderLifecycle(def, current) {
       const { d, lx, ly, anchor } = edgeGeometry(p, q);
       svg.append(el('path', { d, fill: 'none', stroke: '#9aa2b5', 'stroke-width': 1.5, 'marker-end': 'url(#arrow)' }));
       svg.append(
-        el('text', { x: lx, y: ly, 'text-anchor': anchor, 'font-size': 11, fill: '#4a5163', 'paint-order': 'stroke', stroke: '#fff', 'stroke-width': 4 }, a.name),
+        el(
+          'text',
+          {
+            x: lx,
+            y: ly,
+            'text-anchor': anchor,
+            'font-size': 11,
+            fill: '#4a5163',
+            'paint-order': 'stroke',
+            stroke: '#fff',
+            'stroke-width': 4,
+          },
+          a.name,
+        ),
       );
     }
   }
@@ -84,7 +121,16 @@ export function renderLifecycle(def, current) {
   const start = pos.get(def.initialStatus);
   if (start) {
     svg.append(el('circle', { cx: start.x + BOX_W / 2, cy: 12, r: 6, fill: '#1d2330' }));
-    svg.append(el('line', { x1: start.x + BOX_W / 2, y1: 18, x2: start.x + BOX_W / 2, y2: start.y, stroke: '#1d2330', 'marker-end': 'url(#arrow)' }));
+    svg.append(
+      el('line', {
+        x1: start.x + BOX_W / 2,
+        y1: 18,
+        x2: start.x + BOX_W / 2,
+        y2: start.y,
+        stroke: '#1d2330',
+        'marker-end': 'url(#arrow)',
+      }),
+    );
   }
   for (const s of def.statuses) {
     const p = pos.get(s.name);
@@ -102,8 +148,24 @@ export function renderLifecycle(def, current) {
         'stroke-width': isCurrent ? 3 : 1.2,
       }),
     );
-    if (s.terminal) g.append(el('rect', { x: p.x + 3, y: p.y + 3, width: BOX_W - 6, height: BOX_H - 6, rx: 7, fill: 'none', stroke: '#b5bbc8' }));
-    g.append(el('text', { x: p.x + BOX_W / 2, y: p.y + BOX_H / 2 + 5, 'text-anchor': 'middle', 'font-size': 13, 'font-weight': isCurrent ? 700 : 500, fill: '#1d2330' }, s.label));
+    if (s.terminal)
+      g.append(
+        el('rect', { x: p.x + 3, y: p.y + 3, width: BOX_W - 6, height: BOX_H - 6, rx: 7, fill: 'none', stroke: '#b5bbc8' }),
+      );
+    g.append(
+      el(
+        'text',
+        {
+          x: p.x + BOX_W / 2,
+          y: p.y + BOX_H / 2 + 5,
+          'text-anchor': 'middle',
+          'font-size': 13,
+          'font-weight': isCurrent ? 700 : 500,
+          fill: '#1d2330',
+        },
+        s.label,
+      ),
+    );
     svg.append(g);
   }
   return svg;

@@ -32,7 +32,13 @@ export interface RunningGateway {
 /** Starts the gateway in this process (main.ts and the tests both use it). */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger('gateway', options.logLevel ?? 'info');
-  const bus = await Bus.connect({ url: options.natsUrl, auth: options.natsAuth, name: 'gateway', namespace: options.namespace, logger });
+  const bus = await Bus.connect({
+    url: options.natsUrl,
+    auth: options.natsAuth,
+    name: 'gateway',
+    namespace: options.namespace,
+    logger,
+  });
   const limits = checkHttpLimits({ ...defaultHttpLimits, ...options.limits });
   const live = new LiveUpdates(
     bus,

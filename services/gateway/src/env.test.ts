@@ -26,9 +26,9 @@ describe('gateway environment: HTTP limits', () => {
       }),
     );
     expect(limits).toMatchObject({ requestTimeoutMs: 8000, headersTimeoutMs: 4000, rateLimitMax: 0, liveStreamsPerToken: 3 });
-    expect(() => parseEnv(gatewayEnv, { ...base, GATEWAY_HTTP_REQUEST_TIMEOUT_MS: '5000', GATEWAY_HTTP_HEADERS_TIMEOUT_MS: '9000' })).toThrow(
-      /GATEWAY_HTTP_HEADERS_TIMEOUT_MS: must not exceed GATEWAY_HTTP_REQUEST_TIMEOUT_MS/,
-    );
+    expect(() =>
+      parseEnv(gatewayEnv, { ...base, GATEWAY_HTTP_REQUEST_TIMEOUT_MS: '5000', GATEWAY_HTTP_HEADERS_TIMEOUT_MS: '9000' }),
+    ).toThrow(/GATEWAY_HTTP_HEADERS_TIMEOUT_MS: must not exceed GATEWAY_HTTP_REQUEST_TIMEOUT_MS/);
     expect(() => parseEnv(gatewayEnv, { ...base, GATEWAY_SSE_MAX_TOTAL: 'lots' })).toThrow(/GATEWAY_SSE_MAX_TOTAL/);
     expect(() => parseEnv(gatewayEnv, { ...base, GATEWAY_HTTP_IDLE_TIMEOUT_MS: '10' })).toThrow(/GATEWAY_HTTP_IDLE_TIMEOUT_MS/);
   });

@@ -39,7 +39,11 @@ export function clientErrorHandler(limits: HttpLimits) {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const [status, reason, body]: [number, string, HttpErrorBody] =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', { code: 'timeout', message: `the request was not received within ${limits.requestTimeoutMs} ms` }]
+        ? [
+            408,
+            'Request Timeout',
+            { code: 'timeout', message: `the request was not received within ${limits.requestTimeoutMs} ms` },
+          ]
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'Request Header Fields Too Large', { code: 'validation_failed', message: 'the request headers are too large' }]
           : [400, 'Bad Request', { code: 'validation_failed', message: 'malformed HTTP request' }];
@@ -54,7 +58,9 @@ export function clientErrorHandler(limits: HttpLimits) {
         connection: 'close',
         ...securityHeaders,
       };
-      const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const head = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       socket.write(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${json}`);
     }
     socket.destroy();

@@ -39,10 +39,13 @@ export const defaultHttpLimits: HttpLimits = {
 /** Validates limits passed in code (the environment is checked by its schema). */
 export function checkHttpLimits(limits: HttpLimits): HttpLimits {
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
-    throw new Error(`headersTimeoutMs (${limits.headersTimeoutMs}) must not exceed requestTimeoutMs (${limits.requestTimeoutMs})`);
+    throw new Error(
+      `headersTimeoutMs (${limits.headersTimeoutMs}) must not exceed requestTimeoutMs (${limits.requestTimeoutMs})`,
+    );
   }
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 0) throw new Error(`HTTP limit ${name} must be a whole number ≥ 0, got ${String(value)}`);
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`HTTP limit ${name} must be a whole number ≥ 0, got ${String(value)}`);
   }
   return limits;
 }
@@ -55,7 +58,9 @@ export function checkHttpLimits(limits: HttpLimits): HttpLimits {
 export function serverTimeouts(limits: HttpLimits): Pick<
   FastifyServerOptions,
   'requestTimeout' | 'connectionTimeout' | 'keepAliveTimeout'
-> & { http: { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } } {
+> & {
+  http: { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number };
+} {
   const shortest = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
   return {
     requestTimeout: limits.requestTimeoutMs,

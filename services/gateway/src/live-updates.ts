@@ -59,7 +59,10 @@ export class LiveUpdates {
     }
     if (this.total >= this.limits.total) {
       this.logger.warn({ actor: principal.name, streams: this.total }, 'live stream refused: gateway limit');
-      throw new ContractError('unavailable', `this gateway holds its maximum of ${this.limits.total} live streams; try again later`);
+      throw new ContractError(
+        'unavailable',
+        `this gateway holds its maximum of ${this.limits.total} live streams; try again later`,
+      );
     }
   }
 

@@ -49,7 +49,11 @@ export async function buildServer({ services, tokens, live, logger, limits }: Se
     // A URL the router cannot decode (`/api/patches%`): our error shape, not fastify's. Answered
     // before routing, so no hook runs: the headers are set here.
     frameworkErrors: (error, _request, reply) =>
-      sendError(setSecurityHeaders(reply), 400, { code: 'validation_failed', message: 'malformed URL', details: { fields: [{ path: '(url)', message: error.message }] } }),
+      sendError(setSecurityHeaders(reply), 400, {
+        code: 'validation_failed',
+        message: 'malformed URL',
+        details: { fields: [{ path: '(url)', message: error.message }] },
+      }),
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('authProblem', null);

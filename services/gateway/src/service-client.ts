@@ -24,7 +24,8 @@ export class ServiceClient {
     if (reply.ok) return reply.result;
     const { code, message, details } = reply.error;
     // A request that timed out because the connection dropped meanwhile is an outage, not slowness.
-    if (code === 'timeout' && !this.isConnected) throw new ContractError('unavailable', 'the message bus (NATS) is not reachable');
+    if (code === 'timeout' && !this.isConnected)
+      throw new ContractError('unavailable', 'the message bus (NATS) is not reachable');
     throw new ContractError(code, message, details);
   }
 }

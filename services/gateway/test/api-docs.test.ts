@@ -21,7 +21,12 @@ type Operation = {
   requestBody?: { required?: boolean; content: Record<string, { schema: Record<string, unknown> }> };
   responses: Record<string, { description: string; content?: Record<string, { schema: { $ref?: string } }> }>;
 };
-let doc: { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> }; security: unknown[] };
+let doc: {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown> };
+  security: unknown[];
+};
 
 beforeAll(async () => {
   bus = await connectTestBus(uniqueNamespace('gwdocs'));
@@ -56,11 +61,24 @@ describe('the OpenAPI document', () => {
       expect({ route, documented: operation !== undefined }).toEqual({ route, documented: true });
       expect(operation!.operationId).toEqual(expect.any(String));
     }
-    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect(operations.sort()).toEqual(documented.map((r) => `${r.method} ${openApiPath(r.url)}`).sort());
     // Only the UI's pages and files stay out of the document.
-    expect(app.declaredRoutes.filter((r) => r.hidden).map((r) => r.url).sort()).toEqual(
-      ['/', '/api/docs', ...['app.js', 'docs.css', 'docs.html', 'docs.js', 'index.html', 'lifecycle-diagram.js', 'styles.css'].map((f) => `/ui/${f}`)].sort(),
+    expect(
+      app.declaredRoutes
+        .filter((r) => r.hidden)
+        .map((r) => r.url)
+        .sort(),
+    ).toEqual(
+      [
+        '/',
+        '/api/docs',
+        ...['app.js', 'docs.css', 'docs.html', 'docs.js', 'index.html', 'lifecycle-diagram.js', 'styles.css'].map(
+          (f) => `/ui/${f}`,
+        ),
+      ].sort(),
     );
     const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
     expect(new Set(ids).size).toBe(ids.length);
@@ -74,12 +92,18 @@ describe('the OpenAPI document', () => {
         .map(([method]) => `${method.toUpperCase()} ${path}`),
     );
     expect(publicOps.sort()).toEqual(['GET /api/openapi.json', 'GET /healthz', 'GET /readyz']);
-    expect(doc.paths['/api/patches']!.get!.responses['401']!.content!['application/json']!.schema.$ref).toBe('#/components/schemas/ErrorResponse');
+    expect(doc.paths['/api/patches']!.get!.responses['401']!.content!['application/json']!.schema.$ref).toBe(
+      '#/components/schemas/ErrorResponse',
+    );
   });
 
   it('describes each request with the schemas the route validates with', () => {
     const create = doc.paths['/api/patches']!.post!;
-    const body = create.requestBody!.content['application/json']!.schema as { required: string[]; additionalProperties: boolean; properties: Record<string, { allOf?: { pattern: string }[] }> };
+    const body = create.requestBody!.content['application/json']!.schema as {
+      required: string[];
+      additionalProperties: boolean;
+      properties: Record<string, { allOf?: { pattern: string }[] }>;
+    };
     expect(create.requestBody!.required).toBe(true);
     expect(body.required).toEqual(['name', 'product']);
     expect(body.additionalProperties).toBe(false);
@@ -89,7 +113,9 @@ describe('the OpenAPI document', () => {
 
     const close = doc.paths['/api/patches/{id}/close']!.post!;
     expect(close.requestBody!.required).toBe(false);
-    expect(close.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'id', in: 'path', required: true })]));
+    expect(close.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'id', in: 'path', required: true })]),
+    );
     const transition = doc.paths['/api/patches/{id}/transitions']!.post!.requestBody!.content['application/json']!.schema as {
       properties: { expectedVersion: { maximum: number } };
     };
@@ -103,13 +129,25 @@ describe('the OpenAPI document', () => {
 
   it('names the response schemas once, as components, with nothing unused', () => {
     const names = Object.keys(doc.components.schemas).sort();
-    expect(names).toEqual(
-      ['ActionLogHistoryResult', 'ActionLogWorkResult', 'Caller', 'CreatePatchResult', 'ErrorResponse', 'LifecycleView', 'ListPatchesResult', 'PatchDetail', 'TransitionResult'],
-    );
+    expect(names).toEqual([
+      'ActionLogHistoryResult',
+      'ActionLogWorkResult',
+      'Caller',
+      'CreatePatchResult',
+      'ErrorResponse',
+      'LifecycleView',
+      'ListPatchesResult',
+      'PatchDetail',
+      'TransitionResult',
+    ]);
     const patchDetail = doc.components.schemas.PatchDetail as { properties: Record<string, unknown> };
     expect(patchDetail.properties.actionsForCaller).toBeDefined();
-    const errorBody = doc.components.schemas.ErrorResponse as { properties: { error: { properties: { code: { enum: string[] } } } } };
-    expect(errorBody.properties.error.properties.code.enum).toEqual(expect.arrayContaining(['validation_failed', 'idempotency_key_reused', 'rate_limited']));
+    const errorBody = doc.components.schemas.ErrorResponse as {
+      properties: { error: { properties: { code: { enum: string[] } } } };
+    };
+    expect(errorBody.properties.error.properties.code.enum).toEqual(
+      expect.arrayContaining(['validation_failed', 'idempotency_key_reused', 'rate_limited']),
+    );
   });
 
   it('serves the rendered reference at /api/docs without a token, from local files only', async () => {
@@ -120,7 +158,8 @@ describe('the OpenAPI document', () => {
     const html = page.body;
     expect(html).toContain('/ui/docs.js');
     expect(html).not.toMatch(/https?:\/\//); // no CDN
-    for (const asset of ['/ui/docs.js', '/ui/docs.css']) expect((await app.inject({ method: 'GET', url: asset })).statusCode).toBe(200);
+    for (const asset of ['/ui/docs.js', '/ui/docs.css'])
+      expect((await app.inject({ method: 'GET', url: asset })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/ui/docs.js' })).body).not.toMatch(/innerHTML|https?:\/\//);
   });
 });

@@ -52,7 +52,11 @@ describe('end to end', () => {
         async () => {
           const h = await http('GET', `/api/patches/${id}/history`, { token: tokens.viewer });
           const last = (h.body.entries as WorkView[]).at(-1);
-          return last?.transition?.patchVersion === version && last.executions.length === routing[step.action].length && last.executions.every(settled);
+          return (
+            last?.transition?.patchVersion === version &&
+            last.executions.length === routing[step.action].length &&
+            last.executions.every(settled)
+          );
         },
         { timeoutMs: 30_000, what: `the workflows of ${step.action} to settle` },
       );

@@ -57,7 +57,10 @@ async function createPatch(name: string, product = 'payments', extra: Record<str
 
 describe('auth', () => {
   it('refuses missing, malformed and unknown tokens with 401, and keeps the probes open', async () => {
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer nope-nope-nope' }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer nope-nope-nope' }] as Record<
+      string,
+      string
+    >[]) {
       const res = await http('GET', '/api/patches', { headers });
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('unauthorized');
@@ -79,10 +82,18 @@ describe('auth', () => {
 describe('patches', () => {
   it('creates a patch (201), replays an Idempotency-Key (200) and forbids viewers (403)', async () => {
     const body = { name: 'payments 2026.48.1', product: 'payments', jiraKey: 'PAY-12', gitRef: 'release/2026.48' };
-    const first = await http('POST', '/api/patches', { token: tokens.operator, body, headers: { 'idempotency-key': 'create-1' } });
+    const first = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      body,
+      headers: { 'idempotency-key': 'create-1' },
+    });
     expect(first.status).toBe(201);
     expect(first.body.patch).toMatchObject({ ...body, status: 'draft', version: 1 });
-    const again = await http('POST', '/api/patches', { token: tokens.operator, body, headers: { 'idempotency-key': 'create-1' } });
+    const again = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      body,
+      headers: { 'idempotency-key': 'create-1' },
+    });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ replayed: true, patch: { id: first.body.patch.id } });
     const viewer = await http('POST', '/api/patches', { token: tokens.viewer, body });
@@ -95,11 +106,17 @@ describe('patches', () => {
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.code).toBe('validation_failed');
 
-    const unknown = await http('POST', '/api/patches', { token: tokens.operator, body: { name: 'a', product: 'b', colour: 'red' } });
+    const unknown = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      body: { name: 'a', product: 'b', colour: 'red' },
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.details.fields).toEqual([{ path: 'colour', message: 'unknown field in the body' }]);
 
-    const invalid = await http('POST', '/api/patches', { token: tokens.operator, body: { name: ' x', product: 'Bad Product', jiraKey: 'pay-1' } });
+    const invalid = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      body: { name: ' x', product: 'Bad Product', jiraKey: 'pay-1' },
+    });
     expect(invalid.status).toBe(400);
     expect(invalid.body.error.details.fields.map((f: { path: string }) => f.path).sort()).toEqual(['jiraKey', 'name', 'product']);
 
@@ -111,7 +128,11 @@ describe('patches', () => {
     expect(badQuery.status).toBe(400);
     expect(badQuery.body.error.details.fields.map((f: { path: string }) => f.path).sort()).toEqual(['limit', 'sort', 'status']);
 
-    const notJson = await http('POST', '/api/patches', { token: tokens.operator, rawBody: 'name=x', headers: { 'content-type': 'text/plain' } });
+    const notJson = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      rawBody: 'name=x',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(notJson.status).toBe(400);
     expect(notJson.body.error.code).toBe('validation_failed');
 
@@ -152,7 +173,11 @@ describe('transitions', () => {
   it('takes actions per role, records the token name as actor, and maps conflicts to 409', async () => {
     const patch = await createPatch('checkout 2026.48.1', 'checkout');
     const asViewer = await http('GET', `/api/patches/${patch.id}`, { token: tokens.viewer });
-    expect(asViewer.body).toMatchObject({ allowedActions: ['markActive', 'cancel'], actionsForCaller: [], caller: { role: 'viewer' } });
+    expect(asViewer.body).toMatchObject({
+      allowedActions: ['markActive', 'cancel'],
+      actionsForCaller: [],
+      caller: { role: 'viewer' },
+    });
     const asOperator = await http('GET', `/api/patches/${patch.id}`, { token: tokens.operator });
     expect(asOperator.body.actionsForCaller).toEqual(['markActive']);
     const asAdmin = await http('GET', `/api/patches/${patch.id}`, { token: tokens.admin });
@@ -160,7 +185,10 @@ describe('transitions', () => {
 
     const viewer = await http('POST', `/api/patches/${patch.id}/mark-active`, { token: tokens.viewer });
     expect(viewer.status).toBe(403);
-    const operatorCancel = await http('POST', `/api/patches/${patch.id}/cancel`, { token: tokens.operator, body: { reason: 'no' } });
+    const operatorCancel = await http('POST', `/api/patches/${patch.id}/cancel`, {
+      token: tokens.operator,
+      body: { reason: 'no' },
+    });
     expect(operatorCancel.status).toBe(403);
     expect(operatorCancel.body.error.details).toMatchObject({ action: 'cancel', role: 'operator', allowedRoles: ['admin'] });
 
@@ -172,9 +200,17 @@ describe('transitions', () => {
     });
 
     const key = { 'idempotency-key': 'activate-checkout' };
-    const active = await http('POST', `/api/patches/${patch.id}/mark-active`, { token: tokens.operator, body: { expectedVersion: 1 }, headers: key });
+    const active = await http('POST', `/api/patches/${patch.id}/mark-active`, {
+      token: tokens.operator,
+      body: { expectedVersion: 1 },
+      headers: key,
+    });
     expect(active.status).toBe(200);
-    expect(active.body).toMatchObject({ replayed: false, patch: { status: 'active', version: 2 }, transition: { actor: 'otto' } });
+    expect(active.body).toMatchObject({
+      replayed: false,
+      patch: { status: 'active', version: 2 },
+      transition: { actor: 'otto' },
+    });
     // The same request again (same key, same action and fields) through the generic route.
     const replay = await http('POST', `/api/patches/${patch.id}/transitions`, {
       token: tokens.operator,
@@ -191,16 +227,25 @@ describe('transitions', () => {
     expect(stale.status).toBe(409);
     expect(stale.body.error).toMatchObject({ code: 'version_conflict', details: { currentVersion: 2, currentStatus: 'active' } });
 
-    const unknownAction = await http('POST', `/api/patches/${patch.id}/transitions`, { token: tokens.admin, body: { action: 'explode' } });
+    const unknownAction = await http('POST', `/api/patches/${patch.id}/transitions`, {
+      token: tokens.admin,
+      body: { action: 'explode' },
+    });
     expect(unknownAction.status).toBe(400);
     expect(unknownAction.body.error.details.fields[0].path).toBe('action');
 
-    const deploy = await http('POST', `/api/patches/${patch.id}/start-deployment`, { token: tokens.admin, body: { expectedVersion: 2 } });
+    const deploy = await http('POST', `/api/patches/${patch.id}/start-deployment`, {
+      token: tokens.admin,
+      body: { expectedVersion: 2 },
+    });
     expect(deploy.body.transition).toMatchObject({ actor: 'ada', fromStatus: 'active', toStatus: 'in_deployment' });
     const noReason = await http('POST', `/api/patches/${patch.id}/fail-deployment`, { token: tokens.operator, body: {} });
     expect(noReason.status).toBe(400);
     expect(noReason.body.error.details.fields).toEqual([{ path: 'reason', message: 'required for failDeployment' }]);
-    const extra = await http('POST', `/api/patches/${patch.id}/fail-deployment`, { token: tokens.operator, body: { reason: 'x', action: 'close' } });
+    const extra = await http('POST', `/api/patches/${patch.id}/fail-deployment`, {
+      token: tokens.operator,
+      body: { reason: 'x', action: 'close' },
+    });
     expect(extra.status).toBe(400);
     expect(extra.body.error.details.fields[0].path).toBe('action');
 
@@ -213,12 +258,9 @@ describe('transitions', () => {
       { what: 'two transitions in the history' },
     );
     expect(history.body.entries.map((e: { action: string }) => e.action)).toEqual(['markActive', 'startDeployment']);
-    expect(history.body.entries[1].executions.map((e: { workflow: string; status: string }) => `${e.workflow}:${e.status}`)).toEqual([
-      'successor:pending',
-      'gitlab:pending',
-      'jira:pending',
-      'slack:pending',
-    ]);
+    expect(
+      history.body.entries[1].executions.map((e: { workflow: string; status: string }) => `${e.workflow}:${e.status}`),
+    ).toEqual(['successor:pending', 'gitlab:pending', 'jira:pending', 'slack:pending']);
     const page = await http('GET', `/api/patches/${patch.id}/history?limit=1`, { token: tokens.viewer });
     expect(page.body.entries).toHaveLength(1);
     expect(page.body.nextCursor).toEqual(expect.any(String));

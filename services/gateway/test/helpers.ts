@@ -111,7 +111,12 @@ export async function rawRequest(
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
       }
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body: split >= 0 ? data.slice(split + 4) : '', ms: Date.now() - started });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0),
+        headers,
+        body: split >= 0 ? data.slice(split + 4) : '',
+        ms: Date.now() - started,
+      });
     };
     const deadline = setTimeout(finish, options.timeoutMs ?? 10_000);
     socket.setEncoding('utf8');

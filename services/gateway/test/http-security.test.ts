@@ -56,7 +56,10 @@ beforeAll(async () => {
   ]);
   gateway = await gatewayWith({});
   http = client(gateway.url);
-  const created = await http('POST', '/api/patches', { token: tokens.operator, body: { name: 'secret-name 2026.48.1', product: 'vault' } });
+  const created = await http('POST', '/api/patches', {
+    token: tokens.operator,
+    body: { name: 'secret-name 2026.48.1', product: 'vault' },
+  });
   expect(created.status).toBe(201);
   patch = created.body.patch;
   const active = await http('POST', `/api/patches/${patch.id}/mark-active`, { token: tokens.operator });
@@ -147,7 +150,18 @@ describe('deny by default: the matched route decides, never the raw URL', () => 
   });
 
   it('serves exactly the public routes without a token', async () => {
-    for (const path of ['/', '/ui/app.js', '/ui/styles.css', '/ui/lifecycle-diagram.js', '/ui/index.html', '/healthz', '/readyz', '/api/openapi.json', '/api/docs', '/%68ealthz']) {
+    for (const path of [
+      '/',
+      '/ui/app.js',
+      '/ui/styles.css',
+      '/ui/lifecycle-diagram.js',
+      '/ui/index.html',
+      '/healthz',
+      '/readyz',
+      '/api/openapi.json',
+      '/api/docs',
+      '/%68ealthz',
+    ]) {
       expect({ path, status: (await rawGet(gateway.port, path)).status }).toEqual({ path, status: 200 });
     }
     // A public route never turns a bad token into access elsewhere, nor is hurt by one.
@@ -155,7 +169,14 @@ describe('deny by default: the matched route decides, never the raw URL', () => 
   });
 
   it('never serves a file outside the UI, however the path is spelled', async () => {
-    for (const path of ['/ui/../package.json', '/ui/%2e%2e/package.json', '/ui/..%2f..%2fpackage.json', '/ui/%2e%2e%2f%2e%2e%2fsrc/server.ts', '/ui/....//package.json', '/..%2fpackage.json']) {
+    for (const path of [
+      '/ui/../package.json',
+      '/ui/%2e%2e/package.json',
+      '/ui/..%2f..%2fpackage.json',
+      '/ui/%2e%2e%2f%2e%2e%2fsrc/server.ts',
+      '/ui/....//package.json',
+      '/..%2fpackage.json',
+    ]) {
       for (const token of [undefined, tokens.admin]) {
         const res = await rawGet(gateway.port, path, token);
         expect([401, 404]).toContain(res.status);
@@ -186,20 +207,35 @@ describe('deny by default: the matched route decides, never the raw URL', () => 
 
 describe('bad input is a 400 naming the field, never a 500', () => {
   it('refuses NUL bytes and integers past int4 in bodies, query strings and headers', async () => {
-    const nulName = await http('POST', '/api/patches', { token: tokens.operator, body: { name: 'bad\u0000name', product: 'vault' } });
+    const nulName = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      body: { name: 'bad\u0000name', product: 'vault' },
+    });
     expect(nulName.status).toBe(400);
-    expect(nulName.body.error).toMatchObject({ code: 'validation_failed', details: { fields: [{ path: 'name', message: 'must not contain NUL bytes' }] } });
+    expect(nulName.body.error).toMatchObject({
+      code: 'validation_failed',
+      details: { fields: [{ path: 'name', message: 'must not contain NUL bytes' }] },
+    });
 
-    const nulReason = await http('POST', `/api/patches/${patch.id}/transitions`, { token: tokens.admin, body: { action: 'cancel', reason: 'r\u0000' } });
+    const nulReason = await http('POST', `/api/patches/${patch.id}/transitions`, {
+      token: tokens.admin,
+      body: { action: 'cancel', reason: 'r\u0000' },
+    });
     expect(nulReason.status).toBe(400);
     expect(nulReason.body.error.details.fields).toEqual([{ path: 'reason', message: 'must not contain NUL bytes' }]);
 
     for (const expectedVersion of [2 ** 40, 2 ** 31, 1.5, -1]) {
-      const big = await http('POST', `/api/patches/${patch.id}/mark-active`, { token: tokens.operator, body: { expectedVersion } });
+      const big = await http('POST', `/api/patches/${patch.id}/mark-active`, {
+        token: tokens.operator,
+        body: { expectedVersion },
+      });
       expect(big.status).toBe(400);
       expect(big.body.error.details.fields.map((f: { path: string }) => f.path)).toEqual(['expectedVersion']);
     }
-    const huge = await http('POST', `/api/patches/${patch.id}/transitions`, { token: tokens.operator, rawBody: '{"action":"close","expectedVersion":1e400}' });
+    const huge = await http('POST', `/api/patches/${patch.id}/transitions`, {
+      token: tokens.operator,
+      rawBody: '{"action":"close","expectedVersion":1e400}',
+    });
     expect(huge.status).toBe(400);
     expect(huge.body.error.details.fields[0].path).toBe('expectedVersion');
 
@@ -212,35 +248,57 @@ describe('bad input is a 400 naming the field, never a 500', () => {
     const nulListCursor = await http('GET', '/api/patches?cursor=a%00b', { token: tokens.viewer });
     expect(nulListCursor.body.error.details.fields[0].path).toBe('cursor');
 
-    const longKey = await http('POST', '/api/patches', { token: tokens.operator, body: { name: 'k 1', product: 'vault' }, headers: { 'idempotency-key': 'k'.repeat(201) } });
+    const longKey = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      body: { name: 'k 1', product: 'vault' },
+      headers: { 'idempotency-key': 'k'.repeat(201) },
+    });
     expect(longKey.status).toBe(400);
     expect(longKey.body.error.details.fields).toEqual([{ path: 'idempotency-key', message: expect.stringMatching(/200/) }]);
     // A NUL cannot even travel in a header: Node's parser refuses the request.
-    const nulHeader = await rawRequest(gateway.port, `GET /api/patches HTTP/1.1\nhost: x\nconnection: close\nauthorization: Bearer ${tokens.viewer}\nidempotency-key: a\u0000b`);
+    const nulHeader = await rawRequest(
+      gateway.port,
+      `GET /api/patches HTTP/1.1\nhost: x\nconnection: close\nauthorization: Bearer ${tokens.viewer}\nidempotency-key: a\u0000b`,
+    );
     expect(nulHeader.status).toBe(400);
 
     expect((await http('GET', '/api/patches', { token: tokens.viewer })).status).toBe(200);
   });
 
   it('answers 413 over 256 KB, 400 for deep or broken JSON and malformed URLs, 431 for huge headers — without stack traces', async () => {
-    const tooBig = await http('POST', '/api/patches', { token: tokens.operator, rawBody: JSON.stringify({ name: 'x'.repeat(300 * 1024), product: 'vault' }) });
+    const tooBig = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      rawBody: JSON.stringify({ name: 'x'.repeat(300 * 1024), product: 'vault' }),
+    });
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.error.code).toBe('validation_failed');
 
-    const deep = await http('POST', '/api/patches', { token: tokens.operator, rawBody: `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)},"product":"vault"}` });
+    const deep = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      rawBody: `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)},"product":"vault"}`,
+    });
     expect(deep.status).toBe(400);
     expect(deep.body.error.details.fields[0].path).toBe('name');
-    const deepObject = await http('POST', '/api/patches', { token: tokens.operator, rawBody: `${'{"a":'.repeat(40_000)}1${'}'.repeat(40_000)}` });
+    const deepObject = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      rawBody: `${'{"a":'.repeat(40_000)}1${'}'.repeat(40_000)}`,
+    });
     expect(deepObject.status).toBe(400);
 
-    const proto = await http('POST', '/api/patches', { token: tokens.operator, rawBody: '{"name":"p 1","product":"vault","__proto__":{"admin":true}}' });
+    const proto = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      rawBody: '{"name":"p 1","product":"vault","__proto__":{"admin":true}}',
+    });
     expect(proto.status).toBe(400);
 
     const badUrl = await rawGet(gateway.port, '/api/patches%', tokens.viewer);
     expect(badUrl.status).toBe(400);
     expect(JSON.parse(badUrl.body).error.code).toBe('validation_failed');
 
-    const hugeHeaders = await rawRequest(gateway.port, `GET /api/patches HTTP/1.1\nhost: x\nconnection: close\nx-filler: ${'a'.repeat(20_000)}`);
+    const hugeHeaders = await rawRequest(
+      gateway.port,
+      `GET /api/patches HTTP/1.1\nhost: x\nconnection: close\nx-filler: ${'a'.repeat(20_000)}`,
+    );
     expect(hugeHeaders.status).toBe(431);
     expect(JSON.parse(hugeHeaders.body).error.code).toBe('validation_failed');
 
@@ -280,7 +338,9 @@ describe('HTTP limits', () => {
   it('cuts a body trickled one byte at a time, and a stream outlives that timeout', async () => {
     const tight = await gatewayWith({ requestTimeoutMs: 1_500, headersTimeoutMs: 1_000, idleTimeoutMs: 3_000 });
     // An event stream opened first: its request is complete once its headers are in.
-    const stream = await fetch(`${tight.url}/api/patches/${patch.id}/events`, { headers: { authorization: `Bearer ${tokens.viewer}` } });
+    const stream = await fetch(`${tight.url}/api/patches/${patch.id}/events`, {
+      headers: { authorization: `Bearer ${tokens.viewer}` },
+    });
     expect(stream.status).toBe(200);
     const events = readEvents(stream.body!, (evs) => evs.some((e) => e.event === 'updated'));
 
@@ -310,7 +370,10 @@ describe('HTTP limits', () => {
     expect(received.map((e) => e.event)).toEqual(expect.arrayContaining(['ready', 'updated']));
 
     // A normal request on the same gateway is unaffected.
-    const ok = await client(tight.url)('POST', '/api/patches', { token: tokens.operator, body: { name: 'quick 1', product: 'vault' } });
+    const ok = await client(tight.url)('POST', '/api/patches', {
+      token: tokens.operator,
+      body: { name: 'quick 1', product: 'vault' },
+    });
     expect(ok.status).toBe(201);
   }, 30_000);
 
@@ -321,7 +384,10 @@ describe('HTTP limits', () => {
     expect([a.status, b.status]).toEqual([200, 200]);
     const third = await open(tokens.viewer);
     expect(third.status).toBe(429);
-    expect(((await third.json()) as { error: unknown }).error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/at most 2/) });
+    expect(((await third.json()) as { error: unknown }).error).toMatchObject({
+      code: 'rate_limited',
+      message: expect.stringMatching(/at most 2/),
+    });
 
     const c = await open(tokens.operator);
     expect(c.status).toBe(200);

@@ -76,7 +76,10 @@ export async function startSystemInProcess(label: string): Promise<System> {
       startPatchStatus({ ...common, databaseUrl: patchDb.url }),
       startActionLog({ ...common, databaseUrl: logDb.url }),
       startSuccessorWorkflow(workflow),
-      startGitlabWorkflow({ ...workflow, gitlab: { url: fakes.gitlab.url, projectId: fakes.gitlab.projectId, triggerToken: fakes.gitlab.triggerToken } }),
+      startGitlabWorkflow({
+        ...workflow,
+        gitlab: { url: fakes.gitlab.url, projectId: fakes.gitlab.projectId, triggerToken: fakes.gitlab.triggerToken },
+      }),
       startJiraWorkflow({ ...workflow, jira: { url: fakes.jira.url, email: fakes.jira.email, apiToken: fakes.jira.apiToken } }),
       startSlackWorkflow({ ...workflow, webhookUrl: fakes.slack.webhookUrl }),
     ]);
@@ -98,17 +101,31 @@ export async function startSystemAsProcesses(label: string): Promise<System & { 
   try {
     const port = await freePort();
     const common = { NATS_URL: testNatsUrl(), BUS_NAMESPACE: namespace, LOG_LEVEL: 'info' };
-    const workflow = { ...common, WORKFLOW_DATABASE_URL: workflowDb.url, WORKFLOW_RETRY_BASE_MS: '100', WORKFLOW_RETRY_MAX_MS: '1000' };
+    const workflow = {
+      ...common,
+      WORKFLOW_DATABASE_URL: workflowDb.url,
+      WORKFLOW_RETRY_BASE_MS: '100',
+      WORKFLOW_RETRY_MAX_MS: '1000',
+    };
     const specs: [string, Record<string, string>, RegExp][] = [
       ['patch-status', { ...common, DATABASE_URL: patchDb.url }, /patch-status ready/],
       ['action-log', { ...common, ACTION_LOG_DATABASE_URL: logDb.url }, /action-log started/],
       ['workflow-successor', workflow, /workflow consuming work/],
       [
         'workflow-gitlab',
-        { ...workflow, GITLAB_URL: fakes.gitlab.url, GITLAB_PROJECT_ID: fakes.gitlab.projectId, GITLAB_TRIGGER_TOKEN: fakes.gitlab.triggerToken },
+        {
+          ...workflow,
+          GITLAB_URL: fakes.gitlab.url,
+          GITLAB_PROJECT_ID: fakes.gitlab.projectId,
+          GITLAB_TRIGGER_TOKEN: fakes.gitlab.triggerToken,
+        },
         /workflow consuming work/,
       ],
-      ['workflow-jira', { ...workflow, JIRA_URL: fakes.jira.url, JIRA_EMAIL: fakes.jira.email, JIRA_API_TOKEN: fakes.jira.apiToken }, /workflow consuming work/],
+      [
+        'workflow-jira',
+        { ...workflow, JIRA_URL: fakes.jira.url, JIRA_EMAIL: fakes.jira.email, JIRA_API_TOKEN: fakes.jira.apiToken },
+        /workflow consuming work/,
+      ],
       ['workflow-slack', { ...workflow, SLACK_WEBHOOK_URL: fakes.slack.webhookUrl }, /workflow consuming work/],
       ['gateway', { ...common, GATEWAY_PORT: String(port), GATEWAY_TOKENS }, /gateway listening/],
     ];

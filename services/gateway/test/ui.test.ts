@@ -60,10 +60,14 @@ describe('Action History UI', () => {
     await page.evaluate('window.sameDocument = true');
 
     // Exactly the actions an operator may take now (cancel is admin-only).
-    await expect.poll(() => page.getByTestId('actions').locator('button').allTextContents(), { timeout: 20_000 }).toEqual(['Mark active']);
+    await expect
+      .poll(() => page.getByTestId('actions').locator('button').allTextContents(), { timeout: 20_000 })
+      .toEqual(['Mark active']);
     await page.getByTestId('action-markActive').click();
     await page.getByTestId('patch-status').getByText('active').waitFor();
-    await expect.poll(() => page.getByTestId('actions').locator('button').allTextContents(), { timeout: 20_000 }).toEqual(['Start deployment']);
+    await expect
+      .poll(() => page.getByTestId('actions').locator('button').allTextContents(), { timeout: 20_000 })
+      .toEqual(['Start deployment']);
     await page.getByTestId('action-startDeployment').click();
     await page.getByTestId('patch-status').getByText('in deployment').waitFor();
     await page.locator('[data-testid="lifecycle-diagram"] g.current[data-status="in_deployment"]').waitFor();
@@ -77,7 +81,9 @@ describe('Action History UI', () => {
     }
     await page.getByTestId('execution-markActive-gitlab').and(page.locator('[data-status="succeeded"]')).waitFor();
     expect(await page.evaluate('window.sameDocument')).toBe(true);
-    await expect.poll(() => page.getByTestId('actions').locator('button').allTextContents(), { timeout: 20_000 }).toEqual(['Complete deployment', 'Fail deployment']);
+    await expect
+      .poll(() => page.getByTestId('actions').locator('button').allTextContents(), { timeout: 20_000 })
+      .toEqual(['Complete deployment', 'Fail deployment']);
 
     mkdirSync(join(repoRoot, 'docs'), { recursive: true });
     await page.screenshot({ path: join(repoRoot, 'docs', 'action-history.png'), fullPage: true });
@@ -87,7 +93,9 @@ describe('Action History UI', () => {
     const patchId = /#\/patches\/([0-9a-f-]{36})/.exec(page.url())![1]!;
     // Fail deployment needs a reason: without one the error names it once.
     await page.getByTestId('action-failDeployment').click();
-    await expect.poll(() => page.getByTestId('action-error').textContent(), { timeout: 20_000 }).toMatch(/reason: required for failDeployment/);
+    await expect
+      .poll(() => page.getByTestId('action-error').textContent(), { timeout: 20_000 })
+      .toMatch(/reason: required for failDeployment/);
     const shown = (await page.getByTestId('action-error').textContent()) ?? '';
     expect(shown.match(/required for failDeployment/g)).toHaveLength(1);
     expect(await page.getByTestId('reason').getAttribute('placeholder')).toBe('reason (required for Fail deployment)');
@@ -108,8 +116,13 @@ describe('Action History UI', () => {
     await page.keyboard.type('db migration ', { delay: 20 });
     expect((await api('startDeployment')).status).toBe(200);
     await page.keyboard.type('is stuck', { delay: 20 });
-    await page.getByTestId('execution-failDeployment-jira').and(page.locator('[data-status="succeeded"]')).waitFor({ timeout: 30_000 });
-    await expect.poll(() => page.getByTestId('timeline').locator('[data-testid="entry-startDeployment"]').count(), { timeout: 20_000 }).toBe(2);
+    await page
+      .getByTestId('execution-failDeployment-jira')
+      .and(page.locator('[data-status="succeeded"]'))
+      .waitFor({ timeout: 30_000 });
+    await expect
+      .poll(() => page.getByTestId('timeline').locator('[data-testid="entry-startDeployment"]').count(), { timeout: 20_000 })
+      .toBe(2);
     await page.getByTestId('patch-status').getByText('in deployment').waitFor();
     expect(Number(await page.getByTestId('patch-version').textContent())).toBe(before + 2);
     expect(await reason.inputValue()).toBe('rollback: db migration is stuck');
@@ -121,7 +134,9 @@ describe('Action History UI', () => {
     await page.getByTestId('patch-status').getByText('deployment failed').waitFor();
     expect(await reason.inputValue()).toBe('');
     expect(await page.getByTestId('action-error').textContent()).toBe('');
-    await expect.poll(() => page.getByTestId('timeline').getByText('“rollback: db migration is stuck”').count(), { timeout: 20_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByTestId('timeline').getByText('“rollback: db migration is stuck”').count(), { timeout: 20_000 })
+      .toBe(1);
     // Back in deployment for the tests below.
     expect((await api('startDeployment')).status).toBe(200);
     await page.getByTestId('patch-status').getByText('in deployment').waitFor();
@@ -131,7 +146,9 @@ describe('Action History UI', () => {
     const step = page.getByTestId('execution-startDeployment-successor').getByTestId('step').first().locator('.step-type');
     expect(await step.first().textContent()).toBe('create successor');
     expect(await step.first().getAttribute('title')).toBe('patch.workflow.startDeployment.createSuccessor');
-    expect(await page.locator('.step-type').evaluateAll((els) => els.filter((e) => (e.textContent ?? '').startsWith('patch.')).length)).toBe(0);
+    expect(
+      await page.locator('.step-type').evaluateAll((els) => els.filter((e) => (e.textContent ?? '').startsWith('patch.')).length),
+    ).toBe(0);
 
     const historyUrl = /\/api\/patches\/[0-9a-f-]{36}\/history/;
     // The test system configures every workflow; the history is rewritten in the browser to show
@@ -142,9 +159,19 @@ describe('Action History UI', () => {
       for (const entry of body.entries) {
         for (const e of entry.executions) {
           if (e.workflow === 'slack') {
-            Object.assign(e, { status: 'skipped', steps: [{ ...(e.steps as object[])[0], subactionType: `patch.workflow.${entry.action}.skipped`, message: 'skipped: not configured (SLACK_WEBHOOK_URL is not set)' }] });
+            Object.assign(e, {
+              status: 'skipped',
+              steps: [
+                {
+                  ...(e.steps as object[])[0],
+                  subactionType: `patch.workflow.${entry.action}.skipped`,
+                  message: 'skipped: not configured (SLACK_WEBHOOK_URL is not set)',
+                },
+              ],
+            });
           }
-          if (e.workflow === 'jira' && entry.action === 'markActive') Object.assign(e, { status: 'failed', deadLettered: true, lastError: 'HTTP 503' });
+          if (e.workflow === 'jira' && entry.action === 'markActive')
+            Object.assign(e, { status: 'failed', deadLettered: true, lastError: 'HTTP 503' });
         }
       }
       await route.fulfill({ response: res, json: body });
@@ -198,7 +225,9 @@ describe('Action History UI', () => {
     expect(names).toHaveLength(2);
     await page.getByTestId('filter-status').selectOption('in_deployment');
     await page.getByRole('button', { name: 'Filter' }).click();
-    await expect.poll(() => page.getByTestId('patch-list').locator('tbody td:first-child').allTextContents(), { timeout: 20_000 }).toEqual(['payments 2026.48.1']);
+    await expect
+      .poll(() => page.getByTestId('patch-list').locator('tbody td:first-child').allTextContents(), { timeout: 20_000 })
+      .toEqual(['payments 2026.48.1']);
   });
 
   it('searches the loaded patches by name, and labels the column it sorts by', async () => {
@@ -219,7 +248,9 @@ describe('Action History UI', () => {
     await page.getByTestId('new-product').fill('payments');
     await page.getByTestId('create-patch').click();
     const refused = page.locator('.card p.error[role="alert"]').first();
-    await expect.poll(() => refused.textContent(), { timeout: 20_000 }).toMatch(/^product payments already has a patch named "payments 2026\.48\.1" \([0-9a-f-]{36}\)$/);
+    await expect
+      .poll(() => refused.textContent(), { timeout: 20_000 })
+      .toMatch(/^product payments already has a patch named "payments 2026\.48\.1" \([0-9a-f-]{36}\)$/);
     expect(page.url()).toBe(before);
   });
 

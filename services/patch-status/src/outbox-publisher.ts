@@ -43,7 +43,10 @@ export class OutboxPublisher {
       this.unacked.add(work.workId);
     } catch (err) {
       // Closed or draining connection: the row stays unpublished and the relay takes it.
-      this.logger.warn({ workId: work.workId, err: (err as Error).message }, 'publish after commit failed; the outbox relay will retry');
+      this.logger.warn(
+        { workId: work.workId, err: (err as Error).message },
+        'publish after commit failed; the outbox relay will retry',
+      );
     }
   }
 
@@ -84,7 +87,8 @@ export class OutboxPublisher {
   async settle(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.unacked.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    if (this.unacked.size > 0) this.logger.warn({ unacked: this.unacked.size }, 'stopping with unacknowledged publishes; the relay will re-send them');
+    if (this.unacked.size > 0)
+      this.logger.warn({ unacked: this.unacked.size }, 'stopping with unacknowledged publishes; the relay will re-send them');
   }
 
   /** Writes every queued `published_at`; called on shutdown. */

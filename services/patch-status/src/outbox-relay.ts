@@ -95,7 +95,8 @@ export class OutboxRelay {
           });
         }
         await client.query('COMMIT');
-        if (ok.length) this.logger.info({ published: ok.length, workIds: ok.slice(0, 20).map((o) => o.id) }, 'outbox relay published work');
+        if (ok.length)
+          this.logger.info({ published: ok.length, workIds: ok.slice(0, 20).map((o) => o.id) }, 'outbox relay published work');
         if (failed.length) this.logger.warn({ failed: failed.length, error: failed[0]!.error }, 'outbox relay could not publish');
         return ok.length;
       } catch (err) {

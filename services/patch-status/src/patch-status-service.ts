@@ -83,9 +83,7 @@ export class PatchStatusService {
       if (!(err instanceof UniqueConstraintViolationException)) throw err;
       // A concurrent request with the same key, predecessor or name won: answer as if it came first.
       const fresh = this.ports.orm.em.fork();
-      const byKey = req.idempotencyKey
-        ? await fresh.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey })
-        : null;
+      const byKey = req.idempotencyKey ? await fresh.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey }) : null;
       if (byKey) return replayCreate(byKey, req.actor, fingerprint);
       const successor = req.predecessorId ? await fresh.findOne(PatchEntity, { predecessorId: req.predecessorId }) : null;
       if (successor) return { patch: toPatchView(successor), replayed: true };

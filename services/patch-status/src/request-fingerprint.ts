@@ -10,26 +10,11 @@ import type { CreatePatchRequest, TransitionRequest } from '@patchflow/contracts
  * Computed only for requests that carry a key: the common keyless request pays nothing.
  */
 export function createFingerprint(req: CreatePatchRequest): string {
-  return digest([
-    'create',
-    req.actor,
-    req.name,
-    req.product,
-    req.jiraKey ?? null,
-    req.gitRef ?? null,
-    req.predecessorId ?? null,
-  ]);
+  return digest(['create', req.actor, req.name, req.product, req.jiraKey ?? null, req.gitRef ?? null, req.predecessorId ?? null]);
 }
 
 export function transitionFingerprint(req: TransitionRequest): string {
-  return digest([
-    'transition',
-    req.actor.name,
-    req.patchId,
-    req.action,
-    req.expectedVersion ?? null,
-    req.reason ?? null,
-  ]);
+  return digest(['transition', req.actor.name, req.patchId, req.action, req.expectedVersion ?? null, req.reason ?? null]);
 }
 
 function digest(fields: (string | number | null)[]): string {

@@ -17,10 +17,13 @@ beforeAll(async () => {
     expect(r.ok).toBe(true);
   }
   // Publishing marks the rows: the bookkeeping columns are still writable.
-  await waitFor(async () => {
-    const r = await h.sql.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
-    return r.rows[0].n === 0;
-  }, { what: 'work marked published' });
+  await waitFor(
+    async () => {
+      const r = await h.sql.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
+      return r.rows[0].n === 0;
+    },
+    { what: 'work marked published' },
+  );
 });
 afterAll(async () => {
   await h.close();
@@ -28,7 +31,9 @@ afterAll(async () => {
 
 async function snapshot() {
   const t = await h.sql.query('SELECT * FROM patch_transition ORDER BY patch_version');
-  const w = await h.sql.query('SELECT id, transition_id, patch_id, action, payload, created_at FROM patch_transition_work ORDER BY created_at');
+  const w = await h.sql.query(
+    'SELECT id, transition_id, patch_id, action, payload, created_at FROM patch_transition_work ORDER BY created_at',
+  );
   return { t: t.rows, w: w.rows };
 }
 
@@ -41,7 +46,9 @@ describe('patch_transition is append-only', () => {
     await expect(h.sql.query('DELETE FROM patch_transition')).rejects.toThrow(
       'DELETE on patch_transition refused: patch_transition is append-only',
     );
-    await expect(h.sql.query('TRUNCATE patch_transition CASCADE')).rejects.toThrow(/TRUNCATE on patch_transition(_work)? refused/);
+    await expect(h.sql.query('TRUNCATE patch_transition CASCADE')).rejects.toThrow(
+      /TRUNCATE on patch_transition(_work)? refused/,
+    );
     expect(await snapshot()).toEqual(before);
   });
 
@@ -82,10 +89,13 @@ describe('patch_transition_work: the payload and identity are immutable, the boo
     const reset = await h.sql.query('UPDATE patch_transition_work SET published_at = NULL, last_publish_error = NULL');
     expect(reset.rowCount).toBe(2);
     // …and the relay republishes them, marking them again.
-    await waitFor(async () => {
-      const n = await h.sql.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
-      return n.rows[0].n === 0;
-    }, { what: 'relay marks the rows published', timeoutMs: 15_000 });
+    await waitFor(
+      async () => {
+        const n = await h.sql.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
+        return n.rows[0].n === 0;
+      },
+      { what: 'relay marks the rows published', timeoutMs: 15_000 },
+    );
   });
 
   it('the whole lifecycle still works, and its history reads back', async () => {

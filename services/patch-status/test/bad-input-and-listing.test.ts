@@ -103,6 +103,10 @@ describe('listing', () => {
   it('get returns the allowed actions and the successor', async () => {
     const p = await h.createPatch();
     const got = await h.client.call(patchEndpoints.get, { id: p.id });
-    expect(got).toMatchObject({ patch: { id: p.id, status: 'draft' }, allowedActions: ['markActive', 'cancel'], successorId: null });
+    expect(got).toMatchObject({
+      patch: { id: p.id, status: 'draft' },
+      allowedActions: ['markActive', 'cancel'],
+      successorId: null,
+    });
   });
 });

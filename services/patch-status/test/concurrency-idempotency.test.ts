@@ -46,21 +46,31 @@ describe('concurrent transitions of one patch', () => {
         return loaded;
       },
     });
-    const service = new PatchStatusService({ orm: h.app.orm, transitions: racing, onCommitted: () => undefined, logger: createLogger('t', 'silent') });
+    const service = new PatchStatusService({
+      orm: h.app.orm,
+      transitions: racing,
+      onCommitted: () => undefined,
+      logger: createLogger('t', 'silent'),
+    });
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, () => service.transition({ patchId: patch.id, action: 'markActive', actor: { name: 't', role: 'operator' } })),
+      Array.from({ length: 50 }, () =>
+        service.transition({ patchId: patch.id, action: 'markActive', actor: { name: 't', role: 'operator' } }),
+      ),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ContractError] : []));
     expect(errors).toHaveLength(49);
-    for (const e of errors) expect(e).toMatchObject({ code: 'version_conflict', details: { currentVersion: 2, currentStatus: 'active' } });
+    for (const e of errors)
+      expect(e).toMatchObject({ code: 'version_conflict', details: { currentVersion: 2, currentStatus: 'active' } });
   });
 
   it('50 at once with the same expectedVersion on a moving patch: one transition per version', async () => {
     const patch = await h.createPatch();
     await h.transition(patch.id, 'markActive');
     const replies = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => h.transition(patch.id, i % 2 ? 'startDeployment' : 'cancel', { reason: 'race', expectedVersion: 2 })),
+      Array.from({ length: 50 }, (_, i) =>
+        h.transition(patch.id, i % 2 ? 'startDeployment' : 'cancel', { reason: 'race', expectedVersion: 2 }),
+      ),
     );
     expect(replies.filter((r) => r.ok)).toHaveLength(1);
     const final = await h.client.call(patchEndpoints.get, { id: patch.id });
@@ -84,7 +94,9 @@ describe('idempotency keys', () => {
 
   it('the same key sent 20 times at once commits once and answers all with that transition', async () => {
     const patch = await h.createPatch();
-    const replies = await Promise.all(Array.from({ length: 20 }, () => h.transition(patch.id, 'markActive', { idempotencyKey: 'burst' })));
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () => h.transition(patch.id, 'markActive', { idempotencyKey: 'burst' })),
+    );
     const ids = new Set(replies.map((r) => (r.ok ? r.result.transition.id : `error:${r.error.code}`)));
     expect(ids.size).toBe(1);
     expect([...ids][0]).not.toMatch(/^error/);

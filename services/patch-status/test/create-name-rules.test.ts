@@ -46,6 +46,9 @@ describe('a name must leave room for its successor', () => {
     const successor = nextPatchName(name); // ….8: its own successor ….9 still fits
     expect((await create(successor)).ok).toBe(true);
     const last = nextPatchName(successor); // ….9 would be followed by ….10 (201 characters)
-    expect(await create(last)).toMatchObject({ ok: false, error: { code: 'validation_failed', details: { fields: [{ path: 'name' }] } } });
+    expect(await create(last)).toMatchObject({
+      ok: false,
+      error: { code: 'validation_failed', details: { fields: [{ path: 'name' }] } },
+    });
   });
 });

@@ -73,24 +73,45 @@ afterAll(async () => {
 
 describe('patch-status as a role that owns nothing', () => {
   it('runs the whole lifecycle: creates, transitions, publishes and records the publishes, reads history', async () => {
-    const { patch } = await client.call(patchEndpoints.create, { name: '2026.50.1', product: 'payments', actor: 'tester', idempotencyKey: 'r-1' });
+    const { patch } = await client.call(patchEndpoints.create, {
+      name: '2026.50.1',
+      product: 'payments',
+      actor: 'tester',
+      idempotencyKey: 'r-1',
+    });
     for (const action of ['markActive', 'startDeployment', 'completeDeployment', 'close'] as const) {
-      const r = await client.request(patchEndpoints.transition, { patchId: patch.id, action, actor: { name: 'tester', role: 'admin' } });
+      const r = await client.request(patchEndpoints.transition, {
+        patchId: patch.id,
+        action,
+        actor: { name: 'tester', role: 'admin' },
+      });
       expect(r.ok, action).toBe(true);
     }
     const history = await client.call(patchEndpoints.history, { patchId: patch.id });
     expect(history.transitions).toHaveLength(4);
-    await waitFor(async () => {
-      const r = await owner.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
-      return r.rows[0].n === 0;
-    }, { what: 'every work item marked published' });
-    const again = await client.call(patchEndpoints.create, { name: '2026.50.1', product: 'payments', actor: 'tester', idempotencyKey: 'r-1' });
+    await waitFor(
+      async () => {
+        const r = await owner.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
+        return r.rows[0].n === 0;
+      },
+      { what: 'every work item marked published' },
+    );
+    const again = await client.call(patchEndpoints.create, {
+      name: '2026.50.1',
+      product: 'payments',
+      actor: 'tester',
+      idempotencyKey: 'r-1',
+    });
     expect(again).toMatchObject({ patch: { id: patch.id }, replayed: true });
   });
 
   it("links the successor's name created by hand as the successor (UPDATE of predecessor_id only)", async () => {
     const { patch: pred } = await client.call(patchEndpoints.create, { name: '2026.51.1', product: 'payments', actor: 'tester' });
-    const { patch: byHand } = await client.call(patchEndpoints.create, { name: '2026.51.2', product: 'payments', actor: 'tester' });
+    const { patch: byHand } = await client.call(patchEndpoints.create, {
+      name: '2026.51.2',
+      product: 'payments',
+      actor: 'tester',
+    });
     const linked = await client.call(patchEndpoints.create, {
       name: '2026.51.2',
       product: 'payments',
@@ -103,10 +124,13 @@ describe('patch-status as a role that owns nothing', () => {
 
   it('the outbox relay can claim (FOR UPDATE SKIP LOCKED) and re-mark rows', async () => {
     await owner.query('UPDATE patch_transition_work SET published_at = NULL');
-    await waitFor(async () => {
-      const r = await owner.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
-      return r.rows[0].n === 0;
-    }, { what: 'relay re-marks the rows', timeoutMs: 15_000 });
+    await waitFor(
+      async () => {
+        const r = await owner.query('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NULL');
+        return r.rows[0].n === 0;
+      },
+      { what: 'relay re-marks the rows', timeoutMs: 15_000 },
+    );
   });
 
   it.each([
@@ -117,7 +141,11 @@ describe('patch-status as a role that owns nothing', () => {
     ['DELETE a patch', 'DELETE FROM patch', /permission denied for table patch/],
     ['rename a patch', `UPDATE patch SET name = 'x'`, /permission denied for table patch/],
     ['ALTER TABLE', 'ALTER TABLE patch_transition DISABLE TRIGGER ALL', /must be owner of table patch_transition/],
-    ['DROP TRIGGER', 'DROP TRIGGER patch_transition_append_only ON patch_transition', /must be owner of (table|relation) patch_transition/],
+    [
+      'DROP TRIGGER',
+      'DROP TRIGGER patch_transition_append_only ON patch_transition',
+      /must be owner of (table|relation) patch_transition/,
+    ],
     ['DROP FUNCTION', 'DROP FUNCTION patchflow_refuse_audit_change()', /must be owner of function/],
     ['CREATE TABLE', 'CREATE TABLE sneaky (id int)', /permission denied for schema public/],
   ])('may not %s', async (_what, statement, message) => {
@@ -125,9 +153,9 @@ describe('patch-status as a role that owns nothing', () => {
   });
 
   it('without MIGRATION_DATABASE_URL the role cannot migrate, and start says which variable to set', async () => {
-    await expect(
-      startPatchStatus({ databaseUrl: urlAs(role), natsUrl: testNatsUrl(), logLevel: 'silent' }),
-    ).rejects.toThrow(/^migrations need the role that owns the tables \(.*permission denied.*\): set MIGRATION_DATABASE_URL/);
+    await expect(startPatchStatus({ databaseUrl: urlAs(role), natsUrl: testNatsUrl(), logLevel: 'silent' })).rejects.toThrow(
+      /^migrations need the role that owns the tables \(.*permission denied.*\): set MIGRATION_DATABASE_URL/,
+    );
   });
 
   it('a MIGRATION_DATABASE_URL naming another database is refused at start, naming the variable', async () => {

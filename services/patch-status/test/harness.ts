@@ -1,6 +1,13 @@
 import type pg from 'pg';
 import type { Bus } from '@patchflow/bus';
-import { patchEndpoints, type ActionName, type PatchView, type Reply, type Role, type TransitionResult } from '@patchflow/contracts';
+import {
+  patchEndpoints,
+  type ActionName,
+  type PatchView,
+  type Reply,
+  type Role,
+  type TransitionResult,
+} from '@patchflow/contracts';
 import {
   connectTestBus,
   createTestDatabase,
@@ -21,7 +28,11 @@ export interface Harness {
   client: Bus;
   sql: pg.Pool;
   createPatch(overrides?: Partial<{ name: string; product: string; jiraKey: string }>): Promise<PatchView>;
-  transition(patchId: string, action: ActionName, extra?: { role?: Role; reason?: string; expectedVersion?: number; idempotencyKey?: string }): Promise<Reply<TransitionResult>>;
+  transition(
+    patchId: string,
+    action: ActionName,
+    extra?: { role?: Role; reason?: string; expectedVersion?: number; idempotencyKey?: string },
+  ): Promise<Reply<TransitionResult>>;
   count(table: 'patch' | 'patch_transition' | 'patch_transition_work'): Promise<number>;
   close(): Promise<void>;
 }

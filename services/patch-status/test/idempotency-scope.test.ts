@@ -32,19 +32,15 @@ describe('create', () => {
     expect((await h.sql.query('SELECT count(*)::int AS n FROM patch')).rows[0].n).toBe(before.rows[0].n);
     // The owner still replays.
     const aliceAgain = await create({ name: '2026.51.1', product: 'payments', actor: 'alice', idempotencyKey: 'shared-1' });
-    if (alice.ok) expect(aliceAgain).toMatchObject({ ok: true, result: { replayed: true, patch: { id: alice.result.patch.id } } });
+    if (alice.ok)
+      expect(aliceAgain).toMatchObject({ ok: true, result: { replayed: true, patch: { id: alice.result.patch.id } } });
   });
 
   it('the same caller, same key, another body: idempotency_key_reused, and nothing is written', async () => {
     const first = await create({ name: '2026.52.1', product: 'payments', actor: 'alice', idempotencyKey: 'k-body' });
     expect(first.ok).toBe(true);
     const before = await h.count('patch');
-    for (const changed of [
-      { name: '2026.52.2' },
-      { product: 'ledger' },
-      { jiraKey: 'PAY-1' },
-      { gitRef: 'release/52' },
-    ]) {
+    for (const changed of [{ name: '2026.52.2' }, { product: 'ledger' }, { jiraKey: 'PAY-1' }, { gitRef: 'release/52' }]) {
       const r = await create({ name: '2026.52.1', product: 'payments', actor: 'alice', idempotencyKey: 'k-body', ...changed });
       expect(r, JSON.stringify(changed)).toMatchObject(reused);
     }
@@ -93,17 +89,33 @@ describe('create', () => {
 describe('transition', () => {
   it('the same key on one patch from another caller: idempotency_key_reused, nothing written', async () => {
     const patch = await h.createPatch();
-    const alice = await transition({ patchId: patch.id, action: 'markActive', actor: { name: 'alice', role: 'operator' }, idempotencyKey: 't-1' });
+    const alice = await transition({
+      patchId: patch.id,
+      action: 'markActive',
+      actor: { name: 'alice', role: 'operator' },
+      idempotencyKey: 't-1',
+    });
     expect(alice).toMatchObject({ ok: true, result: { replayed: false } });
     const before = await h.count('patch_transition');
-    const bob = await transition({ patchId: patch.id, action: 'markActive', actor: { name: 'bob', role: 'operator' }, idempotencyKey: 't-1' });
+    const bob = await transition({
+      patchId: patch.id,
+      action: 'markActive',
+      actor: { name: 'bob', role: 'operator' },
+      idempotencyKey: 't-1',
+    });
     expect(bob).toMatchObject(reused);
     expect(await h.count('patch_transition')).toBe(before);
   });
 
   it('the same caller, same key, another body (reason, expectedVersion or action): refused', async () => {
     const patch = await h.createPatch();
-    const base: TransitionRequest = { patchId: patch.id, action: 'cancel', actor: { name: 'alice', role: 'admin' }, reason: 'dup', idempotencyKey: 't-2' };
+    const base: TransitionRequest = {
+      patchId: patch.id,
+      action: 'cancel',
+      actor: { name: 'alice', role: 'admin' },
+      reason: 'dup',
+      idempotencyKey: 't-2',
+    };
     expect((await transition(base)).ok).toBe(true);
     const before = await h.count('patch_transition');
     for (const changed of [{ reason: 'another reason' }, { expectedVersion: 1 }, { action: 'markActive' as const }]) {
@@ -114,7 +126,13 @@ describe('transition', () => {
 
   it('the same caller, same key, same body: replayed, also when many arrive at once (batched reads)', async () => {
     const patch = await h.createPatch();
-    const req: TransitionRequest = { patchId: patch.id, action: 'markActive', actor: { name: 'alice', role: 'operator' }, expectedVersion: 1, idempotencyKey: 't-3' };
+    const req: TransitionRequest = {
+      patchId: patch.id,
+      action: 'markActive',
+      actor: { name: 'alice', role: 'operator' },
+      expectedVersion: 1,
+      idempotencyKey: 't-3',
+    };
     const first = await transition(req);
     expect(first).toMatchObject({ ok: true, result: { replayed: false } });
     const again = await Promise.all(Array.from({ length: 10 }, () => transition(req)));
@@ -131,7 +149,9 @@ describe('transition', () => {
   it('stores the fingerprint only with a key: keyless transitions write none', async () => {
     const patch = await h.createPatch();
     expect((await h.transition(patch.id, 'markActive')).ok).toBe(true);
-    const r = await h.sql.query('SELECT idempotency_key, request_fingerprint FROM patch_transition WHERE patch_id = $1', [patch.id]);
+    const r = await h.sql.query('SELECT idempotency_key, request_fingerprint FROM patch_transition WHERE patch_id = $1', [
+      patch.id,
+    ]);
     expect(r.rows).toEqual([{ idempotency_key: null, request_fingerprint: null }]);
   });
 });
@@ -151,10 +171,19 @@ describe('rows keyed before fingerprints were stored', () => {
     const patch = await h.createPatch();
     const store = new TransitionStore(h.app.pool);
     const loaded = await store.load(patch.id, null);
-    const work = buildWork(loaded!.patch, { patchId: patch.id, action: 'markActive', actor: { name: 'dave', role: 'operator' } }, 'active');
+    const work = buildWork(
+      loaded!.patch,
+      { patchId: patch.id, action: 'markActive', actor: { name: 'dave', role: 'operator' } },
+      'active',
+    );
     // Committed without a fingerprint, as before the migration.
     expect(await store.commit({ work, fromVersion: 1, idempotencyKey: 'legacy-t' })).toBe(true);
-    const req: TransitionRequest = { patchId: patch.id, action: 'markActive', actor: { name: 'dave', role: 'operator' }, idempotencyKey: 'legacy-t' };
+    const req: TransitionRequest = {
+      patchId: patch.id,
+      action: 'markActive',
+      actor: { name: 'dave', role: 'operator' },
+      idempotencyKey: 'legacy-t',
+    };
     expect(await transition(req)).toMatchObject({ ok: true, result: { replayed: true, transition: { id: work.transition.id } } });
     expect(await transition({ ...req, actor: { name: 'erin', role: 'operator' } })).toMatchObject(reused);
     expect(await transition({ ...req, action: 'cancel', reason: 'x' })).toMatchObject(reused);

@@ -37,12 +37,18 @@ describe('every action from every status', () => {
         const before = await h.count('patch_transition');
         const r = await h.transition(patch.id, action.name, { reason: 'because' });
         if (allowed) {
-          expect(r).toMatchObject({ ok: true, result: { patch: { status: action.to }, transition: { fromStatus: status, toStatus: action.to } } });
+          expect(r).toMatchObject({
+            ok: true,
+            result: { patch: { status: action.to }, transition: { fromStatus: status, toStatus: action.to } },
+          });
           expect(await h.count('patch_transition')).toBe(before + 1);
         } else {
           expect(r).toMatchObject({
             ok: false,
-            error: { code: 'invalid_transition', details: { currentStatus: status, allowedActions: lifecycle.allowedActions(status) } },
+            error: {
+              code: 'invalid_transition',
+              details: { currentStatus: status, allowedActions: lifecycle.allowedActions(status) },
+            },
           });
           expect(await h.count('patch_transition')).toBe(before);
         }
@@ -55,13 +61,22 @@ describe('roles and required fields', () => {
   it('refuses a viewer any transition, naming the allowed roles', async () => {
     const patch = await h.createPatch();
     const r = await h.transition(patch.id, 'markActive', { role: 'viewer' });
-    expect(r).toMatchObject({ ok: false, error: { code: 'forbidden', details: { role: 'viewer', allowedRoles: ['operator', 'admin'] } } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden', details: { role: 'viewer', allowedRoles: ['operator', 'admin'] } },
+    });
   });
 
   it('lets only an admin cancel', async () => {
     const patch = await h.createPatch();
-    expect(await h.transition(patch.id, 'cancel', { role: 'operator', reason: 'dup' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-    expect(await h.transition(patch.id, 'cancel', { role: 'admin', reason: 'dup' })).toMatchObject({ ok: true, result: { patch: { status: 'cancelled' } } });
+    expect(await h.transition(patch.id, 'cancel', { role: 'operator', reason: 'dup' })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+    expect(await h.transition(patch.id, 'cancel', { role: 'admin', reason: 'dup' })).toMatchObject({
+      ok: true,
+      result: { patch: { status: 'cancelled' } },
+    });
   });
 
   it('demands a reason to cancel, naming the field, and writes nothing', async () => {
@@ -80,8 +95,14 @@ describe('roles and required fields', () => {
   it('checks expectedVersion and reports the current one', async () => {
     const patch = await h.createPatch();
     const r = await h.transition(patch.id, 'markActive', { expectedVersion: 7 });
-    expect(r).toMatchObject({ ok: false, error: { code: 'version_conflict', details: { currentVersion: 1, currentStatus: 'draft' } } });
-    expect(await h.transition(patch.id, 'markActive', { expectedVersion: 1 })).toMatchObject({ ok: true, result: { patch: { version: 2 } } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'version_conflict', details: { currentVersion: 1, currentStatus: 'draft' } },
+    });
+    expect(await h.transition(patch.id, 'markActive', { expectedVersion: 1 })).toMatchObject({
+      ok: true,
+      result: { patch: { version: 2 } },
+    });
   });
 
   it('writes patch, transition and work in one go, with the routed workflows', async () => {
@@ -97,6 +118,14 @@ describe('roles and required fields', () => {
       workflows: ['successor', 'gitlab', 'jira', 'slack'],
     });
     const hist = await h.client.request((await import('@patchflow/contracts')).patchEndpoints.history, { patchId: patch.id });
-    expect(hist).toMatchObject({ ok: true, result: { transitions: [{ action: 'markActive', patchVersion: 2 }, { action: 'startDeployment', patchVersion: 3 }] } });
+    expect(hist).toMatchObject({
+      ok: true,
+      result: {
+        transitions: [
+          { action: 'markActive', patchVersion: 2 },
+          { action: 'startDeployment', patchVersion: 3 },
+        ],
+      },
+    });
   });
 });

@@ -123,7 +123,11 @@ describe('SIGTERM while busy', () => {
         patches.push((await client.call(patchEndpoints.create, { name: `2026.53.${i}`, product: 'term', actor: 't' })).patch);
       }
       const replies = patches.map((p) =>
-        client.request(patchEndpoints.transition, { patchId: p.id, action: 'markActive', actor: { name: 't', role: 'operator' } }, { timeoutMs: 10_000 }),
+        client.request(
+          patchEndpoints.transition,
+          { patchId: p.id, action: 'markActive', actor: { name: 't', role: 'operator' } },
+          { timeoutMs: 10_000 },
+        ),
       );
       // Let the first requests reach the service, then stop it while the rest are in flight.
       await replies[0];
@@ -187,10 +191,10 @@ describe('NATS unreachable while committing', () => {
     expect(pending.rows[0].published_at).toBeNull();
 
     await nats.restart();
-    await waitFor(
-      async () => (await sql.query('SELECT 1 FROM patch_transition_work WHERE published_at IS NOT NULL')).rowCount,
-      { timeoutMs: 20_000, what: 'work published after NATS came back' },
-    );
+    await waitFor(async () => (await sql.query('SELECT 1 FROM patch_transition_work WHERE published_at IS NOT NULL')).rowCount, {
+      timeoutMs: 20_000,
+      what: 'work published after NATS came back',
+    });
     const observer = await Bus.connect({ url: nats.url, name: 'observer', namespace, logger: createLogger('t', 'silent') });
     const msgs = await streamMessages(observer);
     expect(msgs).toHaveLength(1);
@@ -218,15 +222,16 @@ describe('several relays side by side', () => {
       await app.service.transition({ patchId: patch.id, action: 'startDeployment', actor: { name: 't', role: 'admin' } });
     }
     const sql = testPool(db.url, 8);
-    await waitFor(async () => (await sql.query('SELECT 1 FROM patch_transition_work WHERE published_at IS NULL')).rowCount === 0, {
-      what: 'publish after commit',
-    });
+    await waitFor(
+      async () => (await sql.query('SELECT 1 FROM patch_transition_work WHERE published_at IS NULL')).rowCount === 0,
+      {
+        what: 'publish after commit',
+      },
+    );
     // Forget every publish, as if all of them had failed.
     await sql.query('UPDATE patch_transition_work SET published_at = NULL, publish_attempts = 0');
     const logger = createLogger('relay', 'silent');
-    const relays = [0, 1, 2, 3].map(
-      () => new OutboxRelay(app.bus, sql, logger, { intervalMs: 1000, graceMs: 0, batchSize: 7 }),
-    );
+    const relays = [0, 1, 2, 3].map(() => new OutboxRelay(app.bus, sql, logger, { intervalMs: 1000, graceMs: 0, batchSize: 7 }));
     for (;;) {
       const published = await Promise.all(relays.map((r) => r.relayOnce()));
       if (published.every((n) => n === 0)) break;

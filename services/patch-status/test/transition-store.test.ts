@@ -16,7 +16,12 @@ afterAll(async () => {
 
 /** A commit request taking `patch` from `fromVersion` to the next version. */
 function work(patch: PatchView, fromVersion: number, key: string | null = null) {
-  return { fromVersion, idempotencyKey: key, requestFingerprint: null, work: buildWorkItem('markActive', { ...patch, version: fromVersion + 1 }) };
+  return {
+    fromVersion,
+    idempotencyKey: key,
+    requestFingerprint: null,
+    work: buildWorkItem('markActive', { ...patch, version: fromVersion + 1 }),
+  };
 }
 
 describe('batched commits', () => {

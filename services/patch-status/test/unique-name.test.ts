@@ -83,7 +83,10 @@ describe("the successor's name created by hand", () => {
     expect(taken).toMatchObject({ ok: true, result: { replayed: false } });
     const r = await create({ name: '1.0.2', product: 'taken', predecessorId: a.result.patch.id, actor: 'workflow-successor' });
     expect(r).toMatchObject({ ok: false, error: { code: 'already_exists' } });
-    if (!r.ok) expect(r.error.message).toMatch(/^product taken already has a patch named "1\.0\.2" \([0-9a-f-]{36}\); it cannot become the successor: it already has a predecessor/);
+    if (!r.ok)
+      expect(r.error.message).toMatch(
+        /^product taken already has a patch named "1\.0\.2" \([0-9a-f-]{36}\); it cannot become the successor: it already has a predecessor/,
+      );
     expect((await h.client.call(patchEndpoints.get, { id: a.result.patch.id })).successorId).toBeNull();
   });
 

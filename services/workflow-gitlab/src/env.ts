@@ -27,5 +27,7 @@ export type GitlabEnv = z.infer<typeof gitlabEnv>;
 /** The GitLab connection of a parsed environment; undefined when none of it is set (the schema refuses a partial set). */
 export function gitlabConfigFromEnv(env: GitlabEnv): GitlabConfig | undefined {
   const { GITLAB_URL: url, GITLAB_PROJECT_ID: projectId, GITLAB_TRIGGER_TOKEN: triggerToken } = env;
-  return url !== undefined && projectId !== undefined && triggerToken !== undefined ? { url, projectId, triggerToken } : undefined;
+  return url !== undefined && projectId !== undefined && triggerToken !== undefined
+    ? { url, projectId, triggerToken }
+    : undefined;
 }

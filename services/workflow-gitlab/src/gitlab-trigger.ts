@@ -57,7 +57,10 @@ export class GitlabPipelineTrigger implements PipelineTrigger {
     } catch (err) {
       // GitLab answers 404 for a wrong trigger token as well as an unknown project.
       if (err instanceof PermanentError && err.status === 404) {
-        throw new PermanentError(`${err.message} (unknown project ${c.projectId} or wrong trigger token)`, { cause: err, status: 404 });
+        throw new PermanentError(`${err.message} (unknown project ${c.projectId} or wrong trigger token)`, {
+          cause: err,
+          status: 404,
+        });
       }
       throw err;
     }

@@ -27,7 +27,12 @@ describe('TriggerPipeline', () => {
     expect(gitlab.calls).toEqual([
       {
         ref: 'main',
-        variables: { PATCH_ID: work.patch.id, PATCH_NAME: '2026.48.1', PATCH_ACTION: 'startDeployment', PATCH_STATUS: 'in_deployment' },
+        variables: {
+          PATCH_ID: work.patch.id,
+          PATCH_NAME: '2026.48.1',
+          PATCH_ACTION: 'startDeployment',
+          PATCH_STATUS: 'in_deployment',
+        },
       },
     ]);
     expect(run.recorded).toEqual({ pipelineId: 101, webUrl: 'https://gitlab.example/p/-/pipelines/101' });
@@ -42,7 +47,9 @@ describe('TriggerPipeline', () => {
 
   it("uses the patch's gitRef when it has one", async () => {
     const gitlab = fakeTrigger();
-    await new TriggerPipeline(gitlab.port, 'main').execute(fakeWorkflowInput(buildWorkItem('markActive', { gitRef: 'release/2026.48' })).input);
+    await new TriggerPipeline(gitlab.port, 'main').execute(
+      fakeWorkflowInput(buildWorkItem('markActive', { gitRef: 'release/2026.48' })).input,
+    );
     expect(gitlab.calls.map((c) => c.ref)).toEqual(['release/2026.48']);
   });
 

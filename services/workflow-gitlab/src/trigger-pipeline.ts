@@ -13,7 +13,8 @@ export class TriggerPipeline implements ActionWorkflowService {
 
   async execute({ work, patch, logger, execution, signal }: WorkflowInput): Promise<WorkflowResult> {
     const known = execution.externalRef.pipelineId;
-    if (known !== undefined) return { status: 'skipped', reason: `pipeline ${String(known)} was already triggered for this work` };
+    if (known !== undefined)
+      return { status: 'skipped', reason: `pipeline ${String(known)} was already triggered for this work` };
     const ref = patch.gitRef ?? this.defaultRef;
     const pipeline = await this.gitlab.trigger(
       ref,

@@ -12,7 +12,18 @@ const ops = workflowOpsEndpoints('gitlab');
 async function opsCli(namespace: string, ...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--conditions=development', '--import', 'tsx', 'scripts/workflow-ops.ts', ...args, '--namespace', namespace, '--nats-url', testNatsUrl(), '--json'],
+    [
+      '--conditions=development',
+      '--import',
+      'tsx',
+      'scripts/workflow-ops.ts',
+      ...args,
+      '--namespace',
+      namespace,
+      '--nats-url',
+      testNatsUrl(),
+      '--json',
+    ],
     { cwd: repoRoot },
   );
   return stdout;
@@ -35,7 +46,11 @@ const it = workflowTest({
 describe('workflow-gitlab', () => {
   const pipelinesFor = (gitlab: FakeGitlab, patchId: string) => gitlab.pipelines.filter((p) => p.variables.PATCH_ID === patchId);
 
-  it('5xx twice then success → exactly one pipeline, with the patch variables, logged as a step', async ({ remote: gitlab, store, workflow }) => {
+  it('5xx twice then success → exactly one pipeline, with the patch variables, logged as a step', async ({
+    remote: gitlab,
+    store,
+    workflow,
+  }) => {
     gitlab.inject({ status: 502 }, { status: 500 });
     const work = buildWorkItem('startDeployment', { name: '2026.48.1' });
     await workflow.publish(work);
@@ -70,13 +85,20 @@ describe('workflow-gitlab', () => {
     // Redelivery / replay of the same item: no second pipeline.
     await workflow.publish(work, { msgId: `${work.workId}:replay-1` });
     await workflow.publish(work, { msgId: `${work.workId}:replay-2` });
-    await waitFor(async () => (await workflow.executionEvents({ workId: work.workId })).filter((e) => e.status === 'skipped').length === 2, {
-      what: 'replays skipped',
-    });
+    await waitFor(
+      async () => (await workflow.executionEvents({ workId: work.workId })).filter((e) => e.status === 'skipped').length === 2,
+      {
+        what: 'replays skipped',
+      },
+    );
     expect(pipelinesFor(gitlab, work.patch.id)).toHaveLength(1);
   });
 
-  it('uses the patch gitRef; an action routed elsewhere is acked without an execution', async ({ remote: gitlab, store, workflow }) => {
+  it('uses the patch gitRef; an action routed elsewhere is acked without an execution', async ({
+    remote: gitlab,
+    store,
+    workflow,
+  }) => {
     gitlab.addRef('release/2026.48');
     const work = buildWorkItem('markActive', { gitRef: 'release/2026.48' });
     const other = buildWorkItem('close');
@@ -87,7 +109,13 @@ describe('workflow-gitlab', () => {
     expect(await store.get(other.workId)).toBeUndefined();
   });
 
-  it('a permanent 4xx is dead-lettered with its reason; an operator retry after the fix succeeds', async ({ remote: gitlab, bus, namespace, store, workflow }) => {
+  it('a permanent 4xx is dead-lettered with its reason; an operator retry after the fix succeeds', async ({
+    remote: gitlab,
+    bus,
+    namespace,
+    store,
+    workflow,
+  }) => {
     const work = buildWorkItem('startDeployment', { gitRef: 'release/2026.49' });
     await workflow.publish(work);
     await waitFor(workflow.reaches(work.workId, 'failed'), { what: 'dead-lettered' });
@@ -95,7 +123,11 @@ describe('workflow-gitlab', () => {
     expect(row?.attempts).toBe(1);
     expect(row?.lastError).toMatch(/HTTP 400 .*Reference not found/);
     const dl = (await readStream(bus, 'deadLetters', bus.topology.deadLetter('gitlab'))).map((m) => DeadLetter.parse(m.value));
-    expect(dl.find((d) => d.work.workId === work.workId)).toMatchObject({ workflow: 'gitlab', attempts: 1, reason: row?.lastError });
+    expect(dl.find((d) => d.work.workId === work.workId)).toMatchObject({
+      workflow: 'gitlab',
+      attempts: 1,
+      reason: row?.lastError,
+    });
     const final = (await workflow.executionEvents({ workId: work.workId })).at(-1);
     expect(final).toMatchObject({ status: 'failed', deadLettered: true, willRetry: false });
 
@@ -107,7 +139,9 @@ describe('workflow-gitlab', () => {
     });
     // Still broken: the retry fails and the dead letter stays open.
     const again = await bus.call(ops.retryDeadLetters, { workId: work.workId }, { timeoutMs: 20_000 });
-    expect(again.outcomes).toEqual([{ workId: work.workId, status: 'failed', error: expect.stringMatching(/Reference not found/) }]);
+    expect(again.outcomes).toEqual([
+      { workId: work.workId, status: 'failed', error: expect.stringMatching(/Reference not found/) },
+    ]);
 
     const cliList = JSON.parse(await opsCli(namespace, 'list', '--workflow', 'gitlab')) as Array<{ workId: string }>;
     expect(cliList.map((i) => i.workId)).toContain(work.workId);
@@ -122,12 +156,19 @@ describe('workflow-gitlab', () => {
     expect(all.items.find((i) => i.workId === work.workId)).toMatchObject({ retries: 2, retriedAt: expect.any(String) });
   });
 
-  it('transient failures past the attempt limit are dead-lettered instead of dropped', async ({ remote: gitlab, bus, store, workflow }) => {
+  it('transient failures past the attempt limit are dead-lettered instead of dropped', async ({
+    remote: gitlab,
+    bus,
+    store,
+    workflow,
+  }) => {
     gitlab.inject({ status: 503, retryAfterSeconds: 0 }, { status: 500 }, { status: 500 }, { status: 500 });
     const work = buildWorkItem('markActive');
     await workflow.publish(work);
     await waitFor(workflow.reaches(work.workId, 'failed'), { what: 'gave up' });
-    expect((await store.get(work.workId))?.lastError).toMatch(/^gave up after 4 attempts: TransientError: GitLab pipeline trigger: HTTP 500/);
+    expect((await store.get(work.workId))?.lastError).toMatch(
+      /^gave up after 4 attempts: TransientError: GitLab pipeline trigger: HTTP 500/,
+    );
     expect(pipelinesFor(gitlab, work.patch.id)).toHaveLength(0);
     const retried = await bus.call(ops.retryDeadLetters, { all: true }, { timeoutMs: 20_000 });
     expect(retried.outcomes).toContainEqual({ workId: work.workId, status: 'succeeded' });

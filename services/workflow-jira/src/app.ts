@@ -34,8 +34,11 @@ export async function startJiraWorkflow(options: JiraWorkflowOptions): Promise<R
   }
   service.logger.info({ jiraConfigured: client.configured, statusMap }, 'workflow-jira started');
   // The pool closes after the runtime stopped: in-flight moves finish first.
-  return { ...service, stop: async () => {
-    await service.stop();
-    await positions.close().catch(() => undefined);
-  } };
+  return {
+    ...service,
+    stop: async () => {
+      await service.stop();
+      await positions.close().catch(() => undefined);
+    },
+  };
 }

@@ -8,7 +8,11 @@ import { MoveIssue } from './move-issue.js';
 
 describe('jira handler table', () => {
   it('agrees with the routing table both ways', () => {
-    const move = new MoveIssue(new JiraClient(createHttpClient({ timeoutMs: 1000 }), undefined), defaultJiraStatusMap, new InMemoryIssuePositions());
+    const move = new MoveIssue(
+      new JiraClient(createHttpClient({ timeoutMs: 1000 }), undefined),
+      defaultJiraStatusMap,
+      new InMemoryIssuePositions(),
+    );
     expect(handlerTableMismatches('jira', jiraHandlers(move))).toEqual([]);
   });
 });

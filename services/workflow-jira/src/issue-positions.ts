@@ -147,13 +147,15 @@ export class InMemoryIssuePositions implements IssuePositions {
 
   async guard(req: MoveRequest, move: () => Promise<{ status: string }>): Promise<GuardedMove> {
     const id = `${req.jiraKey}\u0000${req.patchId}`;
-    const run = (this.tails.get(id) ?? Promise.resolve()).catch(() => undefined).then(async (): Promise<GuardedMove> => {
-      const at = this.positions.get(id);
-      if (at && at.patchVersion > req.patchVersion) return { kind: 'newer', position: at };
-      const { status } = await move();
-      this.positions.set(id, { patchVersion: req.patchVersion, action: req.action, status });
-      return { kind: 'done', status };
-    });
+    const run = (this.tails.get(id) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async (): Promise<GuardedMove> => {
+        const at = this.positions.get(id);
+        if (at && at.patchVersion > req.patchVersion) return { kind: 'newer', position: at };
+        const { status } = await move();
+        this.positions.set(id, { patchVersion: req.patchVersion, action: req.action, status });
+        return { kind: 'done', status };
+      });
     this.tails.set(id, run);
     return run;
   }

@@ -48,13 +48,23 @@ export class JiraClient implements JiraIssues {
   }
 
   async issueStatus(key: string, signal: AbortSignal): Promise<string> {
-    const res = await this.send({ method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}?fields=status`, what: `Jira get issue ${key}` }, signal);
+    const res = await this.send(
+      { method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}?fields=status`, what: `Jira get issue ${key}` },
+      signal,
+    );
     return parse(IssueStatusResponse, res, `Jira get issue ${key}`).fields.status.name;
   }
 
   async transitions(key: string, signal: AbortSignal): Promise<JiraTransition[]> {
-    const res = await this.send({ method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, what: `Jira transitions of ${key}` }, signal);
-    return parse(TransitionsResponse, res, `Jira transitions of ${key}`).transitions.map((t) => ({ id: t.id, name: t.name, toStatus: t.to.name }));
+    const res = await this.send(
+      { method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, what: `Jira transitions of ${key}` },
+      signal,
+    );
+    return parse(TransitionsResponse, res, `Jira transitions of ${key}`).transitions.map((t) => ({
+      id: t.id,
+      name: t.name,
+      toStatus: t.to.name,
+    }));
   }
 
   async transition(key: string, transitionId: string, signal: AbortSignal): Promise<void> {
@@ -72,7 +82,12 @@ export class JiraClient implements JiraIssues {
   /** Adds a comment; `body` is an Atlassian Document Format document. Returns the comment id. */
   async addComment(key: string, body: unknown, signal: AbortSignal): Promise<string> {
     const res = await this.send(
-      { method: 'POST', path: `/rest/api/3/issue/${encodeURIComponent(key)}/comment`, body: { body }, what: `Jira comment on ${key}` },
+      {
+        method: 'POST',
+        path: `/rest/api/3/issue/${encodeURIComponent(key)}/comment`,
+        body: { body },
+        what: `Jira comment on ${key}`,
+      },
       signal,
     );
     return parse(CommentResponse, res, `Jira comment on ${key}`).id;

@@ -7,7 +7,8 @@ const actionLabel = (name: string) => lifecycleDefinition.actions.find((a) => a.
 export function transitionComment(work: WorkItem): { type: 'doc'; version: 1; content: unknown[] } {
   const { patch, transition: t } = work;
   const paragraph = (...content: unknown[]) => ({ type: 'paragraph', content });
-  const text = (s: string, strong = false) => (strong ? { type: 'text', text: s, marks: [{ type: 'strong' }] } : { type: 'text', text: s });
+  const text = (s: string, strong = false) =>
+    strong ? { type: 'text', text: s, marks: [{ type: 'strong' }] } : { type: 'text', text: s };
   const content: unknown[] = [
     paragraph(
       text('Patchflow: '),

@@ -43,7 +43,9 @@ describe('MoveIssue', () => {
     const jira = fakeJira('In Progress');
     const work = buildWorkItem('startDeployment', { jiraKey: 'PAY-1', name: '2026.48.1' });
     const run = fakeWorkflowInput(work);
-    expect(await new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input)).toEqual({ status: 'succeeded' });
+    expect(await new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input)).toEqual({
+      status: 'succeeded',
+    });
     expect(jira.issue).toMatchObject({ status: 'Ready for QA', applied: ['21'] });
     expect(jira.issue.comments).toHaveLength(1);
     expect(JSON.stringify(jira.issue.comments[0])).toContain('moved Active → In deployment (Start deployment by alice)');
@@ -107,15 +109,19 @@ describe('MoveIssue', () => {
     const run = fakeWorkflowInput(buildWorkItem('completeDeployment', { jiraKey: 'PAY-5' }));
     const failure = new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input);
     await expect(failure).rejects.toBeInstanceOf(PermanentError);
-    await expect(failure).rejects.toThrow('Jira issue PAY-5 in "In review" has no transition to "Done" (available: "Reopen" → "To Do")');
+    await expect(failure).rejects.toThrow(
+      'Jira issue PAY-5 in "In review" has no transition to "Done" (available: "Reopen" → "To Do")',
+    );
     expect(run.recorded).toEqual({});
   });
 
   it('without a Jira configured, it is not configured (before looking at the patch)', async () => {
     const run = fakeWorkflowInput(buildWorkItem('markActive'));
-    await expect(new MoveIssue(fakeJira('To Do', { configured: false }).port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input)).rejects.toBeInstanceOf(
-      NotConfigured,
-    );
+    await expect(
+      new MoveIssue(fakeJira('To Do', { configured: false }).port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(
+        run.input,
+      ),
+    ).rejects.toBeInstanceOf(NotConfigured);
   });
 
   it('never moves backwards: an older transition of the patch arriving after a newer one only comments', async () => {

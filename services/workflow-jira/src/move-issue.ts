@@ -1,4 +1,10 @@
-import { NotConfigured, PermanentError, type ActionWorkflowService, type WorkflowInput, type WorkflowResult } from '@patchflow/workflow-runtime';
+import {
+  NotConfigured,
+  PermanentError,
+  type ActionWorkflowService,
+  type WorkflowInput,
+  type WorkflowResult,
+} from '@patchflow/workflow-runtime';
 import type { IssuePositions } from './issue-positions.js';
 import type { JiraIssues } from './jira-client.js';
 import { transitionComment } from './jira-comment.js';
@@ -38,14 +44,19 @@ export class MoveIssue implements ActionWorkflowService {
           const current = await this.jira.issueStatus(key, signal);
           if (same(current, target)) {
             alreadyThere = true;
-            await logger.step('alreadyInStatus', `Jira issue ${key} is already in "${target}"`, { jiraKey: key, status: current });
+            await logger.step('alreadyInStatus', `Jira issue ${key} is already in "${target}"`, {
+              jiraKey: key,
+              status: current,
+            });
             return { status: current };
           }
           const transitions = await this.jira.transitions(key, signal);
           const match = transitions.find((t) => same(t.toStatus, target));
           if (!match) {
             const available = transitions.map((t) => `"${t.name}" → "${t.toStatus}"`).join(', ') || 'none';
-            throw new PermanentError(`Jira issue ${key} in "${current}" has no transition to "${target}" (available: ${available})`);
+            throw new PermanentError(
+              `Jira issue ${key} in "${current}" has no transition to "${target}" (available: ${available})`,
+            );
           }
           await this.jira.transition(key, match.id, signal);
           await execution.recordExternalRef({ transitionedTo: target, transitionId: match.id });

@@ -12,7 +12,9 @@ beforeAll(async () => {
   db = await createTestDatabase('jira_positions');
   positions = new PgIssuePositions(db.url, 5_000);
   // The first guard creates the table; the tests below time their guards against each other.
-  await positions.guard({ jiraKey: 'WARM-1', patchId: randomUUID(), patchVersion: 1, action: 'markActive' }, async () => ({ status: 'x' }));
+  await positions.guard({ jiraKey: 'WARM-1', patchId: randomUUID(), patchVersion: 1, action: 'markActive' }, async () => ({
+    status: 'x',
+  }));
 });
 afterAll(async () => {
   await positions.close();
@@ -37,7 +39,10 @@ describe('PgIssuePositions', () => {
       return { status: 'In Progress' };
     });
     expect(await newer).toEqual({ kind: 'done', status: 'Ready for QA' });
-    expect(await older).toEqual({ kind: 'newer', position: { patchVersion: 3, action: 'startDeployment', status: 'Ready for QA' } });
+    expect(await older).toEqual({
+      kind: 'newer',
+      position: { patchVersion: 3, action: 'startDeployment', status: 'Ready for QA' },
+    });
     expect(order).toEqual(['newer start', 'newer end']);
   });
 
@@ -46,11 +51,15 @@ describe('PgIssuePositions', () => {
     const req = { jiraKey: 'PAY-2', patchId, patchVersion: 2, action: 'markActive' };
     await expect(positions.guard(req, () => Promise.reject(new Error('Jira 503')))).rejects.toThrow('Jira 503');
     expect(await positions.guard(req, async () => ({ status: 'In Progress' }))).toEqual({ kind: 'done', status: 'In Progress' });
-    expect(await positions.guard({ ...req, patchVersion: 3, action: 'startDeployment' }, async () => ({ status: 'Ready for QA' }))).toEqual({
+    expect(
+      await positions.guard({ ...req, patchVersion: 3, action: 'startDeployment' }, async () => ({ status: 'Ready for QA' })),
+    ).toEqual({
       kind: 'done',
       status: 'Ready for QA',
     });
     // Another patch's transitions on the same issue are ordered on their own.
-    expect(await positions.guard({ ...req, patchId: randomUUID() }, async () => ({ status: 'In Progress' }))).toMatchObject({ kind: 'done' });
+    expect(await positions.guard({ ...req, patchId: randomUUID() }, async () => ({ status: 'In Progress' }))).toMatchObject({
+      kind: 'done',
+    });
   });
 });

@@ -20,7 +20,11 @@ const it = workflowTest({
 });
 
 describe('workflow-jira', () => {
-  it('moves the issue to "Ready for QA" on startDeployment and comments in ADF, surviving a 5xx in between', async ({ remote: jira, store, workflow }) => {
+  it('moves the issue to "Ready for QA" on startDeployment and comments in ADF, surviving a 5xx in between', async ({
+    remote: jira,
+    store,
+    workflow,
+  }) => {
     const issue = jira.addIssue('PAY-101', 'In Progress');
     // The comment call fails once: the retry must not transition again, only comment.
     const work = buildWorkItem('startDeployment', { jiraKey: 'PAY-101', name: '2026.48.1' });
@@ -33,7 +37,10 @@ describe('workflow-jira', () => {
     expect(issue.comments[0]!.body).toMatchObject({ type: 'doc', version: 1 });
     expect(JSON.stringify(issue.comments[0]!.body)).toContain('moved Active → In deployment (Start deployment by alice)');
     const row = await store.get(work.workId);
-    expect(row).toMatchObject({ attempts: 2, externalRef: { transitionedTo: 'Ready for QA', transitionId: '21', commentId: issue.comments[0]!.id } });
+    expect(row).toMatchObject({
+      attempts: 2,
+      externalRef: { transitionedTo: 'Ready for QA', transitionId: '21', commentId: issue.comments[0]!.id },
+    });
     expect((await workflow.stepEvents({ workId: work.workId })).map((s) => s.subactionType)).toEqual([
       'patch.workflow.startDeployment.transitionIssue',
       'patch.workflow.startDeployment.commentIssue',
@@ -63,7 +70,12 @@ describe('workflow-jira', () => {
     expect((await workflow.stepEvents({ workId: work.workId }))[0]?.message).toBe('skipped: the patch has no jiraKey');
   });
 
-  it('no matching transition is a permanent failure with a clear reason, dead-lettered', async ({ remote: jira, bus, store, workflow }) => {
+  it('no matching transition is a permanent failure with a clear reason, dead-lettered', async ({
+    remote: jira,
+    bus,
+    store,
+    workflow,
+  }) => {
     jira.addIssue('PAY-103', 'In deployment review');
     const work = buildWorkItem('completeDeployment', { jiraKey: 'PAY-103' }); // deployed → "Released": not in this workflow
     await workflow.publish(work);
@@ -90,14 +102,20 @@ describe('workflow-jira', () => {
     await s.stop();
   });
 
-  it('never moves the issue backwards: markActive\'s move gets 503s while startDeployment\'s succeeds, then Jira recovers', async ({ remote: jira, store, workflow }) => {
+  it("never moves the issue backwards: markActive's move gets 503s while startDeployment's succeeds, then Jira recovers", async ({
+    remote: jira,
+    store,
+    workflow,
+  }) => {
     const issue = jira.addIssue('PAY-48', 'To Do');
     const recover = jira.failTransitionsTo('PAY-48', 'In Progress');
     const patchId = randomUUID();
     const markActive = buildWorkItem('markActive', { id: patchId, version: 2, jiraKey: 'PAY-48' });
     const startDeployment = buildWorkItem('startDeployment', { id: patchId, version: 3, jiraKey: 'PAY-48' });
     await workflow.publish(markActive);
-    await waitFor(async () => ((await store.get(markActive.workId))?.lastError ?? '').includes('503'), { what: 'markActive failing with 503' });
+    await waitFor(async () => ((await store.get(markActive.workId))?.lastError ?? '').includes('503'), {
+      what: 'markActive failing with 503',
+    });
     await workflow.publish(startDeployment);
     await waitFor(workflow.reaches(startDeployment.workId, 'succeeded'), { what: 'startDeployment moved the issue' });
     expect(issue.status).toBe('Ready for QA');

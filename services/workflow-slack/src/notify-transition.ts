@@ -7,7 +7,8 @@ export class NotifyTransition implements ActionWorkflowService {
   constructor(private readonly slack: SlackPoster) {}
 
   async execute({ work, logger, execution, signal }: WorkflowInput): Promise<WorkflowResult> {
-    if (execution.externalRef.postedAt) return { status: 'skipped', reason: `already posted at ${String(execution.externalRef.postedAt)}` };
+    if (execution.externalRef.postedAt)
+      return { status: 'skipped', reason: `already posted at ${String(execution.externalRef.postedAt)}` };
     const message = transitionMessage(work);
     await this.slack.post(message, signal);
     const postedAt = new Date().toISOString();

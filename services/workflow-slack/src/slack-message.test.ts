@@ -36,7 +36,10 @@ describe('transitionMessage', () => {
 
   it('leaves no control sequence of the patch, actor or reason in text or mrkdwn blocks', () => {
     expect(slackControlSequences(message)).toEqual([]);
-    const mrkdwn = textObjects(message.blocks).filter((t) => t.type === 'mrkdwn').map((t) => t.text).join('\n');
+    const mrkdwn = textObjects(message.blocks)
+      .filter((t) => t.type === 'mrkdwn')
+      .map((t) => t.text)
+      .join('\n');
     expect(mrkdwn).toContain('&lt;!channel&gt; 1');
     expect(mrkdwn).toContain('&lt;@U0ADMIN&gt;');
     expect(mrkdwn).toContain('see &lt;!here&gt; &amp; &lt;#C123&gt;');

@@ -1,5 +1,13 @@
 import { describe, expect } from 'vitest';
-import { buildWorkItem, FakeSlack, ServiceProcess, slackControlSequences, testNatsUrl, waitFor, workflowTest } from '@patchflow/testing';
+import {
+  buildWorkItem,
+  FakeSlack,
+  ServiceProcess,
+  slackControlSequences,
+  testNatsUrl,
+  waitFor,
+  workflowTest,
+} from '@patchflow/testing';
 import { ExecutionStore } from '@patchflow/workflow-runtime';
 import { startSlackWorkflow } from '../src/index.js';
 
@@ -20,7 +28,10 @@ const it = workflowTest({
 });
 
 describe('workflow-slack', () => {
-  it('posts a transition with blocks naming the patch, from → to, action and actor, and logs the step', async ({ remote: slack, workflow }) => {
+  it('posts a transition with blocks naming the patch, from → to, action and actor, and logs the step', async ({
+    remote: slack,
+    workflow,
+  }) => {
     const work = buildWorkItem('startDeployment', { name: '2026.48.1', product: 'payments' }, 'carol');
     await workflow.publish(work);
     await waitFor(workflow.reaches(work.workId, 'succeeded'), { what: 'slack execution succeeded' });
@@ -34,7 +45,10 @@ describe('workflow-slack', () => {
     expect(steps.map((s) => s.subactionType)).toEqual(['patch.workflow.startDeployment.notifySlack']);
   });
 
-  it('escapes a hostile patch name and actor: Slack receives no mention or link of theirs', async ({ remote: slack, workflow }) => {
+  it('escapes a hostile patch name and actor: Slack receives no mention or link of theirs', async ({
+    remote: slack,
+    workflow,
+  }) => {
     const work = buildWorkItem('markActive', { name: '<!channel> 1', product: 'payments' }, '<@U0ADMIN> & co');
     await workflow.publish(work);
     await waitFor(workflow.reaches(work.workId, 'succeeded'), { what: 'slack execution succeeded' });
@@ -45,7 +59,11 @@ describe('workflow-slack', () => {
     expect(JSON.stringify(post.blocks)).toContain('{"type":"plain_text","text":"payments <!channel> 1","emoji":false}');
   });
 
-  it('honours 429 Retry-After and 5xx, then posts exactly once; a replay is skipped', async ({ remote: slack, store, workflow }) => {
+  it('honours 429 Retry-After and 5xx, then posts exactly once; a replay is skipped', async ({
+    remote: slack,
+    store,
+    workflow,
+  }) => {
     slack.inject({ status: 429, retryAfterSeconds: 1, body: 'rate_limited' }, { status: 503 });
     const work = buildWorkItem('markActive');
     await workflow.publish(work);
@@ -74,9 +92,12 @@ describe('workflow-slack', () => {
     for (const w of valid) await waitFor(workflow.reaches(w.workId, 'succeeded'), { what: 'valid item behind poison handled' });
     expect(await store.get(misrouted.workId)).toBeUndefined();
     const c = await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack');
-    await waitFor(async () => (await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack')).num_ack_pending === 0, {
-      what: 'nothing pending',
-    });
+    await waitFor(
+      async () => (await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack')).num_ack_pending === 0,
+      {
+        what: 'nothing pending',
+      },
+    );
     expect(c.num_redelivered).toBe(0);
   });
 
@@ -88,7 +109,9 @@ describe('workflow-slack', () => {
     await waitFor(workflow.reaches(work.workId, 'succeeded'), { what: 'not configured → succeeded' });
     const steps = await workflow.stepEvents({ bus: otherBus, workId: work.workId });
     expect(steps[0]?.message).toMatch(/skipped: not configured/);
-    expect((await workflow.executionEvents({ bus: otherBus, workId: work.workId })).find((e) => e.status !== 'running')?.status).toBe('skipped');
+    expect(
+      (await workflow.executionEvents({ bus: otherBus, workId: work.workId })).find((e) => e.status !== 'running')?.status,
+    ).toBe('skipped');
   });
 
   it('two instances share the work: each item is executed once, by one of them', async ({ remote: slack, store, workflow }) => {
@@ -109,11 +132,17 @@ describe('workflow-slack', () => {
     }
   });
 
-  it('a step longer than the ack wait is kept alive (working()) and runs once', async ({ remote: slack, bus, store, workflow }) => {
+  it('a step longer than the ack wait is kept alive (working()) and runs once', async ({
+    remote: slack,
+    bus,
+    store,
+    workflow,
+  }) => {
     // Executions by every instance of this file (the item may go to either of the two sharing the work).
     const executedByAll = () => workflow.instances.reduce((n, i) => n + i.runtime.stats.executed, 0);
     const executed = executedByAll();
-    const deliveries = async () => (await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack')).delivered.consumer_seq;
+    const deliveries = async () =>
+      (await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack')).delivered.consumer_seq;
     const before = await deliveries();
     slack.inject({ delayMs: 5000 }); // ack wait is 2000 ms
     const work = buildWorkItem('close');
@@ -135,7 +164,12 @@ describe('workflow-slack', () => {
     ...extra,
   });
 
-  it('SIGKILL of a workflow process mid-execution: the work is redelivered and completes', async ({ remote: slack, db, store, workflow }) => {
+  it('SIGKILL of a workflow process mid-execution: the work is redelivered and completes', async ({
+    remote: slack,
+    db,
+    store,
+    workflow,
+  }) => {
     const otherBus = await workflow.isolatedBus('slackkill');
     const env = processEnv(otherBus.topology.namespace, db.url, slack, { WORKFLOW_ACK_WAIT_MS: '1500' });
     const victim = ServiceProcess.start('services/workflow-slack/src/main.ts', env);
@@ -162,11 +196,18 @@ describe('workflow-slack', () => {
     }
   });
 
-  it('SIGTERM mid-execution: the process exits cleanly and hands the work back at once', async ({ remote: slack, db, workflow }) => {
+  it('SIGTERM mid-execution: the process exits cleanly and hands the work back at once', async ({
+    remote: slack,
+    db,
+    workflow,
+  }) => {
     const otherBus = await workflow.isolatedBus('slackterm');
     // A long ack wait: only a nak on shutdown, not the ack-wait expiry, can hand the work over
     // before the survivor's wait below runs out.
-    const env = processEnv(otherBus.topology.namespace, db.url, slack, { WORKFLOW_ACK_WAIT_MS: '120000', WORKFLOW_SHUTDOWN_GRACE_MS: '300' });
+    const env = processEnv(otherBus.topology.namespace, db.url, slack, {
+      WORKFLOW_ACK_WAIT_MS: '120000',
+      WORKFLOW_SHUTDOWN_GRACE_MS: '300',
+    });
     const stopping = ServiceProcess.start('services/workflow-slack/src/main.ts', env);
     let survivor: ServiceProcess | undefined;
     try {
@@ -179,7 +220,10 @@ describe('workflow-slack', () => {
       expect(await stopping.stop('SIGTERM')).toBe(0);
       // The lease is released with the nak, so the next instance may claim the item at once.
       survivor = ServiceProcess.start('services/workflow-slack/src/main.ts', env);
-      await waitFor(workflow.reaches(work.workId, 'succeeded'), { timeoutMs: 60_000, what: 'the handed-back work completes elsewhere' });
+      await waitFor(workflow.reaches(work.workId, 'succeeded'), {
+        timeoutMs: 60_000,
+        what: 'the handed-back work completes elsewhere',
+      });
       expect(slack.posts.filter((p) => JSON.stringify(p).includes(work.workId))).toHaveLength(1);
       expect(stopping.logs).toMatch(/shutting down/);
     } finally {

@@ -43,7 +43,13 @@ describe('CreateSuccessor', () => {
     const run = fakeWorkflowInput(work);
     expect(await new CreateSuccessor(patchStatus.port).execute(run.input)).toEqual({ status: 'succeeded' });
     expect(patchStatus.requests).toEqual([
-      { name: '2026.48.2', product: 'payments', predecessorId: work.patch.id, idempotencyKey: work.workId, actor: SUCCESSOR_ACTOR },
+      {
+        name: '2026.48.2',
+        product: 'payments',
+        predecessorId: work.patch.id,
+        idempotencyKey: work.workId,
+        actor: SUCCESSOR_ACTOR,
+      },
     ]);
     expect(run.recorded).toEqual({ successorId: 'succ-1', successorName: '2026.48.2' });
     expect(run.steps).toEqual([
@@ -63,13 +69,17 @@ describe('CreateSuccessor', () => {
     const again = fakeWorkflowInput(buildWorkItem('startDeployment', work.patch));
     await create.execute(again.input);
     expect(again.recorded).toEqual({ successorId: 'succ-1', successorName: 'rc-10' });
-    expect(again.steps.map((s) => [s.message, s.metadata.replayed])).toEqual([[`successor payments rc-10 already existed`, true]]);
+    expect(again.steps.map((s) => [s.message, s.metadata.replayed])).toEqual([
+      [`successor payments rc-10 already existed`, true],
+    ]);
   });
 
   it("patch-status's refusal is the execution's failure, with nothing recorded", async () => {
     const failure = new PermanentError('patch-status create: validation_failed: name too long');
     const run = fakeWorkflowInput(buildWorkItem('startDeployment'));
-    await expect(new CreateSuccessor({ createSuccessor: () => Promise.reject(failure) }).execute(run.input)).rejects.toBe(failure);
+    await expect(new CreateSuccessor({ createSuccessor: () => Promise.reject(failure) }).execute(run.input)).rejects.toBe(
+      failure,
+    );
     expect(run.recorded).toEqual({});
     expect(run.steps).toEqual([]);
   });

@@ -35,7 +35,9 @@ export class PatchStatusClient implements SuccessorCreator {
     } catch (err) {
       if (!(err instanceof ContractError)) throw err;
       const message = `patch-status create: ${err.code}: ${err.message}`;
-      throw errorCodeKind(err.code) === 'transient' ? new TransientError(message, undefined, { cause: err }) : new PermanentError(message, { cause: err });
+      throw errorCodeKind(err.code) === 'transient'
+        ? new TransientError(message, undefined, { cause: err })
+        : new PermanentError(message, { cause: err });
     }
   }
 }

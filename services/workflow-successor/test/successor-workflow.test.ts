@@ -47,22 +47,36 @@ const it = workflowTest({
 
 describe('workflow-successor (with the real patch-status)', () => {
   const transition = (client: Bus, patchId: string, action: ActionName, reason?: string) =>
-    client.call(patchEndpoints.transition, { patchId, action, actor: { name: 'dora', role: 'admin' }, ...(reason ? { reason } : {}) });
+    client.call(patchEndpoints.transition, {
+      patchId,
+      action,
+      actor: { name: 'dora', role: 'admin' },
+      ...(reason ? { reason } : {}),
+    });
   const workFor = async (client: Bus, patchId: string, action: ActionName) =>
-    (await readStream(client, 'work', client.topology.work(action))).map((m) => WorkItem.parse(m.value)).filter((w) => w.patch.id === patchId);
+    (await readStream(client, 'work', client.topology.work(action)))
+      .map((m) => WorkItem.parse(m.value))
+      .filter((w) => w.patch.id === patchId);
   /** The createSuccessor steps of one work item (skips of replays are steps too, left out here). */
   const steps = async (workflow: Pick<WorkflowUnderTest<unknown, unknown>, 'stepEvents'>, workId: string) =>
     (await workflow.stepEvents({ workId })).filter((e) => e.subactionType.endsWith('.createSuccessor'));
 
-  it('startDeployment opens exactly one successor, through replays, duplicates, a lost record and a second deployment', async ({ bus: client, store, workflow }) => {
+  it('startDeployment opens exactly one successor, through replays, duplicates, a lost record and a second deployment', async ({
+    bus: client,
+    store,
+    workflow,
+  }) => {
     const product = `pay${uniqueSuffix()}`;
     const { patch } = await client.call(patchEndpoints.create, { name: '2026.48.1', product, actor: 'dora' });
     await transition(client, patch.id, 'markActive');
     await transition(client, patch.id, 'startDeployment');
 
-    const successorId = await waitFor(async () => (await client.call(patchEndpoints.get, { id: patch.id })).successorId ?? undefined, {
-      what: 'successor created',
-    });
+    const successorId = await waitFor(
+      async () => (await client.call(patchEndpoints.get, { id: patch.id })).successorId ?? undefined,
+      {
+        what: 'successor created',
+      },
+    );
     const { patch: successor } = await client.call(patchEndpoints.get, { id: successorId });
     expect(successor).toMatchObject({ name: '2026.48.2', product, predecessorId: patch.id, status: 'draft' });
 
@@ -74,11 +88,16 @@ describe('workflow-successor (with the real patch-status)', () => {
 
     // Replays of the same work item (new message ids), at once, to two instances: all skipped.
     await Promise.all(
-      [1, 2, 3, 4].map((n) => client.publish(client.topology.work('startDeployment'), work, { msgId: `${work!.workId}:replay:${n}` })),
+      [1, 2, 3, 4].map((n) =>
+        client.publish(client.topology.work('startDeployment'), work, { msgId: `${work!.workId}:replay:${n}` }),
+      ),
     );
-    await waitFor(async () => (await workflow.executionEvents({ workId: work!.workId })).filter((e) => e.status === 'skipped').length === 4, {
-      what: 'replays skipped',
-    });
+    await waitFor(
+      async () => (await workflow.executionEvents({ workId: work!.workId })).filter((e) => e.status === 'skipped').length === 4,
+      {
+        what: 'replays skipped',
+      },
+    );
 
     // Redelivery after the execution record was lost (crash between create and record): the
     // handler runs again and patch-status answers with the same successor.

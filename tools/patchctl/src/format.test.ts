@@ -4,13 +4,26 @@ import { formatTable } from './table.js';
 
 describe('formatTable', () => {
   it('pads columns, right-aligns numbers, prints "-" for missing cells', () => {
-    expect(formatTable(['NAME', 'N'], [['gitlab', 12], ['jira', null]])).toBe(['NAME    N', '------  --', 'gitlab  12', 'jira    -'].join('\n'));
+    expect(
+      formatTable(
+        ['NAME', 'N'],
+        [
+          ['gitlab', 12],
+          ['jira', null],
+        ],
+      ),
+    ).toBe(['NAME    N', '------  --', 'gitlab  12', 'jira    -'].join('\n'));
   });
 });
 
 describe('durations and times', () => {
   it('reads 500ms, 2s, 1.5m and bare milliseconds; refuses the rest in one line', () => {
-    expect([parseDuration('500ms', 'x'), parseDuration('2s', 'x'), parseDuration('1.5m', 'x'), parseDuration('250', 'x')]).toEqual([500, 2000, 90_000, 250]);
+    expect([
+      parseDuration('500ms', 'x'),
+      parseDuration('2s', 'x'),
+      parseDuration('1.5m', 'x'),
+      parseDuration('250', 'x'),
+    ]).toEqual([500, 2000, 90_000, 250]);
     expect(() => parseDuration('soon', '--backoff')).toThrow('--backoff: "soon" is not a duration (e.g. 500ms, 2s, 5m, 1h)');
   });
   it('a time is an ISO time or an age', () => {

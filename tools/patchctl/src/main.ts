@@ -48,9 +48,15 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
     .description('streams, durable consumers (lag), open dead letters per workflow, the outbox backlog, service health')
     .option('--database-url <url>', "patch-status's Postgres (read-only query), default $DATABASE_URL")
     .option('--health <list>', 'health ports to probe: name=port or name=host:port, comma-separated; "none" to skip')
-    .option('--health-base <port>', "npm start's scheme: patch-status at base, action-log +1, … gateway +6 (default $HEALTH_PORT_BASE or 9101)")
+    .option(
+      '--health-base <port>',
+      "npm start's scheme: patch-status at base, action-log +1, … gateway +6 (default $HEALTH_PORT_BASE or 9101)",
+    )
     .option('--fail-on-dlq', 'exit 1 when any workflow has open dead letters')
-    .option('--fail-on-down', 'exit 1 when a probed service is not ready, a workflow does not answer or the outbox cannot be read')
+    .option(
+      '--fail-on-down',
+      'exit 1 when a probed service is not ready, a workflow does not answer or the outbox cannot be read',
+    )
     .action(action(async (ctx, opts: StatusOptions) => (await import('./commands/status.js')).statusCommand(ctx, opts)));
 
   const dlqCommand = program.command('dlq').description('dead letters: work a workflow gave up on').exitOverride();
@@ -83,9 +89,15 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
       .description('not available yet: needs a discard endpoint in the workflow runtime')
       .allowUnknownOption()
       .allowExcessArguments()
-      .action(action(async () => {
-        throw new CliError('dlq discard is not implemented yet (the workflow runtime has no discard endpoint)', EXIT.usage, 'not_implemented');
-      })),
+      .action(
+        action(async () => {
+          throw new CliError(
+            'dlq discard is not implemented yet (the workflow runtime has no discard endpoint)',
+            EXIT.usage,
+            'not_implemented',
+          );
+        }),
+      ),
   );
 
   program
@@ -98,11 +110,18 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
     .option('--patch <id>', 'only this patch')
     .option('--action <name>', 'only this action')
     .option('-w, --workflow <name>', 'target this workflow (default: every workflow the item is routed to)')
-    .option('--workflow-database-url <url>', "the workflows' Postgres (read-only: which items already succeeded), default $WORKFLOW_DATABASE_URL")
+    .option(
+      '--workflow-database-url <url>',
+      "the workflows' Postgres (read-only: which items already succeeded), default $WORKFLOW_DATABASE_URL",
+    )
     .option('--dry-run', 'list each item and what would happen (required for now)')
     .addOption(new Option('--force', 'rerun even what succeeded (not available yet)').hideHelp())
     .addOption(new Option('--reason <text>', 'why (with --force)').hideHelp())
-    .action(action(async (ctx, opts: Parameters<typeof replayCommand>[1]) => (await import('./commands/replay.js')).replayCommand(ctx, opts)));
+    .action(
+      action(async (ctx, opts: Parameters<typeof replayCommand>[1]) =>
+        (await import('./commands/replay.js')).replayCommand(ctx, opts),
+      ),
+    );
 
   for (const c of [program, ...program.commands, ...dlqCommand.commands]) c.exitOverride();
   for (const c of [...program.commands, ...dlqCommand.commands]) c.addHelpText('after', EXIT_HELP);
@@ -130,7 +149,8 @@ export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   // Commander's own error messages (unknown option, missing argument) become our one-line usage
   // errors; help it prints on a missing subcommand still goes to stderr.
-  for (const c of [program, ...program.commands, ...program.commands.flatMap((x) => x.commands)]) c.configureOutput({ outputError: () => undefined });
+  for (const c of [program, ...program.commands, ...program.commands.flatMap((x) => x.commands)])
+    c.configureOutput({ outputError: () => undefined });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;

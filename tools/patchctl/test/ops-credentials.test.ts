@@ -42,7 +42,10 @@ function readEnvFile(path: string): Record<string, string> {
   );
 }
 
-function patchctl(args: string[], extra: Record<string, string> = env.ops): Promise<{ code: number; stdout: string; stderr: string }> {
+function patchctl(
+  args: string[],
+  extra: Record<string, string> = env.ops,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -58,19 +61,40 @@ beforeAll(async () => {
   url = `nats://127.0.0.1:${port}`;
   const generated = spawnSync(
     process.execPath,
-    ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', '--out', dir, '--listen', `127.0.0.1:${port}`, '--namespace', namespace],
+    [
+      '--conditions=development',
+      '--import',
+      'tsx',
+      'scripts/nats-config.ts',
+      '--out',
+      dir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--namespace',
+      namespace,
+    ],
     { cwd: repoRoot, encoding: 'utf8' },
   );
   expect(generated.status, generated.stderr).toBe(0);
   for (const p of ['ops', 'patch-status', 'workflow-gitlab'] as const) env[p] = readEnvFile(join(dir, `${p}.env`));
   server = await PrivateNatsServer.start({ port, configFile: join(dir, 'nats-server.conf') });
-  const ops = await Bus.connect({ url, auth: { user: env.ops.NATS_USER, pass: env.ops.NATS_PASSWORD, inboxPrefix: env.ops.NATS_INBOX_PREFIX }, name: 'ops', namespace, logger: createLogger('ops', 'silent') });
+  const ops = await Bus.connect({
+    url,
+    auth: { user: env.ops.NATS_USER, pass: env.ops.NATS_PASSWORD, inboxPrefix: env.ops.NATS_INBOX_PREFIX },
+    name: 'ops',
+    namespace,
+    logger: createLogger('ops', 'silent'),
+  });
   await ops.ensureStreams();
   await ops.close();
   // The outbox's publisher: only patch-status may put work on the stream.
   publisher = await Bus.connect({
     url,
-    auth: { user: env['patch-status'].NATS_USER, pass: env['patch-status'].NATS_PASSWORD, inboxPrefix: env['patch-status'].NATS_INBOX_PREFIX },
+    auth: {
+      user: env['patch-status'].NATS_USER,
+      pass: env['patch-status'].NATS_PASSWORD,
+      inboxPrefix: env['patch-status'].NATS_INBOX_PREFIX,
+    },
     name: 'patch-status',
     namespace,
     logger: createLogger('ps', 'silent'),
@@ -103,7 +127,10 @@ describe('patchctl as the ops user', () => {
     const work = buildWorkItem('markActive', { gitRef: 'release/ops' });
     await publisher.publish(publisher.topology.work('markActive'), work, { msgId: work.workId });
     const at = ['--json'];
-    await waitFor(async () => JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', ...at])).stdout).items?.length === 1, { what: 'dead letter listed', timeoutMs: 60_000 });
+    await waitFor(async () => JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', ...at])).stdout).items?.length === 1, {
+      what: 'dead letter listed',
+      timeoutMs: 60_000,
+    });
 
     const status = await patchctl(['status', '--health', 'none', '--database-url', db.url, ...at]);
     expect(status.code, status.stderr).toBe(0);
@@ -113,7 +140,9 @@ describe('patchctl as the ops user', () => {
 
     const plan = await patchctl(['replay', '--dry-run', '--from-seq', '1', '--workflow-database-url', db.url, ...at]);
     expect(plan.code, plan.stderr).toBe(0);
-    expect(JSON.parse(plan.stdout).items).toContainEqual(expect.objectContaining({ workId: work.workId, workflow: 'gitlab', execution: 'failed', decision: 'run' }));
+    expect(JSON.parse(plan.stdout).items).toContainEqual(
+      expect.objectContaining({ workId: work.workId, workflow: 'gitlab', execution: 'failed', decision: 'run' }),
+    );
 
     gitlab.addRef('release/ops');
     const retry = await patchctl(['dlq', 'retry', '-w', 'gitlab', '--all', ...at]);

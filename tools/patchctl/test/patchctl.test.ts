@@ -23,10 +23,15 @@ interface Run {
 /** patchctl as an operator runs it: the package's bin, its own process. */
 function patchctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['tools/patchctl/bin/patchctl.mjs', ...args], { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 100_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['tools/patchctl/bin/patchctl.mjs', ...args],
+      { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 100_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -71,24 +76,51 @@ describe('patchctl', () => {
     const work = buildWorkItem('startDeployment', { gitRef: 'release/status' });
     await workflow.publish(work);
     await waitFor(workflow.reaches(work.workId, 'failed'), { what: 'dead-lettered' });
-    const common = ['--namespace', namespace, '--nats-url', testNatsUrl(), '--database-url', patchStatus.databaseUrl, '--health', `patch-status=${patchStatus.healthPort}`];
+    const common = [
+      '--namespace',
+      namespace,
+      '--nats-url',
+      testNatsUrl(),
+      '--database-url',
+      patchStatus.databaseUrl,
+      '--health',
+      `patch-status=${patchStatus.healthPort}`,
+    ];
 
     const run = await patchctl(['status', ...common, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     const ns = namespace.toUpperCase();
-    expect(report.streams.find((s: { stream: string }) => s.stream === `${ns}_PATCHFLOW_WORK`)).toMatchObject({ messages: expect.any(Number), lastSeq: expect.any(Number) });
-    expect(report.streams.find((s: { stream: string }) => s.stream === `${ns}_PATCHFLOW_WORK`).messages).toBeGreaterThanOrEqual(1);
-    expect(report.streams.map((s: { stream: string }) => s.stream).sort()).toEqual([`${ns}_PATCHFLOW_DEAD_LETTERS`, `${ns}_PATCHFLOW_WORK`, `${ns}_PATCHFLOW_WORKFLOW_EVENTS`]);
+    expect(report.streams.find((s: { stream: string }) => s.stream === `${ns}_PATCHFLOW_WORK`)).toMatchObject({
+      messages: expect.any(Number),
+      lastSeq: expect.any(Number),
+    });
+    expect(report.streams.find((s: { stream: string }) => s.stream === `${ns}_PATCHFLOW_WORK`).messages).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(report.streams.map((s: { stream: string }) => s.stream).sort()).toEqual([
+      `${ns}_PATCHFLOW_DEAD_LETTERS`,
+      `${ns}_PATCHFLOW_WORK`,
+      `${ns}_PATCHFLOW_WORKFLOW_EVENTS`,
+    ]);
     expect(report.consumers).toContainEqual(
-      expect.objectContaining({ stream: `${ns}_PATCHFLOW_WORK`, durable: 'workflow-gitlab', pending: 0, ackPending: 0, redelivered: expect.any(Number), lastActive: expect.any(String) }),
+      expect.objectContaining({
+        stream: `${ns}_PATCHFLOW_WORK`,
+        durable: 'workflow-gitlab',
+        pending: 0,
+        ackPending: 0,
+        redelivered: expect.any(Number),
+        lastActive: expect.any(String),
+      }),
     );
     const byWorkflow = Object.fromEntries(report.deadLetters.map((d: { workflow: string }) => [d.workflow, d]));
     expect(byWorkflow.gitlab).toMatchObject({ open: 1, replyMs: expect.any(Number) });
     // Only the gitlab workflow runs in this namespace: the others are named as not answering.
     expect(byWorkflow.jira).toMatchObject({ open: null, error: expect.stringMatching(/no service answers/) });
     expect(report.outbox).toEqual({ backlog: 0, oldest: null });
-    expect(report.services).toEqual([{ service: 'patch-status', url: `http://127.0.0.1:${patchStatus.healthPort}`, state: 'ready' }]);
+    expect(report.services).toEqual([
+      { service: 'patch-status', url: `http://127.0.0.1:${patchStatus.healthPort}`, state: 'ready' },
+    ]);
 
     const text = await patchctl(['status', ...common]);
     expect(text.code).toBe(0);
@@ -102,7 +134,12 @@ describe('patchctl', () => {
     expect(failing.stderr.trim()).toMatch(/^patchctl: \d+ open dead letter\(s\)$/);
   });
 
-  it('dlq list and show; retry with backoff reports per item: 4xx first, fixed on the next round', async ({ namespace, remote: gitlab, store, workflow }) => {
+  it('dlq list and show; retry with backoff reports per item: 4xx first, fixed on the next round', async ({
+    namespace,
+    remote: gitlab,
+    store,
+    workflow,
+  }) => {
     const at = ['--namespace', namespace, '--nats-url', testNatsUrl()];
     const work = buildWorkItem('markActive', { gitRef: 'release/retry' });
     const stuck = buildWorkItem('markActive', { gitRef: 'release/never' });
@@ -117,18 +154,35 @@ describe('patchctl', () => {
     expect(listed.unanswered).toEqual([]);
     expect(listed.items.map((i: { workId: string }) => i.workId)).toEqual(expect.arrayContaining([work.workId, stuck.workId]));
     const table = await patchctl(['dlq', 'list', '-w', 'gitlab', ...at]);
-    expect(table.stdout.split('\n')[0]).toMatch(/^WORKFLOW +WORK ID +ACTION +PATCH +ATTEMPTS +RETRIES +DEAD-LETTERED +RETRIED +REASON$/);
+    expect(table.stdout.split('\n')[0]).toMatch(
+      /^WORKFLOW +WORK ID +ACTION +PATCH +ATTEMPTS +RETRIES +DEAD-LETTERED +RETRIED +REASON$/,
+    );
     expect(table.stdout).toContain(work.workId);
 
     const show = await patchctl(['dlq', 'show', work.workId, '--json', ...at, '-w', 'gitlab']);
     expect(show.code, show.stderr).toBe(0);
-    expect(JSON.parse(show.stdout)).toEqual([expect.objectContaining({ workId: work.workId, retriedAt: null, reason: expect.stringMatching(/Reference not found/) })]);
+    expect(JSON.parse(show.stdout)).toEqual([
+      expect.objectContaining({ workId: work.workId, retriedAt: null, reason: expect.stringMatching(/Reference not found/) }),
+    ]);
 
     // The operator creates the branch, but GitLab still refuses the first call (a 4xx): the
     // first round fails, the second (after the backoff) succeeds. One pipeline in the end.
     gitlab.addRef('release/retry');
     gitlab.inject({ status: 400, body: { message: 'still provisioning' } });
-    const retry = await patchctl(['dlq', 'retry', '--workflow', 'gitlab', '--work-id', work.workId, '--attempts', '3', '--backoff', '300ms', '--json', ...at]);
+    const retry = await patchctl([
+      'dlq',
+      'retry',
+      '--workflow',
+      'gitlab',
+      '--work-id',
+      work.workId,
+      '--attempts',
+      '3',
+      '--backoff',
+      '300ms',
+      '--json',
+      ...at,
+    ]);
     expect(retry.code, retry.stderr).toBe(0);
     expect(JSON.parse(retry.stdout)).toEqual([{ workflow: 'gitlab', workId: work.workId, status: 'succeeded', tries: 2 }]);
     expect(pipelinesFor(gitlab, work.patch.id)).toHaveLength(1);
@@ -144,25 +198,76 @@ describe('patchctl', () => {
 
     // The retried item now shows as closed, and a show of an unknown id is a finding (exit 1).
     const closed = JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', '--include-retried', '--json', ...at])).stdout);
-    expect(closed.items.find((i: { workId: string }) => i.workId === work.workId)).toMatchObject({ retriedAt: expect.any(String), retries: 2 });
+    expect(closed.items.find((i: { workId: string }) => i.workId === work.workId)).toMatchObject({
+      retriedAt: expect.any(String),
+      retries: 2,
+    });
     const missing = await patchctl(['dlq', 'show', '00000000-0000-4000-8000-000000000000', '-w', 'gitlab', ...at]);
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('replay --dry-run lists work by range and what would happen in each routed workflow', async ({ namespace, db, workflow }) => {
+  it('replay --dry-run lists work by range and what would happen in each routed workflow', async ({
+    namespace,
+    db,
+    workflow,
+  }) => {
     const done = buildWorkItem('markActive');
     await workflow.publish(done);
     await waitFor(workflow.reaches(done.workId, 'succeeded'), { what: 'succeeded' });
-    const run = await patchctl(['replay', '--dry-run', '--patch', done.patch.id, '--json', '--namespace', namespace, '--nats-url', testNatsUrl(), '--workflow-database-url', db.url]);
+    const run = await patchctl([
+      'replay',
+      '--dry-run',
+      '--patch',
+      done.patch.id,
+      '--json',
+      '--namespace',
+      namespace,
+      '--nats-url',
+      testNatsUrl(),
+      '--workflow-database-url',
+      db.url,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const plan = JSON.parse(run.stdout);
     const decisions = Object.fromEntries(plan.items.map((i: { workflow: string; decision: string }) => [i.workflow, i.decision]));
     // markActive is routed to gitlab, jira and slack; gitlab already did it.
     expect(decisions).toEqual({ gitlab: 'skip: already succeeded', jira: 'run', slack: 'run' });
-    const one = await patchctl(['replay', '--dry-run', '--patch', done.patch.id, '--workflow', 'successor', '--json', '--namespace', namespace, '--nats-url', testNatsUrl(), '--workflow-database-url', db.url]);
-    expect(JSON.parse(one.stdout).items).toEqual([expect.objectContaining({ workId: done.workId, workflow: 'successor', decision: 'skip: not routed' })]);
-    const bySeq = await patchctl(['replay', '--dry-run', '--from-seq', '1', '--to-seq', '1', '--action', 'markActive', '--json', '--namespace', namespace, '--nats-url', testNatsUrl(), '--workflow-database-url', db.url]);
+    const one = await patchctl([
+      'replay',
+      '--dry-run',
+      '--patch',
+      done.patch.id,
+      '--workflow',
+      'successor',
+      '--json',
+      '--namespace',
+      namespace,
+      '--nats-url',
+      testNatsUrl(),
+      '--workflow-database-url',
+      db.url,
+    ]);
+    expect(JSON.parse(one.stdout).items).toEqual([
+      expect.objectContaining({ workId: done.workId, workflow: 'successor', decision: 'skip: not routed' }),
+    ]);
+    const bySeq = await patchctl([
+      'replay',
+      '--dry-run',
+      '--from-seq',
+      '1',
+      '--to-seq',
+      '1',
+      '--action',
+      'markActive',
+      '--json',
+      '--namespace',
+      namespace,
+      '--nats-url',
+      testNatsUrl(),
+      '--workflow-database-url',
+      db.url,
+    ]);
     expect(bySeq.code, bySeq.stderr).toBe(0);
     expect(JSON.parse(bySeq.stdout).items.every((i: { seq: number }) => i.seq === 1)).toBe(true);
   });
@@ -177,7 +282,9 @@ describe('patchctl', () => {
     expect(down.code).toBe(2);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
     expect(down.stderr).toMatch(/^patchctl: NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+/);
-    expect(JSON.parse(down.stdout)).toEqual({ error: { code: 'unreachable', message: expect.stringMatching(/NATS is not reachable/) } });
+    expect(JSON.parse(down.stdout)).toEqual({
+      error: { code: 'unreachable', message: expect.stringMatching(/NATS is not reachable/) },
+    });
 
     const range = await patchctl(['replay', '--dry-run', '--from-seq', '9', '--to-seq', '3', '--namespace', namespace]);
     expect(range.code).toBe(2);

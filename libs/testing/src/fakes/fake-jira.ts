@@ -71,20 +71,29 @@ export class FakeJira extends FakeHttpServer {
   protected route(call: RecordedCall): FakeResponse {
     const expected = `Basic ${Buffer.from(`${this.email}:${this.apiToken}`).toString('base64')}`;
     if (call.headers.authorization !== expected) {
-      return { status: 401, body: { errorMessages: ['You are not authenticated. Authentication required to perform this operation.'], errors: {} } };
+      return {
+        status: 401,
+        body: { errorMessages: ['You are not authenticated. Authentication required to perform this operation.'], errors: {} },
+      };
     }
     const m = /^\/rest\/api\/3\/issue\/([^/]+)(\/transitions|\/comment)?$/.exec(call.path);
     if (!m) return { status: 404, body: { errorMessages: ['Not found'], errors: {} } };
     const issue = this.issues.get(decodeURIComponent(m[1]!));
     if (!issue) {
-      return { status: 404, body: { errorMessages: ['Issue does not exist or you do not have permission to see it.'], errors: {} } };
+      return {
+        status: 404,
+        body: { errorMessages: ['Issue does not exist or you do not have permission to see it.'], errors: {} },
+      };
     }
     const sub = m[2] ?? '';
     if (call.method === 'POST' && !String(call.headers['content-type'] ?? '').startsWith('application/json')) {
       return { status: 415, body: { errorMessages: ['Unsupported Media Type'], errors: {} } };
     }
     if (sub === '' && call.method === 'GET') {
-      return { status: 200, body: { id: String(10_000 + issue.key.length), key: issue.key, fields: { status: statusView(issue.status) } } };
+      return {
+        status: 200,
+        body: { id: String(10_000 + issue.key.length), key: issue.key, fields: { status: statusView(issue.status) } },
+      };
     }
     if (sub === '/transitions' && call.method === 'GET') {
       return {
@@ -109,7 +118,10 @@ export class FakeJira extends FakeHttpServer {
       const id = body?.transition?.id;
       const t = this.transitionsFor(issue.status).find((x) => x.id === String(id));
       if (!t) {
-        return { status: 400, body: { errorMessages: [`Transition id '${String(id)}' is not valid for this issue.`], errors: {} } };
+        return {
+          status: 400,
+          body: { errorMessages: [`Transition id '${String(id)}' is not valid for this issue.`], errors: {} },
+        };
       }
       if (this.outages.get(issue.key) === t.to) {
         return { status: 503, body: { errorMessages: ['Service Unavailable'], errors: {} } };
@@ -126,7 +138,15 @@ export class FakeJira extends FakeHttpServer {
       }
       const id = String(this.nextComment++);
       issue.comments.push({ id, body: doc });
-      return { status: 201, body: { id, self: `${this.url}/rest/api/3/issue/${issue.key}/comment/${id}`, body: doc, created: new Date().toISOString() } };
+      return {
+        status: 201,
+        body: {
+          id,
+          self: `${this.url}/rest/api/3/issue/${issue.key}/comment/${id}`,
+          body: doc,
+          created: new Date().toISOString(),
+        },
+      };
     }
     return { status: 405, body: { errorMessages: ['Method not allowed'], errors: {} } };
   }

@@ -1,3 +1,8 @@
-export { executionStatuses, WorkflowExecutionSchema, type ExecutionRecordStatus, type WorkflowExecution } from './workflow-execution.js';
+export {
+  executionStatuses,
+  WorkflowExecutionSchema,
+  type ExecutionRecordStatus,
+  type WorkflowExecution,
+} from './workflow-execution.js';
 export { WorkflowDeadLetterSchema, type WorkflowDeadLetter } from './workflow-dead-letter.js';
 export { migrateWorkflowDatabase, openWorkflowOrm, workflowEntities } from './workflow-orm.js';

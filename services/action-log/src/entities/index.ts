@@ -10,7 +10,13 @@ import { ExecutionEventRecordSchema } from './execution-event-record.js';
 import { StepRecordSchema } from './step-record.js';
 import { ParkedMessageSchema } from './parked-message.js';
 
-export const entities = [WorkRecordSchema, ExecutionRecordSchema, ExecutionEventRecordSchema, StepRecordSchema, ParkedMessageSchema];
+export const entities = [
+  WorkRecordSchema,
+  ExecutionRecordSchema,
+  ExecutionEventRecordSchema,
+  StepRecordSchema,
+  ParkedMessageSchema,
+];
 
 /**
  * Every table of the projection (the rebuild empties them). Not `parked_message`: it is the

@@ -40,9 +40,7 @@ export class Migration0001ProjectionTables extends Migration {
       "dead_lettered" boolean not null,
       "at" timestamptz not null,
       "stream_seq" bigint not null)`);
-    this.addSql(
-      `create index "action_log_execution_event_exec_idx" on "action_log_execution_event" ("work_id", "workflow")`,
-    );
+    this.addSql(`create index "action_log_execution_event_exec_idx" on "action_log_execution_event" ("work_id", "workflow")`);
 
     this.addSql(`create table "action_log_step" (
       "event_id" uuid not null primary key,

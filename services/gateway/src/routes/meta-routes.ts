@@ -65,7 +65,10 @@ export function metaRoutes(fastify: FastifyInstance, services: ServiceClient): v
   const readiness = gatewayReadiness(services);
   app.get(
     '/healthz',
-    { config: probe, schema: { operationId: 'health', tags: ['meta'], summary: 'The process answers', response: ok('alive', Health) } },
+    {
+      config: probe,
+      schema: { operationId: 'health', tags: ['meta'], summary: 'The process answers', response: ok('alive', Health) },
+    },
     async () => ({ status: 'ok' as const }),
   );
   app.get(

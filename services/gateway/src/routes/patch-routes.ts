@@ -33,7 +33,8 @@ function principalOf(request: FastifyRequest) {
   return request.principal;
 }
 
-const idempotencyKeyOf = (request: FastifyRequest) => IdempotencyHeaders.shape['idempotency-key'].parse(request.headers['idempotency-key']);
+const idempotencyKeyOf = (request: FastifyRequest) =>
+  IdempotencyHeaders.shape['idempotency-key'].parse(request.headers['idempotency-key']);
 
 /**
  * Patches, transitions and their history: each handler is one (or two) NATS requests. Each route
@@ -61,7 +62,8 @@ export function patchRoutes(fastify: FastifyInstance, services: ServiceClient): 
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      if (!mayCreate(principal)) throw new ContractError('forbidden', `role ${principal.role} may not create patches`, { role: principal.role });
+      if (!mayCreate(principal))
+        throw new ContractError('forbidden', `role ${principal.role} may not create patches`, { role: principal.role });
       const idempotencyKey = idempotencyKeyOf(request);
       const result = await services.call(patchEndpoints.create, {
         ...request.body,
@@ -108,7 +110,12 @@ export function patchRoutes(fastify: FastifyInstance, services: ServiceClient): 
     },
   );
 
-  const transition = async (request: FastifyRequest, patchId: string, action: ActionName, body: { expectedVersion?: number; reason?: string }) => {
+  const transition = async (
+    request: FastifyRequest,
+    patchId: string,
+    action: ActionName,
+    body: { expectedVersion?: number; reason?: string },
+  ) => {
     const principal = principalOf(request);
     requireActionRole(principal, action);
     const idempotencyKey = idempotencyKeyOf(request);

@@ -11,7 +11,10 @@ const LIST_CAP = 500;
 async function listAll(ctx: Context, workflows: WorkflowName[], includeRetried: boolean, limit: number) {
   const bus = await ctx.connect();
   const replies = await Promise.all(
-    workflows.map(async (w) => ({ w, reply: await bus.request(workflowOpsEndpoints(w).listDeadLetters, { includeRetried, limit }, { timeoutMs: ctx.timeoutMs }) })),
+    workflows.map(async (w) => ({
+      w,
+      reply: await bus.request(workflowOpsEndpoints(w).listDeadLetters, { includeRetried, limit }, { timeoutMs: ctx.timeoutMs }),
+    })),
   );
   const items: DeadLetterView[] = [];
   const unanswered: { workflow: WorkflowName; error: string }[] = [];
@@ -34,11 +37,22 @@ export async function dlqList(ctx: Context, o: { workflow?: string; includeRetri
     else
       ctx.table(
         ['WORKFLOW', 'WORK ID', 'ACTION', 'PATCH', 'ATTEMPTS', 'RETRIES', 'DEAD-LETTERED', 'RETRIED', 'REASON'],
-        items.map((i) => [i.workflow, i.workId, i.action, i.patchName, i.attempts, i.retries, `${age(i.deadLetteredAt)} ago`, i.retriedAt ? `${age(i.retriedAt)} ago` : null, clip(i.reason, 70)]),
+        items.map((i) => [
+          i.workflow,
+          i.workId,
+          i.action,
+          i.patchName,
+          i.attempts,
+          i.retries,
+          `${age(i.deadLetteredAt)} ago`,
+          i.retriedAt ? `${age(i.retriedAt)} ago` : null,
+          clip(i.reason, 70),
+        ]),
       );
   }
   // The list is complete only if every workflow answered.
-  if (unanswered.length > 0) throw new CliError(`${unanswered.map((u) => u.workflow).join(', ')} did not answer`, EXIT.finding, 'unanswered');
+  if (unanswered.length > 0)
+    throw new CliError(`${unanswered.map((u) => u.workflow).join(', ')} did not answer`, EXIT.finding, 'unanswered');
 }
 
 export async function dlqShow(ctx: Context, workIdText: string, o: { workflow?: string }): Promise<void> {
@@ -102,7 +116,8 @@ export async function dlqRetry(
   if (o.workId) ids = [parseWorkId(o.workId)];
   else {
     const listed = await bus.request(endpoint.listDeadLetters, { limit: LIST_CAP }, { timeoutMs: ctx.timeoutMs });
-    if (!listed.ok) throw new CliError(`workflow ${workflow} did not answer: ${listed.error.message}`, EXIT.finding, listed.error.code);
+    if (!listed.ok)
+      throw new CliError(`workflow ${workflow} did not answer: ${listed.error.message}`, EXIT.finding, listed.error.code);
     ids = listed.result.items.map((i) => i.workId);
   }
   const results = new Map<string, RetryItemResult>(ids.map((id) => [id, { workflow, workId: id, status: 'failed', tries: 0 }]));
@@ -147,8 +162,13 @@ export async function dlqRetry(
   const list = [...results.values()];
   if (ctx.json) ctx.printJson(list);
   else if (list.length === 0) ctx.say('nothing to retry');
-  else ctx.table(['WORKFLOW', 'WORK ID', 'RESULT', 'TRIES', 'ERROR'], list.map((r) => [r.workflow, r.workId, r.status, r.tries, clip(r.error, 80)]));
+  else
+    ctx.table(
+      ['WORKFLOW', 'WORK ID', 'RESULT', 'TRIES', 'ERROR'],
+      list.map((r) => [r.workflow, r.workId, r.status, r.tries, clip(r.error, 80)]),
+    );
   const failed = list.filter((r) => r.status === 'failed').length;
   if (failed > 0) throw findingError(`${failed} of ${list.length} still failing after ${attempts} round(s)`, 'retry_failed');
-  if (o.workId && list[0]?.status === 'not_open') throw findingError(`no open dead letter for work ${o.workId} in workflow ${workflow}`, 'not_found');
+  if (o.workId && list[0]?.status === 'not_open')
+    throw findingError(`no open dead letter for work ${o.workId} in workflow ${workflow}`, 'not_found');
 }

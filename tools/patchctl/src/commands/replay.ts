@@ -20,7 +20,8 @@ export interface ReplayOptions {
 }
 
 /** What a replay of one item would do in one workflow. */
-export type ReplayDecision = 'run' | 'skip: already succeeded' | 'skip: not routed' | 'skip: invalid work item' | 'wait: running elsewhere';
+export type ReplayDecision =
+  'run' | 'skip: already succeeded' | 'skip: not routed' | 'skip: invalid work item' | 'wait: running elsewhere';
 
 export interface ReplayPlanRow {
   seq: number;
@@ -47,8 +48,10 @@ function parseRange(o: ReplayOptions): Range {
   if (o.toSeq !== undefined) r.toSeq = parsePositiveInt(o.toSeq, '--to-seq');
   if (o.since !== undefined) r.since = parseTime(o.since, '--since');
   if (o.until !== undefined) r.until = parseTime(o.until, '--until');
-  if (r.fromSeq !== undefined && r.toSeq !== undefined && r.fromSeq > r.toSeq) throw usageError(`bad range: --from-seq ${r.fromSeq} is after --to-seq ${r.toSeq}`);
-  if (r.since && r.until && r.since > r.until) throw usageError(`bad range: --since ${r.since.toISOString()} is after --until ${r.until.toISOString()}`);
+  if (r.fromSeq !== undefined && r.toSeq !== undefined && r.fromSeq > r.toSeq)
+    throw usageError(`bad range: --from-seq ${r.fromSeq} is after --to-seq ${r.toSeq}`);
+  if (r.since && r.until && r.since > r.until)
+    throw usageError(`bad range: --since ${r.since.toISOString()} is after --until ${r.until.toISOString()}`);
   if (r.fromSeq !== undefined && r.since) throw usageError('bad range: give --from-seq or --since, not both');
   if (r.fromSeq === undefined && r.since === undefined && r.toSeq === undefined && r.until === undefined && !o.patch) {
     throw usageError('bad range: choose work with --from-seq/--to-seq, --since/--until or --patch');
@@ -58,7 +61,11 @@ function parseRange(o: ReplayOptions): Range {
 
 /** Executions' states from the workflow database (read-only), or undefined when it cannot be read. */
 async function executionStates(url: string, workIds: string[]): Promise<Map<string, string> | { error: string }> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, options: '-c default_transaction_read_only=on -c statement_timeout=10000' });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 3000,
+    options: '-c default_transaction_read_only=on -c statement_timeout=10000',
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -66,7 +73,12 @@ async function executionStates(url: string, workIds: string[]): Promise<Map<stri
       'SELECT workflow, work_id, status, lease_until FROM workflow_execution WHERE work_id = ANY($1::uuid[])',
       [workIds],
     );
-    return new Map(res.rows.map((r) => [`${r.workflow}:${r.work_id}`, r.status === 'running' && r.lease_until && r.lease_until < new Date() ? 'running (lease expired)' : r.status]));
+    return new Map(
+      res.rows.map((r) => [
+        `${r.workflow}:${r.work_id}`,
+        r.status === 'running' && r.lease_until && r.lease_until < new Date() ? 'running (lease expired)' : r.status,
+      ]),
+    );
   } catch (err) {
     return { error: `workflow database: ${oneLine(err).replace(/\/\/[^@/]*@/, '//***@')}` };
   } finally {
@@ -88,7 +100,9 @@ export async function replayCommand(ctx: Context, o: ReplayOptions): Promise<voi
     throw usageError(`unknown action "${o.action}" (one of ${actionNames.join(', ')})`);
   }
   if (!o.dryRun) {
-    throw usageError('replay runs only with --dry-run for now: running work again needs a replay endpoint in the workflow runtime (not built yet)');
+    throw usageError(
+      'replay runs only with --dry-run for now: running work again needs a replay endpoint in the workflow runtime (not built yet)',
+    );
   }
   const bus = await ctx.connect();
   const stream = bus.topology.streams.work.name;
@@ -98,10 +112,14 @@ export async function replayCommand(ctx: Context, o: ReplayOptions): Promise<voi
   const start = range.fromSeq ?? (range.since ? undefined : info.state.first_seq);
   if (info.state.messages > 0 && (start === undefined || start <= last)) {
     const consumer = await bus.js.consumers.get(stream, {
-      ...(start !== undefined ? { opt_start_seq: Math.max(start, info.state.first_seq) } : { opt_start_time: range.since!.toISOString() }),
+      ...(start !== undefined
+        ? { opt_start_seq: Math.max(start, info.state.first_seq) }
+        : { opt_start_time: range.since!.toISOString() }),
       ...(o.action ? { filter_subjects: bus.topology.work(o.action as ActionName) } : {}),
     });
-    const progress = new Progress('reading the work stream', Math.max(0, last - (start ?? info.state.first_seq) + 1), { json: ctx.json });
+    const progress = new Progress('reading the work stream', Math.max(0, last - (start ?? info.state.first_seq) + 1), {
+      json: ctx.json,
+    });
     let done = false;
     let previous = (start ?? info.state.first_seq) - 1;
     while (!done) {
@@ -137,11 +155,21 @@ export async function replayCommand(ctx: Context, o: ReplayOptions): Promise<voi
   const ids = [...new Set(items.flatMap((i) => (i.work ? [i.work.workId] : [])))];
   const url = o.workflowDatabaseUrl ?? ctx.env.WORKFLOW_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/patchflow_workflows';
   const states = ids.length > 0 ? await executionStates(url, ids) : new Map<string, string>();
-  if (!(states instanceof Map)) process.stderr.write(`patchctl: ${states.error}; "run" below does not know what already succeeded\n`);
+  if (!(states instanceof Map))
+    process.stderr.write(`patchctl: ${states.error}; "run" below does not know what already succeeded\n`);
   const rows: ReplayPlanRow[] = [];
   for (const i of items) {
     if (!i.work) {
-      rows.push({ seq: i.seq, at: i.at, workId: null, action: null, patch: null, workflow: target ?? null, execution: null, decision: 'skip: invalid work item' });
+      rows.push({
+        seq: i.seq,
+        at: i.at,
+        workId: null,
+        action: null,
+        patch: null,
+        workflow: target ?? null,
+        execution: null,
+        decision: 'skip: invalid work item',
+      });
       continue;
     }
     const w = i.work;
@@ -154,7 +182,16 @@ export async function replayCommand(ctx: Context, o: ReplayOptions): Promise<voi
           : execution === 'running'
             ? 'wait: running elsewhere'
             : 'run';
-      rows.push({ seq: i.seq, at: i.at, workId: w.workId, action: w.transition.action, patch: `${w.patch.product} ${w.patch.name}`, workflow, execution, decision });
+      rows.push({
+        seq: i.seq,
+        at: i.at,
+        workId: w.workId,
+        action: w.transition.action,
+        patch: `${w.patch.product} ${w.patch.name}`,
+        workflow,
+        execution,
+        decision,
+      });
     }
   }
   if (ctx.json) return ctx.printJson({ stream, dryRun: true, items: rows });

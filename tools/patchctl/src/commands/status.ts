@@ -108,15 +108,34 @@ async function streamsAndConsumers(bus: Bus): Promise<{ streams: StreamRow[]; co
     try {
       const info = await bus.jsm.streams.info(def.name);
       const s = info.state;
-      streams.push({ stream: def.name, messages: s.messages, bytes: s.bytes, firstSeq: s.first_seq, lastSeq: s.last_seq, consumers: s.consumer_count });
+      streams.push({
+        stream: def.name,
+        messages: s.messages,
+        bytes: s.bytes,
+        firstSeq: s.first_seq,
+        lastSeq: s.last_seq,
+        consumers: s.consumer_count,
+      });
     } catch (err) {
-      streams.push({ stream: def.name, messages: null, bytes: null, firstSeq: null, lastSeq: null, consumers: null, error: /not found/i.test(oneLine(err)) ? 'missing' : oneLine(err) });
+      streams.push({
+        stream: def.name,
+        messages: null,
+        bytes: null,
+        firstSeq: null,
+        lastSeq: null,
+        consumers: null,
+        error: /not found/i.test(oneLine(err)) ? 'missing' : oneLine(err),
+      });
       continue;
     }
     for await (const c of bus.jsm.consumers.list(def.name)) {
       // Durable consumers only: ordered readers (replays, rebuilds) come and go.
       if (!c.config.durable_name) continue;
-      const active = [c.delivered.last_active, c.ack_floor.last_active].map(isoTime).filter((t): t is string => t !== null).sort().at(-1);
+      const active = [c.delivered.last_active, c.ack_floor.last_active]
+        .map(isoTime)
+        .filter((t): t is string => t !== null)
+        .sort()
+        .at(-1);
       consumers.push({
         stream: def.name,
         durable: c.config.durable_name,
@@ -148,26 +167,50 @@ async function deadLetters(bus: Bus, timeoutMs: number): Promise<DeadLetterRow[]
       const replyMs = Date.now() - started;
       if (!reply.ok) return { workflow, open: null, capped: false, oldest: null, replyMs: null, error: reply.error.message };
       const items = reply.result.items;
-      return { workflow, open: items.length, capped: items.length >= LIST_CAP, oldest: items[0]?.deadLetteredAt ?? null, replyMs };
+      return {
+        workflow,
+        open: items.length,
+        capped: items.length >= LIST_CAP,
+        oldest: items[0]?.deadLetteredAt ?? null,
+        replyMs,
+      };
     }),
   );
 }
 
 /** Read-only: a session that cannot write, one statement on the outbox's partial index. */
 async function outbox(databaseUrl: string): Promise<OutboxReport> {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000, options: '-c default_transaction_read_only=on -c statement_timeout=5000' });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: 3000,
+    options: '-c default_transaction_read_only=on -c statement_timeout=5000',
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
     const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM patch_transition_work WHERE published_at IS NULL');
-    const oldest = await client.query<{ id: string; action: string; created_at: Date; publish_attempts: number; last_publish_error: string | null }>(
+    const oldest = await client.query<{
+      id: string;
+      action: string;
+      created_at: Date;
+      publish_attempts: number;
+      last_publish_error: string | null;
+    }>(
       `SELECT id, action, created_at, publish_attempts, last_publish_error FROM patch_transition_work
         WHERE published_at IS NULL ORDER BY created_at LIMIT 1`,
     );
     const o = oldest.rows[0];
     return {
       backlog: Number(count.rows[0]?.n ?? 0),
-      oldest: o ? { id: o.id, action: o.action, createdAt: o.created_at.toISOString(), publishAttempts: o.publish_attempts, lastPublishError: o.last_publish_error } : null,
+      oldest: o
+        ? {
+            id: o.id,
+            action: o.action,
+            createdAt: o.created_at.toISOString(),
+            publishAttempts: o.publish_attempts,
+            lastPublishError: o.last_publish_error,
+          }
+        : null,
     };
   } catch (err) {
     return { backlog: null, oldest: null, error: `patch-status database: ${oneLine(err).replace(/\/\/[^@/]*@/, '//***@')}` };
@@ -180,7 +223,9 @@ async function probe(target: { service: string; url: string }): Promise<ServiceR
   try {
     const res = await fetch(`${target.url}/readyz`, { signal: AbortSignal.timeout(1500) });
     const body = (await res.json().catch(() => ({}))) as { reason?: string };
-    return res.status === 200 ? { ...target, state: 'ready' } : { ...target, state: 'not ready', ...(body.reason ? { reason: body.reason } : {}) };
+    return res.status === 200
+      ? { ...target, state: 'ready' }
+      : { ...target, state: 'not ready', ...(body.reason ? { reason: body.reason } : {}) };
   } catch {
     return { ...target, state: 'down', reason: 'no answer on its health port' };
   }
@@ -217,12 +262,27 @@ function printStatus(ctx: Context, r: StatusReport): void {
   ctx.say(`Streams${r.namespace ? ` (namespace ${r.namespace})` : ''}`);
   ctx.table(
     ['STREAM', 'MESSAGES', 'BYTES', 'FIRST SEQ', 'LAST SEQ', 'CONSUMERS', 'NOTE'],
-    r.streams.map((s) => [s.stream, s.messages, s.bytes === null ? null : bytes(s.bytes), s.firstSeq, s.lastSeq, s.consumers, s.error]),
+    r.streams.map((s) => [
+      s.stream,
+      s.messages,
+      s.bytes === null ? null : bytes(s.bytes),
+      s.firstSeq,
+      s.lastSeq,
+      s.consumers,
+      s.error,
+    ]),
   );
   ctx.say('\nDurable consumers');
   ctx.table(
     ['STREAM', 'CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'LAST ACTIVE'],
-    r.consumers.map((c) => [c.stream, c.durable, c.pending, c.ackPending, c.redelivered, c.lastActive ? `${age(c.lastActive)} ago` : 'never']),
+    r.consumers.map((c) => [
+      c.stream,
+      c.durable,
+      c.pending,
+      c.ackPending,
+      c.redelivered,
+      c.lastActive ? `${age(c.lastActive)} ago` : 'never',
+    ]),
   );
   ctx.say('\nDead letters (open) and workflow ping');
   ctx.table(
@@ -241,11 +301,23 @@ function printStatus(ctx: Context, r: StatusReport): void {
     const o = r.outbox.oldest;
     ctx.table(
       ['BACKLOG', 'OLDEST', 'OLDEST ID', 'ACTION', 'PUBLISH ATTEMPTS', 'LAST ERROR'],
-      [[r.outbox.backlog, o ? `${age(o.createdAt)} ago` : null, o?.id, o?.action, o?.publishAttempts, clip(o?.lastPublishError, 50)]],
+      [
+        [
+          r.outbox.backlog,
+          o ? `${age(o.createdAt)} ago` : null,
+          o?.id,
+          o?.action,
+          o?.publishAttempts,
+          clip(o?.lastPublishError, 50),
+        ],
+      ],
     );
   }
   if (r.services.length > 0) {
     ctx.say('\nServices (health ports: one process per port; instances behind a load balancer are not counted)');
-    ctx.table(['SERVICE', 'HEALTH', 'STATE', 'REASON'], r.services.map((s) => [s.service, s.url, s.state, s.reason]));
+    ctx.table(
+      ['SERVICE', 'HEALTH', 'STATE', 'REASON'],
+      r.services.map((s) => [s.service, s.url, s.state, s.reason]),
+    );
   }
 }
