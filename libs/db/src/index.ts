@@ -93,9 +93,11 @@ export async function checkDatabase(url: string): Promise<void> {
 // SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown, crash).
 const UNAVAILABLE_STATE = /^(08|53|57P0)/;
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-// What `pg` and the pools say without a code when the server goes away mid-way.
+// What `pg` and the pools say without a code when the server goes away mid-way. knex's
+// "Transaction query already complete" is what MikroORM's flush reports when the transaction's
+// connection was ended under it (seen when Postgres restarts mid-flush): retried, it succeeds.
 const UNAVAILABLE_MESSAGE =
-  /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|Client has encountered a connection error|not queryable/i;
+  /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|Client has encountered a connection error|not queryable|Transaction query already complete/i;
 
 /**
  * True when the error says Postgres could not be reached or went away (restart, failover, a

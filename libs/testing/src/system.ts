@@ -187,6 +187,8 @@ export class TransitionLoad {
   readonly createdPatches = new Set<string>();
   /** HTTP status (or `network`) → how many requests failed with it. */
   readonly failures = new Map<string, number>();
+  /** The first failure of each status other than 503/504: method, path and body (for the report). */
+  readonly unexpected = new Map<string, string>();
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
 
@@ -241,6 +243,9 @@ export class TransitionLoad {
       if (reply.status === 200 || reply.status === 201) return reply.body;
       const status = String(reply.status);
       this.failures.set(status, (this.failures.get(status) ?? 0) + 1);
+      if (status !== '503' && status !== '504' && !this.unexpected.has(status)) {
+        this.unexpected.set(status, `${method} ${path}: ${JSON.stringify(reply.body)?.slice(0, 500)}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
