@@ -140,3 +140,4 @@ export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClien
     client.release(lost ?? (failure !== undefined && isDatabaseUnavailable(failure) ? (failure as Error) : undefined));
   }
 }
+export { BatchItemError, Batcher } from './batcher.js';

@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { DeadLetterView, WorkflowName, WorkItem } from '@patchflow/contracts';
-import { withPoolClient } from '@patchflow/db';
-import { Batcher } from './batcher.js';
+import { Batcher, withPoolClient } from '@patchflow/db';
 import { migrateWorkflowDatabase, type ExecutionRecordStatus } from './schema/index.js';
 
 /** Up to 64 items per statement; two statements of a kind in flight (the pool holds 10). */

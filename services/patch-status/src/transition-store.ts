@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PatchStatus, WorkItem } from '@patchflow/contracts';
-import { BatchItemError, Batcher } from './batcher.js';
+import { BatchItemError, Batcher } from '@patchflow/db';
 import type { Patch } from './entities/patch.js';
 
 export interface Loaded {

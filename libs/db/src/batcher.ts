@@ -6,7 +6,8 @@ export class BatchItemError {
 /**
  * Groups concurrent calls into batches: a call runs at once when fewer than `maxInFlight`
  * batches are running; otherwise it waits and leaves with the next batch (up to `maxBatch`).
- * A lone caller therefore never waits, and under load many callers share one round trip.
+ * A lone caller therefore never waits, and under load many callers share one round trip (one
+ * statement and one commit: patch-status's transitions, the workflows' claims and results).
  */
 export class Batcher<I, O> {
   private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
