@@ -5,11 +5,10 @@
  * to the Supervisor (scripts/supervisor.ts) and prints the banner once every one is ready.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Bus, BusUnreachableError } from '@patchflow/bus';
-import { commonEnv, envInt, EnvError, natsConnection, parseEnv } from '@patchflow/config';
+import { commonEnv, envInt, EnvError, natsConnection, parseEnv, readEnvFile } from '@patchflow/config';
 import { checkDatabase, DatabaseUnreachableError, ensureDatabase } from '@patchflow/db';
 import { createLogger } from '@patchflow/log';
 import { say, Supervisor } from './supervisor.js';
@@ -105,15 +104,4 @@ async function run({ services, healthPorts, natsCredentials }: SuperviseOptions)
     if (devToken) lines.push(`Sign in with the development admin token ${devToken} (set GATEWAY_TOKENS to choose your own)`);
   }
   console.log(`\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
-}
-
-/** `KEY=value` lines (comments and blank lines skipped), as written by `npm run nats:config`. */
-function readEnvFile(path: string): Record<string, string> {
-  if (!existsSync(path)) throw new EnvError(`${path} is missing; write it with \`npm run nats:config -- --out <dir>\``);
-  const vars: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m?.[1] !== undefined && m[2] !== undefined) vars[m[1]] = m[2].trim();
-  }
-  return vars;
 }

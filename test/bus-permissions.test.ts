@@ -27,6 +27,7 @@ import {
   FakeSlack,
   freePort,
   PrivateNatsServer,
+  generateNatsConfig,
   repoRoot,
   ServiceProcess,
   uniqueNamespace,
@@ -45,15 +46,6 @@ const buses: Bus[] = [];
 const processes: Record<string, ServiceProcess> = {};
 const databases: TestDatabase[] = [];
 let fakes: { slack: FakeSlack; gitlab: FakeGitlab; jira: FakeJira };
-
-function readEnvFile(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
 
 const authOf = (p: BusPrincipal): NatsAuth => ({
   user: credentials[p].NATS_USER,
@@ -87,24 +79,7 @@ async function http(method: string, path: string, body?: unknown) {
 
 beforeAll(async () => {
   port = await freePort();
-  const generated = spawnSync(
-    process.execPath,
-    [
-      '--conditions=development',
-      '--import',
-      'tsx',
-      'scripts/nats-config.ts',
-      '--out',
-      dir,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--namespace',
-      namespace,
-    ],
-    { cwd: repoRoot, encoding: 'utf8' },
-  );
-  expect(generated.status, generated.stderr).toBe(0);
-  for (const p of busPrincipals) credentials[p] = readEnvFile(join(dir, `${p}.env`));
+  Object.assign(credentials, generateNatsConfig(dir, ['--listen', `127.0.0.1:${port}`, '--namespace', namespace]));
   server = await PrivateNatsServer.start({ port, configFile: join(dir, 'nats-server.conf') });
 
   // Streams are administered by operators, as `npm start -- --nats-credentials` does.

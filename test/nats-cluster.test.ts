@@ -7,7 +7,6 @@
  * transition that returned success is settled, with exactly one successor, one GitLab pipeline
  * and one Slack post per work item. The node is restarted and catches up (current, lag 0).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import {
   createTestDatabase,
   freePortRange,
   PrivateNatsCluster,
-  repoRoot,
+  generateNatsConfig,
   RunningSystem,
   TransitionLoad,
   uniqueNamespace,
@@ -36,15 +35,6 @@ const buses: Bus[] = [];
 let cluster: PrivateNatsCluster;
 let ops: Bus;
 let system: RunningSystem;
-
-function readEnvFile(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
 
 /** A bus client as `principal` (the operator's by default), with the given replicas for the streams. */
 async function opsBus(streamReplicas: number, principal: BusPrincipal = 'ops'): Promise<Bus> {
@@ -66,15 +56,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   const base = await freePortRange(6);
-  const generated = spawnSync(
-    process.execPath,
-    [
-      '--conditions=development',
-      '--import',
-      'tsx',
-      'scripts/nats-config.ts',
-      '--out',
-      dir,
+  Object.assign(
+    credentials,
+    generateNatsConfig(dir, [
       '--listen',
       `127.0.0.1:${base}`,
       '--namespace',
@@ -83,11 +67,8 @@ beforeAll(async () => {
       '3',
       '--cluster-base-port',
       String(base),
-    ],
-    { cwd: repoRoot, encoding: 'utf8' },
+    ]),
   );
-  expect(generated.status, generated.stderr).toBe(0);
-  for (const p of busPrincipals) credentials[p] = readEnvFile(join(dir, `${p}.env`));
   cluster = await PrivateNatsCluster.start(['n1', 'n2', 'n3'].map((n) => join(dir, `${n}.conf`)));
 
   // First as a single-replica system would have made them, then scaled by changing STREAM_REPLICAS:

@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { logLevels } from '@patchflow/log';
 
@@ -127,6 +127,20 @@ export function natsConnection(env: NatsEnv): NatsConnection {
       inboxPrefix: env.NATS_INBOX_PREFIX ?? '_INBOX',
     },
   };
+}
+
+/**
+ * `KEY=value` lines of an env file (comments and blank lines skipped), as `npm run nats:config`
+ * writes one per service. A missing file is an EnvError naming it and how to make it.
+ */
+export function readEnvFile(path: string): Record<string, string> {
+  if (!existsSync(path)) throw new EnvError(`${path} is missing; write it with \`npm run nats:config -- --out <dir>\``);
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m?.[1] !== undefined && m[2] !== undefined) vars[m[1]] = m[2].trim();
+  }
+  return vars;
 }
 
 /** Numbers from the environment: `z.coerce` with bounds. */

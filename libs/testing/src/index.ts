@@ -30,3 +30,4 @@ export {
   type WorkflowStartContext,
   type WorkflowUnderTest,
 } from './workflow-fixture.js';
+export { generateNatsConfig } from './nats-config.js';

@@ -3,8 +3,8 @@
  * configuration `npm run nats:config` generates (its own inbox prefix, JetStream administration,
  * the workflows' ops subjects, nothing else), against a workflow running as its own user.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import {
   FakeGitlab,
   freePort,
   PrivateNatsServer,
+  generateNatsConfig,
   repoRoot,
   ServiceProcess,
   uniqueNamespace,
@@ -32,15 +33,6 @@ let gitlab: FakeGitlab;
 let workflow: ServiceProcess;
 let publisher: Bus;
 const env = {} as Record<'ops' | 'patch-status' | 'workflow-gitlab', Record<string, string>>;
-
-function readEnvFile(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
 
 function patchctl(
   args: string[],
@@ -59,24 +51,8 @@ function patchctl(
 beforeAll(async () => {
   const port = await freePort();
   url = `nats://127.0.0.1:${port}`;
-  const generated = spawnSync(
-    process.execPath,
-    [
-      '--conditions=development',
-      '--import',
-      'tsx',
-      'scripts/nats-config.ts',
-      '--out',
-      dir,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--namespace',
-      namespace,
-    ],
-    { cwd: repoRoot, encoding: 'utf8' },
-  );
-  expect(generated.status, generated.stderr).toBe(0);
-  for (const p of ['ops', 'patch-status', 'workflow-gitlab'] as const) env[p] = readEnvFile(join(dir, `${p}.env`));
+  const generated = generateNatsConfig(dir, ['--listen', `127.0.0.1:${port}`, '--namespace', namespace]);
+  for (const p of ['ops', 'patch-status', 'workflow-gitlab'] as const) env[p] = generated[p];
   server = await PrivateNatsServer.start({ port, configFile: join(dir, 'nats-server.conf') });
   const ops = await Bus.connect({
     url,
