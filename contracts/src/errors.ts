@@ -11,8 +11,8 @@ export const errorCodes = [
   'version_conflict',
   /** The same idempotency key was sent again by another caller or with a different request. */
   'idempotency_key_reused',
-  /** The thing to create exists already under its unique name (a patch's product + name). */
-  'already_exists',
+  /** A patch of this product and name exists already (details: existingId, existingName, product). */
+  'duplicate_patch',
   'forbidden',
   'unauthorized',
   'timeout',

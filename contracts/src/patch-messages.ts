@@ -19,6 +19,8 @@ export const PatchView = z.object({
   jiraKey: text().nullable(),
   gitRef: text().nullable(),
   predecessorId: Uuid.nullable(),
+  /** The actor who created it (the successor workflow's actor for a successor). */
+  createdBy: text(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
@@ -68,17 +70,34 @@ export const CreatePatchResult = z.object({ patch: PatchView, replayed: z.boolea
 export type CreatePatchResult = z.infer<typeof CreatePatchResult>;
 
 export const GetPatchRequest = z.object({ id: Uuid });
+/** Another patch named beside this one (its predecessor or successor). */
+export const PatchRef = z.object({ id: Uuid, name: text() });
+export type PatchRef = z.infer<typeof PatchRef>;
 export const GetPatchResult = z.object({
   patch: PatchView,
   /** Actions the lifecycle allows from the current status (for any role). */
   allowedActions: z.array(ActionNameSchema),
   successorId: Uuid.nullable(),
+  predecessor: PatchRef.nullable(),
+  successor: PatchRef.nullable(),
 });
 export type GetPatchResult = z.infer<typeof GetPatchResult>;
+
+/** List orders, each newest first: by the last change (`updated`) or by creation. */
+export const patchSorts = ['updated', 'created'] as const;
+export type PatchSort = (typeof patchSorts)[number];
+
+/** Most patch ids one list request may be restricted to (`ids`). */
+export const MAX_LIST_IDS = 5000;
 
 export const ListPatchesRequest = z.object({
   status: PatchStatusSchema.optional(),
   product: text().min(1).max(100).optional(),
+  /** Case-insensitive substring of the name (`%` and `_` match themselves). */
+  q: text().min(1).max(200).optional(),
+  sort: z.enum(patchSorts).default('updated'),
+  /** Only these patches (e.g. those with open failures); pagination stays keyset over the filtered rows. */
+  ids: z.array(Uuid).max(MAX_LIST_IDS).optional(),
   limit: z.number().int().min(1).max(200).default(50),
   /** Opaque; the `nextCursor` of the previous page. */
   cursor: text().min(1).max(200).optional(),
@@ -121,7 +140,8 @@ export const TransitionResult = z.object({
 export type TransitionResult = z.infer<typeof TransitionResult>;
 
 export const PatchHistoryRequest = z.object({ patchId: Uuid });
-export const PatchHistoryResult = z.object({ patchId: Uuid, transitions: z.array(TransitionView) });
+/** Every transition of the patch, oldest first, and the patch as it is now (its owner's view: read-your-writes). */
+export const PatchHistoryResult = z.object({ patchId: Uuid, patch: PatchView, transitions: z.array(TransitionView) });
 export type PatchHistoryResult = z.infer<typeof PatchHistoryResult>;
 
 /**

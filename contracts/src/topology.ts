@@ -26,6 +26,8 @@ export const baseSubjects = {
   workflowOpsPrefix: 'workflow.v1.ops',
   actionLogHistory: 'actionlog.v1.history',
   actionLogWork: 'actionlog.v1.work',
+  actionLogFailureCounts: 'actionlog.v1.failures.count',
+  actionLogFailingPatches: 'actionlog.v1.failures.patches',
   /** `actionlog.v1.updated.<patchId>`: core NATS ping after the projection changed (live UI). */
   actionLogUpdatedPrefix: 'actionlog.v1.updated',
 } as const;
@@ -109,6 +111,8 @@ export class Topology {
       patchHistory: this.subject(baseSubjects.patchHistory),
       actionLogHistory: this.subject(baseSubjects.actionLogHistory),
       actionLogWork: this.subject(baseSubjects.actionLogWork),
+      actionLogFailureCounts: this.subject(baseSubjects.actionLogFailureCounts),
+      actionLogFailingPatches: this.subject(baseSubjects.actionLogFailingPatches),
     };
   }
 

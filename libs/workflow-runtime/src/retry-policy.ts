@@ -197,7 +197,7 @@ export function errorCodeKind(code: ErrorCode): 'transient' | 'permanent' {
     case 'not_found':
     case 'invalid_transition':
     case 'idempotency_key_reused':
-    case 'already_exists':
+    case 'duplicate_patch':
     case 'forbidden':
     case 'unauthorized':
       return 'permanent';

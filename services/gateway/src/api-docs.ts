@@ -73,7 +73,7 @@ const errorText: Record<number, string> = {
   404: 'not_found',
   409:
     'invalid_transition (details: currentStatus, allowedActions), version_conflict (details: currentVersion, currentStatus), ' +
-    'or on create already_exists (details: existingId, the patch with this product and name)',
+    'or on create duplicate_patch (details: existingId, existingName, product: the patch with this product and name)',
   422: 'idempotency_key_reused: the Idempotency-Key was used for a different request',
   429: 'rate_limited: over the per-token rate limit (Retry-After says when to retry)',
   503: 'unavailable: NATS or the owning service is not reachable',

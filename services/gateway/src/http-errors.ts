@@ -16,7 +16,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 404;
     case 'invalid_transition':
     case 'version_conflict':
-    case 'already_exists':
+    case 'duplicate_patch':
       return 409;
     case 'idempotency_key_reused':
       return 422;

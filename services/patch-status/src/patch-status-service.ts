@@ -96,11 +96,11 @@ export class PatchStatusService {
   }
 
   /**
-   * `product name` exists already. A plain create is refused (`already_exists`, 409). The
+   * `product name` exists already. A plain create is refused (`duplicate_patch`, 409). The
    * successor workflow's create (with `predecessorId`) must not fail forever because someone
    * opened the successor by hand: that patch becomes the successor — linked, answered as
    * `replayed` — when it has no predecessor yet and is not an ancestor of the predecessor (no
-   * cycle). Otherwise it is `already_exists` too, a permanent error the workflow dead-letters
+   * cycle). Otherwise it is `duplicate_patch` too, a permanent error the workflow dead-letters
    * with this message.
    */
   private async onNameTaken(existing: Patch, req: CreatePatchRequest): Promise<CreatePatchResult> {
@@ -117,10 +117,10 @@ export class PatchStatusService {
       }
     }
     throw new ContractError(
-      'already_exists',
+      'duplicate_patch',
       `product ${existing.product} already has a patch named "${existing.name}" (${existing.id})` +
         (predecessorId ? '; it cannot become the successor: it already has a predecessor or precedes this patch' : ''),
-      { field: 'name', product: existing.product, name: existing.name, existingId: existing.id },
+      { field: 'name', product: existing.product, name: existing.name, existingId: existing.id, existingName: existing.name },
     );
   }
 
@@ -155,11 +155,16 @@ export class PatchStatusService {
     const em = this.ports.orm.em.fork();
     const patch = await em.findOne(PatchEntity, { id });
     if (!patch) throw notFound(id);
-    const successor = await em.findOne(PatchEntity, { predecessorId: id }, { fields: ['id'] });
+    const successor = await em.findOne(PatchEntity, { predecessorId: id }, { fields: ['id', 'name'] });
+    const predecessor = patch.predecessorId
+      ? await em.findOne(PatchEntity, { id: patch.predecessorId }, { fields: ['id', 'name'] })
+      : null;
     return {
       patch: toPatchView(patch),
       allowedActions: lifecycle.allowedActions(patch.status),
       successorId: successor?.id ?? null,
+      predecessor: predecessor ? { id: predecessor.id, name: predecessor.name } : null,
+      successor: successor ? { id: successor.id, name: successor.name } : null,
     };
   }
 
@@ -187,12 +192,14 @@ export class PatchStatusService {
 
   async history(patchId: string): Promise<PatchHistoryResult> {
     const em = this.ports.orm.em.fork();
-    if (!(await em.count(PatchEntity, { id: patchId }))) throw notFound(patchId);
+    const patch = await em.findOne(PatchEntity, { id: patchId });
+    if (!patch) throw notFound(patchId);
     const transitions = await em.find(PatchTransitionEntity, { patchId }, { orderBy: { patchVersion: 'asc' } });
     const work = await em.find(PatchTransitionWorkEntity, { patchId }, { fields: ['id', 'transitionId'] });
     const workByTransition = new Map(work.map((w) => [w.transitionId, w.id]));
     return {
       patchId,
+      patch: toPatchView(patch),
       transitions: transitions.map((t) => toTransitionView(t, workByTransition.get(t.id) ?? t.id)),
     };
   }

@@ -13,6 +13,7 @@ export function toPatchView(p: Pick<Patch, keyof PatchView>): PatchView {
     jiraKey: p.jiraKey,
     gitRef: p.gitRef,
     predecessorId: p.predecessorId,
+    createdBy: p.createdBy,
     createdAt: new Date(p.createdAt).toISOString(),
     updatedAt: new Date(p.updatedAt).toISOString(),
   };

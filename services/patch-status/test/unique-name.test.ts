@@ -5,7 +5,7 @@ import { createTestDatabase, testPool } from '@patchflow/testing';
 import { initOrm, migrate } from '../src/orm.js';
 import { startHarness, type Harness } from './harness.js';
 
-// A product has one patch of each name. A second create is `already_exists` (HTTP 409); the
+// A product has one patch of each name. A second create is `duplicate_patch` (HTTP 409); the
 // successor workflow's create links a successor opened by hand instead of failing forever.
 
 let h: Harness;
@@ -20,14 +20,14 @@ const create = (req: { name: string; product: string; predecessorId?: string; id
   h.client.request(patchEndpoints.create, { actor: 'tester', ...req });
 
 describe('one patch of each name per product', () => {
-  it('a second create of the same product and name is already_exists, naming the existing patch, and writes nothing', async () => {
+  it('a second create of the same product and name is duplicate_patch, naming the existing patch, and writes nothing', async () => {
     const first = await create({ name: '2026.48.1', product: 'dup' });
     expect(first).toMatchObject({ ok: true, result: { replayed: false } });
     const before = await h.count('patch');
     const second = await create({ name: '2026.48.1', product: 'dup' });
     expect(second).toMatchObject({
       ok: false,
-      error: { code: 'already_exists', details: { field: 'name', product: 'dup', name: '2026.48.1' } },
+      error: { code: 'duplicate_patch', details: { field: 'name', product: 'dup', name: '2026.48.1' } },
     });
     if (!second.ok && first.ok) {
       expect(second.error.message).toBe(`product dup already has a patch named "2026.48.1" (${first.result.patch.id})`);
@@ -46,10 +46,10 @@ describe('one patch of each name per product', () => {
     expect(b).toMatchObject({ ok: true, result: { replayed: true } });
   });
 
-  it('ten concurrent creates of one name: exactly one patch, the others already_exists', async () => {
+  it('ten concurrent creates of one name: exactly one patch, the others duplicate_patch', async () => {
     const replies = await Promise.all(Array.from({ length: 10 }, () => create({ name: '9.9.1', product: 'race' })));
     expect(replies.filter((r) => r.ok)).toHaveLength(1);
-    expect(replies.filter((r) => !r.ok).map((r) => (r.ok ? '' : r.error.code))).toEqual(Array(9).fill('already_exists'));
+    expect(replies.filter((r) => !r.ok).map((r) => (r.ok ? '' : r.error.code))).toEqual(Array(9).fill('duplicate_patch'));
   });
 });
 
@@ -75,14 +75,14 @@ describe("the successor's name created by hand", () => {
     expect(got.successorId).toBe(byHand.result.patch.id);
   });
 
-  it('one that already succeeds another patch is not taken: already_exists, saying why', async () => {
+  it('one that already succeeds another patch is not taken: duplicate_patch, saying why', async () => {
     const a = await create({ name: '1.0.1', product: 'taken' });
     const other = await create({ name: '0.0.1', product: 'taken' });
     if (!a.ok || !other.ok) throw new Error('setup');
     const taken = await create({ name: '1.0.2', product: 'taken', predecessorId: other.result.patch.id });
     expect(taken).toMatchObject({ ok: true, result: { replayed: false } });
     const r = await create({ name: '1.0.2', product: 'taken', predecessorId: a.result.patch.id, actor: 'workflow-successor' });
-    expect(r).toMatchObject({ ok: false, error: { code: 'already_exists' } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'duplicate_patch' } });
     if (!r.ok)
       expect(r.error.message).toMatch(
         /^product taken already has a patch named "1\.0\.2" \([0-9a-f-]{36}\); it cannot become the successor: it already has a predecessor/,
@@ -96,7 +96,7 @@ describe("the successor's name created by hand", () => {
     const child = await create({ name: '3.0.1', product: 'cycle', predecessorId: root.result.patch.id });
     if (!child.ok) throw new Error('setup');
     const r = await create({ name: '3.0.2', product: 'cycle', predecessorId: child.result.patch.id });
-    expect(r).toMatchObject({ ok: false, error: { code: 'already_exists' } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'duplicate_patch' } });
     const rootNow = await h.client.call(patchEndpoints.get, { id: root.result.patch.id });
     expect(rootNow.patch.predecessorId).toBeNull();
   });

@@ -48,7 +48,7 @@ export const PatchEntity = new EntitySchema<Patch>({
     },
   ],
   uniques: [
-    // One patch of each name per product: a second create is `already_exists`.
+    // One patch of each name per product: a second create is `duplicate_patch`.
     { name: 'patch_product_name', expression: 'CREATE UNIQUE INDEX patch_product_name ON patch (product, name)' },
     // One successor per patch, whoever asks and with whatever key.
     {

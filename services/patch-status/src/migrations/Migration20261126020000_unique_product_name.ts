@@ -2,7 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * A product has one patch of each name: `payments 2026.48.1` created twice was two identical rows
- * in the list. A create of an existing product + name is now refused (`already_exists`, HTTP 409).
+ * in the list. A create of an existing product + name is now refused (`duplicate_patch`, HTTP 409).
  *
  * Existing duplicates are not renamed or deleted here: patches are referenced by transitions that
  * cannot change, by Jira tickets and pipelines, and which copy to keep is a person's call. The
