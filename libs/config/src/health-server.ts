@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { EnvError, parseEnv } from './index.js';
+import { metricsText, startProcessMetrics } from './metrics.js';
 
 /**
  * How a supervisor (npm start, compose, Kubernetes) sees one service process: an HTTP port of its
@@ -9,15 +10,16 @@ import { EnvError, parseEnv } from './index.js';
  * - `GET /healthz`: 200 while the process runs (liveness: restart it when this stops answering);
  * - `GET /readyz`: 200 `{ status: 'ready' }` only when the service can do its job, otherwise 503
  *   `{ status: 'not ready', reason }` — while it starts (migrating, connecting), when a dependency
- *   it needs is gone, and once it is stopping.
+ *   it needs is gone, and once it is stopping;
+ * - `GET /metrics`: the process's Prometheus metrics as text (metrics.ts), whatever its readiness.
  *
- * Plain node:http: two routes need no framework, and the probe must answer even when the
+ * Plain node:http: three routes need no framework, and the probe must answer even when the
  * service's own HTTP stack (the gateway's) is busy or broken.
  */
 
 /** The variables of the health port, read by every service. */
 export const healthEnv = {
-  /** Port of /healthz and /readyz; 0 or unset: no health server (tests, one-off runs). npm start sets 9101… */
+  /** Port of /healthz, /readyz and /metrics; 0 or unset: no health server (tests, one-off runs). npm start sets 9101… */
   HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).default(0),
   /** Interface of the health port; `0.0.0.0` in a container so the orchestrator can reach it. */
   HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
@@ -53,10 +55,12 @@ export class HealthServer {
   /**
    * Starts the health server from the environment (HEALTH_PORT, HEALTH_HOST); with no port it
    * only keeps the state (readiness still works in-process). A port in use is an EnvError naming
-   * it, so `startOrExit` prints one line.
+   * it, so `startOrExit` prints one line. `service` names the process in its metrics (the
+   * `service` label) and starts the process metrics.
    */
-  static async start(env: NodeJS.ProcessEnv = process.env): Promise<HealthServer> {
+  static async start(env: NodeJS.ProcessEnv = process.env, service?: string): Promise<HealthServer> {
     const { HEALTH_PORT, HEALTH_HOST, SUPERVISOR_PID } = parseEnv(z.object(healthEnv), env);
+    if (service !== undefined) startProcessMetrics(service);
     if (SUPERVISOR_PID !== undefined) stopWhenGone(SUPERVISOR_PID);
     if (HEALTH_PORT === 0) return new HealthServer(undefined, 0);
     const server = createServer();
@@ -135,9 +139,22 @@ export class HealthServer {
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'use GET' });
     if (path === '/healthz') return send(200, { status: 'ok' });
-    if (path !== '/readyz') return send(404, { error: 'GET /healthz or /readyz' });
+    if (path === '/metrics') return this.sendMetrics(req, res);
+    if (path !== '/readyz') return send(404, { error: 'GET /healthz, /readyz or /metrics' });
     const r = await this.readiness();
     return r.ready ? send(200, { status: 'ready' }) : send(503, { status: 'not ready', reason: r.reason });
+  }
+
+  private async sendMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const { contentType, body } = await metricsText();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } catch (err) {
+      // A metric whose read threw: say which, as text, rather than leave the scrape hanging.
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(`metrics could not be collected: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
   }
 }
 

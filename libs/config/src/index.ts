@@ -147,3 +147,14 @@ export function readEnvFile(path: string): Record<string, string> {
 export const envInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 export { exitWithHelpIfAsked, startOrExit, stopOnSignals } from './service-process.js';
 export { HealthServer, healthEnv, notReady, READY, type Readiness, type ReadinessCheck } from './health-server.js';
+export {
+  counter,
+  durationBuckets,
+  gauge,
+  histogram,
+  METRIC_PREFIX,
+  metricsRegistry,
+  metricsText,
+  readWithin,
+  startProcessMetrics,
+} from './metrics.js';

@@ -31,3 +31,4 @@ export {
   type WorkflowUnderTest,
 } from './workflow-fixture.js';
 export { generateNatsConfig } from './nats-config.js';
+export { metricValue, parseMetrics, type MetricSample } from './metrics.js';

@@ -14,7 +14,7 @@ Parked messages: npm run action-log:parked -- --help`);
 
 // Composition root: read the environment, start, stop in reverse on a signal.
 // The health port first: /readyz answers 503 "starting" while it migrates and connects.
-const health = await startOrExit('action-log', () => HealthServer.start());
+const health = await startOrExit('action-log', () => HealthServer.start(process.env, 'action-log'));
 const env = await startOrExit('action-log', async () => parseEnv(actionLogEnv));
 const logger = createLogger('action-log', env.LOG_LEVEL);
 const service = await startOrExit('action-log', () =>

@@ -15,7 +15,7 @@ NATS_URL, BUS_NAMESPACE, LOG_LEVEL (see src/env.ts).`);
 
 // Composition root: read the environment, start, stop in reverse on a signal.
 // The health port first: /readyz answers 503 "starting" until the gateway listens.
-const health = await startOrExit('gateway', () => HealthServer.start());
+const health = await startOrExit('gateway', () => HealthServer.start(process.env, 'gateway'));
 const env = await startOrExit('gateway', async () => parseEnv(gatewayEnv));
 const logger = createLogger('gateway', env.LOG_LEVEL);
 const gateway = await startOrExit('gateway', () =>

@@ -13,7 +13,7 @@ Environment: ${Object.keys(PatchStatusEnv.shape).join(', ')}
 // Composition root: environment → ORM, pools, bus, service, relay; SIGTERM/SIGINT stop them in
 // reverse (see PatchStatusApp.stop for the order).
 // The health port first: /readyz answers 503 "starting" while it migrates and connects.
-const health = await startOrExit('patch-status', () => HealthServer.start());
+const health = await startOrExit('patch-status', () => HealthServer.start(process.env, 'patch-status'));
 const env = await startOrExit('patch-status', async () => parseEnv(PatchStatusEnv));
 const logger = createLogger('patch-status', env.LOG_LEVEL);
 const app = await startOrExit('patch-status', () => start(env, logger));

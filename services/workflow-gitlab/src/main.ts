@@ -13,7 +13,7 @@ Environment: ${Object.keys(gitlabEnv.shape).join(', ')}
 // Composition root: environment → workflow service; SIGTERM/SIGINT stop it (stop pulling,
 // finish or nak in-flight work, drain the bus, close the database pool).
 // The health port first: /readyz answers 503 "starting" until the consumer runs.
-const health = await startOrExit('workflow-gitlab', () => HealthServer.start());
+const health = await startOrExit('workflow-gitlab', () => HealthServer.start(process.env, 'workflow-gitlab'));
 const service = await startOrExit('workflow-gitlab', async () => {
   const env = parseEnv(gitlabEnv);
   return startGitlabWorkflow({

@@ -13,7 +13,7 @@ Environment: ${Object.keys(slackEnv.shape).join(', ')}
 // Composition root: environment → workflow service; SIGTERM/SIGINT stop it (stop pulling,
 // finish or nak in-flight work, drain the bus, close the database pool).
 // The health port first: /readyz answers 503 "starting" until the consumer runs.
-const health = await startOrExit('workflow-slack', () => HealthServer.start());
+const health = await startOrExit('workflow-slack', () => HealthServer.start(process.env, 'workflow-slack'));
 const service = await startOrExit('workflow-slack', async () => {
   const env = parseEnv(slackEnv);
   return startSlackWorkflow({
