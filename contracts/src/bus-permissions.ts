@@ -2,7 +2,7 @@ import { actionLogEndpoints } from './action-log-messages.js';
 import { patchEndpoints, type Endpoint } from './endpoints.js';
 import { workflowNames, type WorkflowName } from './routing.js';
 import type { ConsumerDefinition, StreamKey, Topology } from './topology.js';
-import { workflowOpsEndpoints } from './workflow-ops.js';
+import { patchStatusOpsEndpoints, workflowOpsEndpoints } from './workflow-ops.js';
 
 /**
  * Who may say what on the bus (DESIGN.md "Who may say what"), derived from the catalogs in this
@@ -60,6 +60,8 @@ function workflowPermissions(t: Topology, w: WorkflowName): Omit<BusPermissions,
     publish: [
       jsAccountInfo,
       ...streamInfo(t, ['work', 'workflowEvents', 'deadLetters']),
+      // An operator's replay or retry names work by id; the workflow reads it from the stream itself.
+      `${JS}.STREAM.MSG.GET.${t.streams.work.name}`,
       ...durableConsumer(t.workflowConsumer(w)),
       t.step(w),
       t.execution(w),
@@ -77,13 +79,23 @@ export function busPermissions(t: Topology): Record<BusPrincipal, BusPermissions
   const { work, events } = t.actionLogConsumers();
   const matrix: Record<BusPrincipal, Omit<BusPermissions, 'inboxPrefix'>> = {
     gateway: {
-      publish: [jsAccountInfo, ...subjectsOf(t, patchEndpoints), ...subjectsOf(t, actionLogEndpoints)],
+      publish: [
+        jsAccountInfo,
+        ...subjectsOf(t, patchEndpoints),
+        ...subjectsOf(t, actionLogEndpoints),
+        // The UI's repair routes (operator and admin roles, checked by the gateway): retry one
+        // execution, a forced replay, and what needs attention — no list, discard or bulk retry.
+        ...workflowNames.flatMap((w) => {
+          const ops = workflowOpsEndpoints(w);
+          return [ops.retryExecution, ops.replay, ops.attention].map((e) => e.subject(t));
+        }),
+      ],
       subscribe: [t.allActionLogUpdates],
       allowResponses: false,
     },
     'patch-status': {
       publish: [jsAccountInfo, ...streamInfo(t, ['work']), t.allWork],
-      subscribe: subjectsOf(t, patchEndpoints),
+      subscribe: [...subjectsOf(t, patchEndpoints), ...subjectsOf(t, patchStatusOpsEndpoints)],
       allowResponses: true,
     },
     'action-log': {
@@ -102,9 +114,10 @@ export function busPermissions(t: Topology): Record<BusPrincipal, BusPermissions
     'workflow-jira': workflowPermissions(t, 'jira'),
     'workflow-slack': workflowPermissions(t, 'slack'),
     // Operators administer streams and consumers, read any stream (replay, rebuild) and call the
-    // workflows' ops endpoints. They never take transitions or publish work and events by hand.
+    // workflows' and patch-status's ops endpoints. They never take transitions or publish work and
+    // events by hand: a replay asks the workflow, which reads the work from the stream itself.
     ops: {
-      publish: [`${JS}.>`, t.workflowOpsWildcard],
+      publish: [`${JS}.>`, t.workflowOpsWildcard, ...subjectsOf(t, patchStatusOpsEndpoints)],
       subscribe: ['$JS.EVENT.>'],
       allowResponses: false,
     },

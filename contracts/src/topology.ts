@@ -24,6 +24,8 @@ export const baseSubjects = {
   deadLetterPrefix: 'workflow.v1.deadletter',
   /** `workflow.v1.ops.<workflow>.<op>`: operator requests to one workflow service. */
   workflowOpsPrefix: 'workflow.v1.ops',
+  /** `patch.ops.v1.<op>`: operator requests to patch-status (the outbox). */
+  patchStatusOpsPrefix: 'patch.ops.v1',
   actionLogHistory: 'actionlog.v1.history',
   actionLogWork: 'actionlog.v1.work',
   actionLogFailureCounts: 'actionlog.v1.failures.count',
@@ -143,12 +145,19 @@ export class Topology {
   deadLetter(workflow: WorkflowName): string {
     return this.subject(`${baseSubjects.deadLetterPrefix}.${workflow}`);
   }
-  workflowOps(workflow: WorkflowName, op: 'deadletters.list' | 'deadletters.retry' | 'status'): string {
+  workflowOps(
+    workflow: WorkflowName,
+    op: 'deadletters.list' | 'deadletters.retry' | 'deadletters.discard' | 'execution.retry' | 'replay' | 'attention' | 'status',
+  ): string {
     return this.subject(`${baseSubjects.workflowOpsPrefix}.${workflow}.${op}`);
   }
   /** Every workflow's operator endpoints (for the ops user). */
   get workflowOpsWildcard(): string {
     return this.subject(`${baseSubjects.workflowOpsPrefix}.>`);
+  }
+  /** Operator requests to patch-status (the outbox), answered by every instance's queue group. */
+  patchStatusOps(op: 'outbox.list' | 'outbox.publish'): string {
+    return this.subject(`${baseSubjects.patchStatusOpsPrefix}.${op}`);
   }
   actionLogUpdated(patchId: string): string {
     return this.subject(`${baseSubjects.actionLogUpdatedPrefix}.${patchId}`);

@@ -11,6 +11,8 @@ interface ClaimInput {
   action: string;
   patchId: string;
   leaseMs: number;
+  /** The work item's stream sequence when it came from the stream (null: an operator run). */
+  workSeq: number | null;
 }
 
 /**
@@ -116,8 +118,47 @@ export class ExecutionStore {
    * live process holds it. One statement, so two instances racing on one item cannot both win;
    * claims made at the same moment by this process share that statement (and its commit).
    */
-  claim(work: WorkItem, leaseMs: number): Promise<ClaimResult> {
-    return this.claims.run({ workId: work.workId, action: work.transition.action, patchId: work.patch.id, leaseMs });
+  claim(work: WorkItem, leaseMs: number, workSeq: number | null = null): Promise<ClaimResult> {
+    return this.claims.run({ workId: work.workId, action: work.transition.action, patchId: work.patch.id, leaseMs, workSeq });
+  }
+
+  /**
+   * An operator's forced run: claims the execution even if it succeeded, as a new attempt, with
+   * its external ids cleared (the point is to do the work again) and the operator recorded.
+   * Busy only while another process holds a live lease. `previousExternalRef` is what was cleared.
+   */
+  async forceClaim(
+    work: WorkItem,
+    leaseMs: number,
+    note: { actor: string; reason: string },
+    workSeq: number | null,
+  ): Promise<{ kind: 'claimed'; attempt: number; previousExternalRef: ExternalRef } | { kind: 'busy'; retryInMs: number }> {
+    const res = await this.pool.query<{ attempts: number; previous_ref: ExternalRef | null }>(
+      `WITH prev AS (SELECT external_ref FROM workflow_execution WHERE workflow = $1 AND work_id = $2)
+       INSERT INTO workflow_execution AS e
+              (workflow, work_id, action, patch_id, status, attempts, lease_until, work_seq, operator_actor, operator_reason)
+       VALUES ($1, $2, $3, $4, 'running', 1, now() + make_interval(secs => $5::double precision / 1000), $6, $7, $8)
+       ON CONFLICT (workflow, work_id) DO UPDATE
+         SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until,
+             external_ref = '{}'::jsonb, work_seq = COALESCE(EXCLUDED.work_seq, e.work_seq),
+             operator_actor = EXCLUDED.operator_actor, operator_reason = EXCLUDED.operator_reason
+         WHERE NOT (e.status = 'running' AND e.lease_until > now())
+       RETURNING attempts, (SELECT external_ref FROM prev) AS previous_ref`,
+      [this.workflow, work.workId, work.transition.action, work.patch.id, leaseMs, workSeq, note.actor, note.reason],
+    );
+    const row = res.rows[0];
+    if (row) return { kind: 'claimed', attempt: row.attempts, previousExternalRef: row.previous_ref ?? {} };
+    const cur = await this.get(work.workId);
+    const waitMs = cur?.leaseUntil ? Math.max(0, cur.leaseUntil.getTime() - Date.now()) : 0;
+    return { kind: 'busy', retryInMs: Math.ceil(waitMs + 50) };
+  }
+
+  /** Records who retried an execution by hand and why. */
+  async recordOperator(workId: string, note: { actor: string; reason: string }): Promise<void> {
+    await this.pool.query(
+      `UPDATE workflow_execution SET operator_actor = $3, operator_reason = $4, updated_at = now() WHERE workflow = $1 AND work_id = $2`,
+      [this.workflow, workId, note.actor, note.reason],
+    );
   }
 
   /** Extends the lease of a running execution (long steps). */
@@ -157,13 +198,14 @@ export class ExecutionStore {
     }>({
       name: 'wf-claim',
       text: `WITH input AS (
-               SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::float8[]) WITH ORDINALITY AS i(work_id, action, patch_id, lease_ms, n)
+               SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::float8[], $6::bigint[]) WITH ORDINALITY AS i(work_id, action, patch_id, lease_ms, work_seq, n)
              ), claimed AS (
-               INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until)
-               SELECT $1, i.work_id, i.action, i.patch_id, 'running', 1, now() + make_interval(secs => i.lease_ms / 1000)
+               INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until, work_seq)
+               SELECT $1, i.work_id, i.action, i.patch_id, 'running', 1, now() + make_interval(secs => i.lease_ms / 1000), i.work_seq
                  FROM input i
                ON CONFLICT (workflow, work_id) DO UPDATE
-                 SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until
+                 SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until,
+                     work_seq = COALESCE(EXCLUDED.work_seq, e.work_seq)
                  WHERE e.status <> 'succeeded' AND NOT (e.status = 'running' AND e.lease_until > now())
                RETURNING e.work_id, e.attempts, e.external_ref
              )
@@ -179,6 +221,7 @@ export class ExecutionStore {
         items.map((i) => i.action),
         items.map((i) => i.patchId),
         items.map((i) => i.leaseMs),
+        items.map((i) => i.workSeq),
       ],
     });
     return items.map((_, k): ClaimResult => {
@@ -197,13 +240,14 @@ export class ExecutionStore {
   private async claimOne(item: ClaimInput): Promise<ClaimResult> {
     const claimed = await this.pool.query<{ attempts: number; external_ref: ExternalRef }>({
       name: 'wf-claim-one',
-      text: `INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until)
-             VALUES ($1, $2, $3, $4, 'running', 1, now() + make_interval(secs => $5::double precision / 1000))
+      text: `INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until, work_seq)
+             VALUES ($1, $2, $3, $4, 'running', 1, now() + make_interval(secs => $5::double precision / 1000), $6)
              ON CONFLICT (workflow, work_id) DO UPDATE
-               SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until
+               SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until,
+                   work_seq = COALESCE(EXCLUDED.work_seq, e.work_seq)
                WHERE e.status <> 'succeeded' AND NOT (e.status = 'running' AND e.lease_until > now())
              RETURNING attempts, external_ref`,
-      values: [this.workflow, item.workId, item.action, item.patchId, item.leaseMs],
+      values: [this.workflow, item.workId, item.action, item.patchId, item.leaseMs, item.workSeq],
     });
     const row = claimed.rows[0];
     if (row) return { kind: 'claimed', attempt: row.attempts, externalRef: row.external_ref };
@@ -265,7 +309,8 @@ export class ExecutionStore {
           `INSERT INTO workflow_dead_letter (workflow, work_id, work, reason, attempts)
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (workflow, work_id) DO UPDATE
-             SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = now(), retried_at = NULL`,
+             SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = now(), retried_at = NULL,
+                 discarded_at = NULL, discarded_by = NULL, discard_reason = NULL`,
           [this.workflow, work.workId, JSON.stringify(work), reason, attempts],
         );
         await c.query('COMMIT');
@@ -278,8 +323,9 @@ export class ExecutionStore {
 
   async listDeadLetters(options: { includeRetried: boolean; limit: number }): Promise<DeadLetterView[]> {
     const res = await this.pool.query<DeadLetterRow>(
-      `SELECT work_id, work, reason, attempts, dead_lettered_at, retried_at, retries FROM workflow_dead_letter
-        WHERE workflow = $1 AND ($2 OR retried_at IS NULL)
+      `SELECT work_id, work, reason, attempts, dead_lettered_at, retried_at, retries, discarded_at, discarded_by, discard_reason
+         FROM workflow_dead_letter
+        WHERE workflow = $1 AND ($2 OR (retried_at IS NULL AND discarded_at IS NULL))
         ORDER BY dead_lettered_at LIMIT $3`,
       [this.workflow, options.includeRetried, options.limit],
     );
@@ -294,6 +340,9 @@ export class ExecutionStore {
       deadLetteredAt: r.dead_lettered_at.toISOString(),
       retriedAt: r.retried_at ? r.retried_at.toISOString() : null,
       retries: r.retries,
+      discarded: r.discarded_at
+        ? { at: r.discarded_at.toISOString(), actor: r.discarded_by ?? '', reason: r.discard_reason ?? '' }
+        : null,
     }));
   }
 
@@ -301,11 +350,65 @@ export class ExecutionStore {
   async openDeadLetterWork(workId: string | undefined): Promise<unknown[]> {
     const res = await this.pool.query<{ work: unknown }>(
       `SELECT work FROM workflow_dead_letter
-        WHERE workflow = $1 AND retried_at IS NULL AND ($2::uuid IS NULL OR work_id = $2::uuid)
+        WHERE workflow = $1 AND retried_at IS NULL AND discarded_at IS NULL AND ($2::uuid IS NULL OR work_id = $2::uuid)
         ORDER BY dead_lettered_at`,
       [this.workflow, workId ?? null],
     );
     return res.rows.map((r) => r.work);
+  }
+
+  /** The stored work item of a dead letter, open or closed (undefined: never dead-lettered). */
+  async deadLetterWork(workId: string): Promise<{ work: unknown; open: boolean } | undefined> {
+    const res = await this.pool.query<{ work: unknown; open: boolean }>(
+      `SELECT work, (retried_at IS NULL AND discarded_at IS NULL) AS open FROM workflow_dead_letter
+        WHERE workflow = $1 AND work_id = $2`,
+      [this.workflow, workId],
+    );
+    return res.rows[0];
+  }
+
+  /** Closes an open dead letter without running it; returns its work item, or undefined if none was open. */
+  async discardDeadLetter(
+    workId: string,
+    note: { actor: string; reason: string },
+  ): Promise<{ work: unknown; attempts: number; discardedAt: Date } | undefined> {
+    const res = await this.pool.query<{ work: unknown; attempts: number; discarded_at: Date }>(
+      `UPDATE workflow_dead_letter SET discarded_at = now(), discarded_by = $3, discard_reason = $4
+        WHERE workflow = $1 AND work_id = $2 AND retried_at IS NULL AND discarded_at IS NULL
+        RETURNING work, attempts, discarded_at`,
+      [this.workflow, workId, note.actor, note.reason],
+    );
+    const row = res.rows[0];
+    return row ? { work: row.work, attempts: row.attempts, discardedAt: row.discarded_at } : undefined;
+  }
+
+  /**
+   * What needs an operator: open dead letters (with the work's patch name), executions waiting
+   * for a redelivery after a failed attempt, and executions running longer than `stuckAfterMs`
+   * or whose lease ran out. Oldest first.
+   */
+  async attention(stuckAfterMs: number, limit: number): Promise<AttentionRow[]> {
+    const res = await this.pool.query<AttentionRow>(
+      `SELECT * FROM (
+         SELECT 'dead_letter' AS kind, work_id AS "workId", (work->'patch'->>'id')::uuid AS "patchId",
+                work->'patch'->>'name' AS "patchName", work->'transition'->>'action' AS action, reason,
+                dead_lettered_at AS since
+           FROM workflow_dead_letter WHERE workflow = $1 AND retried_at IS NULL AND discarded_at IS NULL
+         UNION ALL
+         SELECT 'failed', work_id, patch_id, NULL, action, COALESCE(last_error, 'failed; waiting for a redelivery'), updated_at
+           FROM workflow_execution WHERE workflow = $1 AND status = 'retrying'
+         UNION ALL
+         SELECT 'stuck', work_id, patch_id, NULL, action,
+                CASE WHEN lease_until < now() THEN 'running, but its lease ran out (the process holding it stopped)'
+                     ELSE 'running for longer than ' || round($2::numeric / 60000, 1) || ' min' END,
+                updated_at
+           FROM workflow_execution
+          WHERE workflow = $1 AND status = 'running'
+            AND (lease_until < now() OR updated_at < now() - make_interval(secs => $2::double precision / 1000))
+       ) a ORDER BY since LIMIT $3`,
+      [this.workflow, stuckAfterMs, limit],
+    );
+    return res.rows;
   }
 
   async markDeadLetterRetried(workId: string): Promise<void> {
@@ -325,7 +428,9 @@ export class ExecutionStore {
   /** The execution row, for tests and operators. */
   async get(workId: string): Promise<ExecutionRow | undefined> {
     const res = await this.pool.query<ExecutionRow>(
-      `SELECT work_id AS "workId", status, attempts, last_error AS "lastError", external_ref AS "externalRef"
+      `SELECT work_id AS "workId", status, attempts, last_error AS "lastError", external_ref AS "externalRef",
+              work_seq::float8 AS "workSeq", lease_until AS "leaseUntil", operator_actor AS "operatorActor",
+              operator_reason AS "operatorReason"
          FROM workflow_execution WHERE workflow = $1 AND work_id = $2`,
       [this.workflow, workId],
     );
@@ -343,6 +448,21 @@ export interface ExecutionRow {
   attempts: number;
   lastError: string | null;
   externalRef: ExternalRef;
+  /** Where the work item sits in the work stream (null: delivered before this was recorded, or never delivered). */
+  workSeq: number | null;
+  leaseUntil: Date | null;
+  operatorActor: string | null;
+  operatorReason: string | null;
+}
+
+export interface AttentionRow {
+  kind: 'dead_letter' | 'failed' | 'stuck';
+  workId: string;
+  patchId: string;
+  patchName: string | null;
+  action: string;
+  reason: string;
+  since: Date;
 }
 
 interface DeadLetterRow {
@@ -353,4 +473,7 @@ interface DeadLetterRow {
   dead_lettered_at: Date;
   retried_at: Date | null;
   retries: number;
+  discarded_at: Date | null;
+  discarded_by: string | null;
+  discard_reason: string | null;
 }

@@ -17,6 +17,7 @@ import { ActionLogger, type EventSink } from './action-logger.js';
 import { errorMessage, TransientError } from './errors.js';
 import { failureKind, type RetryPolicy } from './retry-policy.js';
 import type { ExecutionStore } from './execution-store.js';
+import { OperatorRepair } from './operator-repair.js';
 import { NoOpWorkflowService, type WorkflowHandlers, type WorkflowResult } from './workflow-service.js';
 
 export interface WorkflowRuntimeOptions {
@@ -36,13 +37,26 @@ export interface WorkflowRuntimeOptions {
 }
 
 /** How one run of one work item ended, and so how its message is settled. */
-type RunOutcome =
+export type RunOutcome =
   | { kind: 'succeeded' }
   | { kind: 'skipped'; reason: string }
   | { kind: 'already_succeeded' }
   | { kind: 'busy'; retryInMs: number }
   | { kind: 'retry'; delayMs: number; error: string }
   | { kind: 'dead_lettered'; reason: string };
+
+/** How to run one work item: from a delivery, or by an operator (retry, replay, forced replay). */
+export interface RunOptions {
+  /** A transient failure dead-letters the work instead of asking for a redelivery. */
+  finalAttempt: boolean;
+  working: () => void;
+  /** The work item's sequence in the work stream, recorded on the execution for replays by work id. */
+  workSeq?: number | null;
+  /** An operator's forced run: a new attempt even if it succeeded, recorded with who and why. */
+  force?: { actor: string; reason: string };
+  /** An operator's retry with who and why (recorded on the execution and as a step). */
+  retriedBy?: { actor: string; reason: string };
+}
 
 /**
  * Runs one workflow: a durable pull consumer on the work stream (shared by every instance of
@@ -86,6 +100,19 @@ export class WorkflowRuntime {
     const ops = workflowOpsEndpoints(workflow);
     bus.serve(ops.listDeadLetters, (req) => this.o.store.listDeadLetters(req).then((items) => ({ items })));
     bus.serve(ops.retryDeadLetters, (req) => this.retryDeadLetters(req.workId).then((outcomes) => ({ outcomes })));
+    const repair = new OperatorRepair({
+      bus,
+      workflow,
+      handlers: this.o.handlers,
+      store: this.o.store,
+      logger,
+      events: () => this.eventSink(),
+      run: (work, opts) => this.run(work, opts),
+    });
+    bus.serve(ops.replay, (req) => repair.replay(req));
+    bus.serve(ops.retryExecution, (req) => repair.retryExecution(req));
+    bus.serve(ops.discardDeadLetter, (req) => repair.discardDeadLetter(req));
+    bus.serve(ops.attention, (req) => repair.attention(req));
     // The policy sets the ack wait (= lease) and a max_deliver above its attempts: JetStream drops a
     // message silently after max_deliver, so the runtime dead-letters it on its last attempt first.
     const consumer = this.o.retry.consumer(bus.topology.workflowConsumer(workflow));
@@ -142,7 +169,11 @@ export class WorkflowRuntime {
     const maxWaitMs = Math.min(5000, this.o.retry.heartbeatMs);
     for (let waitMs = Math.min(250, maxWaitMs); ; waitMs = Math.min(waitMs * 2, maxWaitMs)) {
       try {
-        return await this.run(work, { finalAttempt: this.o.retry.isFinalDelivery(d.deliveryCount), working: d.working });
+        return await this.run(work, {
+          finalAttempt: this.o.retry.isFinalDelivery(d.deliveryCount),
+          working: d.working,
+          workSeq: d.streamSeq,
+        });
       } catch (err) {
         if (!isDatabaseUnavailable(err) || this.shutdown.signal.aborted) throw err;
         this.o.logger.warn(
@@ -159,13 +190,15 @@ export class WorkflowRuntime {
    * One execution of `work`: claim it, run the handler with a heartbeat, record and publish
    * the outcome. `finalAttempt` turns a transient failure into a dead letter.
    */
-  private async run(work: WorkItem, opts: { finalAttempt: boolean; working: () => void }): Promise<RunOutcome> {
+  private async run(work: WorkItem, opts: RunOptions): Promise<RunOutcome> {
     const { store, workflow } = this.o;
     const events = this.eventSink();
     const handler = this.o.handlers[work.transition.action];
     if (handler instanceof NoOpWorkflowService) return { kind: 'skipped', reason: 'not routed' };
     const log = this.o.logger.child({ workflow, workId: work.workId, action: work.transition.action, patchId: work.patch.id });
-    const claim = await store.claim(work, this.leaseMs);
+    const claim = opts.force
+      ? await store.forceClaim(work, this.leaseMs, opts.force, opts.workSeq ?? null)
+      : await store.claim(work, this.leaseMs, opts.workSeq ?? null);
     if (claim.kind === 'busy') {
       log.info({ retryInMs: claim.retryInMs }, 'execution is running elsewhere; retrying later');
       return { kind: 'busy', retryInMs: claim.retryInMs };
@@ -179,6 +212,18 @@ export class WorkflowRuntime {
     const attempt = claim.attempt;
     this.stats.executed++;
     const logger = new ActionLogger(events, workflow, work, attempt, log);
+    if (opts.force) {
+      const { actor, reason } = opts.force;
+      await logger.step('operator', `replay forced by ${actor}: ${reason}`, {
+        actor,
+        reason,
+        previousExternalRef: 'previousExternalRef' in claim ? claim.previousExternalRef : {},
+      });
+    } else if (opts.retriedBy) {
+      const { actor, reason } = opts.retriedBy;
+      await store.recordOperator(work.workId, opts.retriedBy);
+      await logger.step('operator', `retried by ${actor}: ${reason}`, { actor, reason });
+    }
     // Not confirmed: the handler need not wait a round trip for a progress event, and the stream
     // is not asked to ack it (one message less each way). Publishes leave in order on one
     // connection, so `running` still lands before the steps and the outcome; if it is lost, the
@@ -197,7 +242,7 @@ export class WorkflowRuntime {
         signal: this.shutdown.signal,
         execution: {
           attempt,
-          externalRef: claim.externalRef,
+          externalRef: 'externalRef' in claim ? claim.externalRef : {},
           recordExternalRef: (ref) => store.recordExternalRef(work.workId, ref),
         },
       });

@@ -68,6 +68,9 @@ async function schemaDiff(url: string): Promise<string> {
   }
 }
 
+/** Every migration, in order (`schema/workflow-orm.ts`). */
+const ALL_MIGRATIONS = ['Migration0001ExecutionTables', 'Migration0002OperatorRepair'];
+
 describe('workflow database schema (MikroORM migrations)', () => {
   const dbs: TestDatabase[] = [];
   const fresh = async (label: string) => {
@@ -81,23 +84,24 @@ describe('workflow database schema (MikroORM migrations)', () => {
 
   it('migrates an empty database to exactly the entities: the schema diff is empty, and a rerun applies nothing', async () => {
     const db = await fresh('wf_schema_new');
-    expect(await migrateWorkflowDatabase(db.url)).toEqual(['Migration0001ExecutionTables']);
+    expect(await migrateWorkflowDatabase(db.url)).toEqual(ALL_MIGRATIONS);
     expect(await schemaDiff(db.url)).toBe('');
     expect(await migrateWorkflowDatabase(db.url)).toEqual([]);
   });
 
-  it('gives the same tables, constraints and indexes as the legacy DDL', async () => {
+  it('gives the same tables, constraints and indexes from empty as from the legacy DDL', async () => {
     const migrated = await fresh('wf_schema_mig');
     await migrateWorkflowDatabase(migrated.url);
     const legacy = await fresh('wf_schema_leg');
     const pool = testPool(legacy.url);
     await pool.query(LEGACY_DDL);
     await pool.end();
+    await migrateWorkflowDatabase(legacy.url);
     expect(await describeSchema(migrated.url)).toEqual(await describeSchema(legacy.url));
     // The partial index is compared by name only by MikroORM's diff: pin its definition here.
     const { indexes } = (await describeSchema(migrated.url)) as { indexes: { indexname: string; indexdef: string }[] };
     expect(indexes.find((i) => i.indexname === 'workflow_dead_letter_open')?.indexdef).toBe(
-      'CREATE INDEX workflow_dead_letter_open ON public.workflow_dead_letter USING btree (workflow, dead_lettered_at) WHERE (retried_at IS NULL)',
+      'CREATE INDEX workflow_dead_letter_open ON public.workflow_dead_letter USING btree (workflow, dead_lettered_at) WHERE ((retried_at IS NULL) AND (discarded_at IS NULL))',
     );
   });
 
@@ -111,12 +115,12 @@ describe('workflow database schema (MikroORM migrations)', () => {
          VALUES ('gitlab', gen_random_uuid(), 'markActive', gen_random_uuid(), 'succeeded', 1, '{"pipelineId": 7}')`,
       );
       const store = await ExecutionStore.open(db.url, 'gitlab', 1);
-      expect(store.appliedMigrations).toEqual(['Migration0001ExecutionTables']);
+      expect(store.appliedMigrations).toEqual(ALL_MIGRATIONS);
       await store.close();
       const rows = await pool.query('SELECT status, external_ref FROM workflow_execution');
       expect(rows.rows).toEqual([{ status: 'succeeded', external_ref: { pipelineId: 7 } }]);
       const recorded = await pool.query('SELECT name FROM workflow_migrations');
-      expect(recorded.rows.map((r: { name: string }) => r.name)).toEqual(['Migration0001ExecutionTables']);
+      expect(recorded.rows.map((r: { name: string }) => r.name)).toEqual(ALL_MIGRATIONS);
     } finally {
       await pool.end();
     }
@@ -126,7 +130,7 @@ describe('workflow database schema (MikroORM migrations)', () => {
   it('four services starting together on one database: one migrates, the others find nothing to do', async () => {
     const db = await fresh('wf_schema_race');
     const results = await Promise.all(Array.from({ length: 4 }, () => migrateWorkflowDatabase(db.url)));
-    expect(results.flat()).toEqual(['Migration0001ExecutionTables']);
+    expect(results.flat()).toEqual(ALL_MIGRATIONS);
     expect(await schemaDiff(db.url)).toBe('');
   });
 

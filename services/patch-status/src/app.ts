@@ -6,6 +6,7 @@ import { databaseName, ensureDatabase } from '@patchflow/db';
 import { createLogger, type Logger } from '@patchflow/log';
 import { PatchStatusEnv } from './env.js';
 import { serveEndpoints } from './endpoints.js';
+import { serveOutboxOps } from './ops-outbox.js';
 import { initOrm, migrateAs } from './orm.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { OutboxRelay } from './outbox-relay.js';
@@ -90,6 +91,7 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
     batchSize: env.OUTBOX_RELAY_BATCH,
   });
   serveEndpoints(bus, service);
+  serveOutboxOps(bus, relay, pool, env.OUTBOX_RELAY_BATCH, logger);
   relay.start();
   logger.info({ namespace: env.BUS_NAMESPACE || '(none)' }, 'patch-status ready');
 

@@ -13,6 +13,10 @@ export interface WorkflowDeadLetter {
   /** Set when an operator retry succeeded: the dead letter is closed. */
   retriedAt: Date | null;
   retries: number & Opt;
+  /** Set when an operator closed it without running it (`discardedBy`, `discardReason` say who and why). */
+  discardedAt: Date | null;
+  discardedBy: string | null;
+  discardReason: string | null;
 }
 
 export const WorkflowDeadLetterSchema = new EntitySchema<WorkflowDeadLetter>({
@@ -20,10 +24,10 @@ export const WorkflowDeadLetterSchema = new EntitySchema<WorkflowDeadLetter>({
   tableName: 'workflow_dead_letter',
   indexes: [
     {
-      // Only open dead letters are listed: a partial index keeps it to those.
+      // Only open dead letters (neither retried nor discarded) are listed: a partial index keeps it to those.
       name: 'workflow_dead_letter_open',
       expression:
-        'CREATE INDEX IF NOT EXISTS workflow_dead_letter_open ON workflow_dead_letter (workflow, dead_lettered_at) WHERE retried_at IS NULL',
+        'CREATE INDEX IF NOT EXISTS workflow_dead_letter_open ON workflow_dead_letter (workflow, dead_lettered_at) WHERE retried_at IS NULL AND discarded_at IS NULL',
     },
   ],
   properties: {
@@ -35,5 +39,8 @@ export const WorkflowDeadLetterSchema = new EntitySchema<WorkflowDeadLetter>({
     deadLetteredAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
     retriedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
     retries: { type: 'integer', default: 0 },
+    discardedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    discardedBy: { type: 'text', nullable: true },
+    discardReason: { type: 'text', nullable: true },
   },
 });

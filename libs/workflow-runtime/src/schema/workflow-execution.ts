@@ -26,6 +26,11 @@ export interface WorkflowExecution {
   leaseUntil: Date | null;
   createdAt: Date & Opt;
   updatedAt: Date & Opt;
+  /** The work item's sequence in the work stream (set on delivery): a replay by work id reads it from there. */
+  workSeq: string | null;
+  /** The operator who last forced or retried this execution by hand, and why (also a step in the history). */
+  operatorActor: string | null;
+  operatorReason: string | null;
 }
 
 export const WorkflowExecutionSchema = new EntitySchema<WorkflowExecution>({
@@ -44,5 +49,8 @@ export const WorkflowExecutionSchema = new EntitySchema<WorkflowExecution>({
     leaseUntil: { type: 'Date', columnType: 'timestamptz', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
     updatedAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
+    workSeq: { type: 'bigint', nullable: true },
+    operatorActor: { type: 'text', nullable: true },
+    operatorReason: { type: 'text', nullable: true },
   },
 });

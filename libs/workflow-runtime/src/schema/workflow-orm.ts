@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
 import { Migration0001ExecutionTables } from './migration-0001-execution-tables.js';
+import { Migration0002OperatorRepair } from './migration-0002-operator-repair.js';
 import { WorkflowDeadLetterSchema } from './workflow-dead-letter.js';
 import { WorkflowExecutionSchema } from './workflow-execution.js';
 
@@ -12,7 +13,10 @@ export const workflowEntities = [WorkflowExecutionSchema, WorkflowDeadLetterSche
  * Add the next migration here; `test/workflow-schema.test.ts` fails until the entities and the
  * migrations agree.
  */
-const migrationsList = [{ name: 'Migration0001ExecutionTables', class: Migration0001ExecutionTables }];
+const migrationsList = [
+  { name: 'Migration0001ExecutionTables', class: Migration0001ExecutionTables },
+  { name: 'Migration0002OperatorRepair', class: Migration0002OperatorRepair },
+];
 
 /**
  * The key every version of the workflow services takes before touching the schema; the code
