@@ -19,8 +19,11 @@ export const PatchView = z.object({
   jiraKey: text().nullable(),
   gitRef: text().nullable(),
   predecessorId: Uuid.nullable(),
-  /** The actor who created it (the successor workflow's actor for a successor). */
-  createdBy: text(),
+  /**
+   * The actor who created it (the successor workflow's actor for a successor). Work items
+   * published before it existed (still in the work stream) carry none: read as ''.
+   */
+  createdBy: text().default(''),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });

@@ -18,6 +18,7 @@ export function buildWorkItem(action: ActionName, patch: Partial<PatchView> = {}
     jiraKey: null,
     gitRef: null,
     predecessorId: null,
+    createdBy: actor,
     createdAt: now,
     updatedAt: now,
     ...patch,

@@ -36,7 +36,14 @@ export async function startLiveConsumers(
   const defs = bus.topology.actionLogConsumers();
   const announce = (changes: ProjectionChange[]) => {
     for (const change of coalescePings(changes)) {
-      const ping: ActionLogUpdated = change;
+      const ping: ActionLogUpdated = {
+        patchId: change.patchId,
+        workId: change.workId,
+        kind: change.kind,
+        ...(change.workflow ? { workflow: change.workflow } : {}),
+        settled: change.settled,
+        effects: change.effects,
+      };
       bus.notify(bus.topology.actionLogUpdated(change.patchId), ping);
     }
   };

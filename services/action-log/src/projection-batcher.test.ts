@@ -8,10 +8,11 @@ const input = (seq: number): ProjectionInput =>
     streamSeq: seq,
     event: { kind: 'step', eventId: `e${seq}`, patchId: `p${seq % 2}`, workId: `w${seq}`, workflow: 'slack' },
   }) as unknown as ProjectionInput;
+const running = { settled: false, effects: 'running' } as const;
 const changeOf = (i: ProjectionInput): ProjectionChange =>
   i.kind === 'event'
-    ? { patchId: i.event.patchId, workId: i.event.workId, kind: 'step', workflow: 'slack' }
-    : { patchId: '', workId: '', kind: 'work' };
+    ? { patchId: i.event.patchId, workId: i.event.workId, kind: 'step', workflow: 'slack', ...running }
+    : { patchId: '', workId: '', kind: 'work', ...running };
 
 /** A fake projection recording its transactions; `fail(seqs)` says which inputs refuse to apply. */
 function fakeProjection(fail: (seqs: number[]) => Error | undefined = () => undefined) {
@@ -84,12 +85,12 @@ describe('ProjectionBatcher', () => {
 
 it('coalesces the pings of a batch to one per work item, its last execution change preferred', () => {
   const changes: ProjectionChange[] = [
-    { patchId: 'a', workId: 'w1', kind: 'step', workflow: 'successor' },
-    { patchId: 'b', workId: 'w2', kind: 'work' },
-    { patchId: 'a', workId: 'w1', kind: 'execution', workflow: 'successor' },
-    { patchId: 'b', workId: 'w2', kind: 'step', workflow: 'jira' },
-    { patchId: 'a', workId: 'w1', kind: 'execution', workflow: 'gitlab' },
-    { patchId: 'a', workId: 'w1', kind: 'step', workflow: 'gitlab' },
+    { patchId: 'a', workId: 'w1', kind: 'step', workflow: 'successor', ...running },
+    { patchId: 'b', workId: 'w2', kind: 'work', ...running },
+    { patchId: 'a', workId: 'w1', kind: 'execution', workflow: 'successor', ...running },
+    { patchId: 'b', workId: 'w2', kind: 'step', workflow: 'jira', ...running },
+    { patchId: 'a', workId: 'w1', kind: 'execution', workflow: 'gitlab', ...running },
+    { patchId: 'a', workId: 'w1', kind: 'step', workflow: 'gitlab', ...running },
   ];
   expect(coalescePings(changes)).toEqual([changes[4], changes[1]]);
 });

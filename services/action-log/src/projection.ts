@@ -1,4 +1,13 @@
-import type { ExecutionEvent, StepEvent, WorkflowEvent, WorkflowName, WorkItem } from '@patchflow/contracts';
+import {
+  settlementOf,
+  type EffectState,
+  type ExecutionEvent,
+  type ExecutionViewStatus,
+  type StepEvent,
+  type WorkflowEvent,
+  type WorkflowName,
+  type WorkItem,
+} from '@patchflow/contracts';
 import { foldExecution, type ExecutionFact } from './execution-fold.js';
 import type { ActionLogOrm } from './orm.js';
 
@@ -8,6 +17,9 @@ export interface ProjectionChange {
   workId: string;
   kind: 'work' | 'step' | 'execution';
   workflow?: WorkflowName;
+  /** The work item's settlement as this batch left it (settlementOf over its executions). */
+  settled: boolean;
+  effects: EffectState;
 }
 
 /** One message to project, already checked against its contract. */
@@ -68,7 +80,7 @@ export class Projection {
 // Rows travel as one JSON document per statement (`jsonb_to_recordset`), inlined as a string
 // literal: the multi-statement (simple) protocol takes no parameters. An escape string (E'…')
 // with backslashes and quotes doubled reads back exactly, whatever standard_conforming_strings says.
-const literal = (records: object[]) => `E'${JSON.stringify(records).replace(/\\/g, '\\\\').replace(/'/g, "''")}'::jsonb`;
+const literal = (records: unknown[]) => `E'${JSON.stringify(records).replace(/\\/g, '\\\\').replace(/'/g, "''")}'::jsonb`;
 
 const sql = {
   insertWork: (
@@ -116,6 +128,15 @@ const sql = {
     from jsonb_to_recordset(${rows}) u(w uuid, f varchar, status varchar, attempts int, last_error text, will_retry bool, dead_lettered bool,
       started_at timestamptz, finished_at timestamptz)
     where x.work_id = u.w and x.workflow = u.f`,
+  // The executions of the batch's work items, for the pings' settlement: right after the commit,
+  // in the same round trip (no extra one). Two batches committing together may each miss the
+  // other's change, but the later of the two reads sees both: one of their pings says settled.
+  readSettlement: (
+    ids: string,
+  ) => `select x.work_id, x.workflow, x.status, x.will_retry, (extract(epoch from x.finished_at) * 1000)::float8 as finished_ms,
+      w.work_id is not null as known
+    from action_log_execution x join jsonb_array_elements_text(${ids}) k(w) on x.work_id = k.w::uuid
+    left join action_log_work w on w.work_id = x.work_id`,
 } as const;
 
 type Row = Record<string, unknown>;
@@ -172,8 +193,9 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
     (k) => execKey(k.w, k.f),
   );
 
+  const workIds = [...new Set([...works.map((w) => w.item.workId), ...events.map((e) => e.workId)])];
   const statements = ['begin'];
-  const at: Partial<Record<'work' | 'step' | 'execution' | 'facts', number>> = {};
+  const at: Partial<Record<'work' | 'step' | 'execution' | 'facts' | 'settlement', number>> = {};
   const add = (key: keyof typeof at | undefined, statement: string) => {
     if (key) at[key] = statements.length;
     statements.push(statement);
@@ -246,27 +268,65 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
     add('facts', sql.readFacts(keys));
   } else {
     add(undefined, 'commit');
+    add('settlement', sql.readSettlement(literal(workIds)));
   }
   const results = await script(client, statements);
   const rowsOf = (key: keyof typeof at) => (at[key] === undefined ? [] : (results[at[key]] ?? []));
 
+  let settlementRows = rowsOf('settlement');
   if (touched.length > 0) {
     const summaries = refold(touched, rowsOf('facts'));
-    await script(client, [sql.updateExecutions(literal(summaries)), 'commit']);
+    const [, , settlement] = await script(client, [
+      sql.updateExecutions(literal(summaries)),
+      'commit',
+      sql.readSettlement(literal(workIds)),
+    ]);
+    settlementRows = settlement ?? [];
   }
+  const settlement = settlements(settlementRows);
+  const settle = (workId: string) => settlement.get(workId) ?? { settled: false, effects: 'running' as const };
 
   const insertedWork = new Set(rowsOf('work').map((r) => r.work_id as string));
   const insertedEvents = new Set([...rowsOf('step'), ...rowsOf('execution')].map((r) => r.event_id as string));
   return inputs.map((i): ProjectionChange | undefined => {
     if (i.kind === 'work') {
       // Only the first copy of a work item in the batch reports the change.
-      return insertedWork.delete(i.item.workId) ? { patchId: i.item.patch.id, workId: i.item.workId, kind: 'work' } : undefined;
+      return insertedWork.delete(i.item.workId)
+        ? { patchId: i.item.patch.id, workId: i.item.workId, kind: 'work', ...settle(i.item.workId) }
+        : undefined;
     }
     const e = i.event;
     return insertedEvents.delete(e.eventId)
-      ? { patchId: e.patchId, workId: e.workId, kind: e.kind, workflow: e.workflow }
+      ? { patchId: e.patchId, workId: e.workId, kind: e.kind, workflow: e.workflow, ...settle(e.workId) }
       : undefined;
   });
+}
+
+/**
+ * Each work item's settlement from the rows of readSettlement. A work item whose own message has
+ * not arrived (its events overtook it) is not settled: its routed workflows are unknown yet.
+ */
+function settlements(rows: Row[]): Map<string, { settled: boolean; effects: EffectState }> {
+  const byWork = new Map<string, Row[]>();
+  for (const row of rows) byWork.set(row.work_id as string, [...(byWork.get(row.work_id as string) ?? []), row]);
+  const out = new Map<string, { settled: boolean; effects: EffectState }>();
+  for (const [workId, list] of byWork) {
+    if (!list.some((r) => r.known === true)) {
+      out.set(workId, { settled: false, effects: 'running' });
+      continue;
+    }
+    const s = settlementOf(
+      list.map((r) => ({
+        workflow: r.workflow as WorkflowName,
+        status: r.status as ExecutionViewStatus,
+        willRetry: r.will_retry as boolean,
+        finishedAt: r.finished_ms === null ? null : new Date(Number(r.finished_ms)).toISOString(),
+      })),
+      null,
+    );
+    out.set(workId, { settled: s.settled, effects: s.effects });
+  }
+  return out;
 }
 
 /**

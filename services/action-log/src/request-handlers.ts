@@ -7,6 +7,8 @@ import type { HistoryQueries } from './history-queries.js';
 export function serveQueries(bus: Bus, queries: HistoryQueries): void {
   bus.serve(actionLogEndpoints.history, (r) => unlessDatabaseGone(() => queries.history(r.patchId, r.limit, r.cursor)));
   bus.serve(actionLogEndpoints.work, (r) => unlessDatabaseGone(async () => ({ work: await queries.work(r.workId) })));
+  bus.serve(actionLogEndpoints.failureCounts, (r) => unlessDatabaseGone(() => queries.failureCounts(r.patchIds)));
+  bus.serve(actionLogEndpoints.failingPatches, (r) => unlessDatabaseGone(() => queries.failingPatches(r.limit)));
 }
 
 /** Postgres restarting or dropping connections is `unavailable` to the caller (HTTP 503), not `internal`. */

@@ -42,6 +42,7 @@ export function workItem(patchId: string, action: ActionName, from: PatchStatus,
       jiraKey: 'PAY-1',
       gitRef: null,
       predecessorId: null,
+      createdBy: 'alice',
       createdAt: at,
       updatedAt: at,
     },
@@ -49,7 +50,13 @@ export function workItem(patchId: string, action: ActionName, from: PatchStatus,
   };
 }
 
-export function step(work: WorkItem, workflow: WorkflowName, subaction: string, attempt = 1): StepEvent {
+export function step(
+  work: WorkItem,
+  workflow: WorkflowName,
+  subaction: string,
+  attempt = 1,
+  metadata: Record<string, unknown> = { attempt },
+): StepEvent {
   return {
     kind: 'step',
     eventId: randomUUID(),
@@ -61,7 +68,7 @@ export function step(work: WorkItem, workflow: WorkflowName, subaction: string, 
     at: nextTime(),
     subactionType: `patch.workflow.${work.transition.action}.${subaction}`,
     message: `${workflow} did ${subaction}`,
-    metadata: { attempt },
+    metadata,
   };
 }
 
