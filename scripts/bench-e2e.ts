@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { percentile } from './bench-kit.js';
 import { closedLoop, openLoop } from './bench/load.js';
 import { HELP, parseBenchOptions, type SystemName } from './bench/options.js';
@@ -27,7 +28,10 @@ const say = (line: string) => process.stderr.write(`bench:e2e: ${line}\n`);
 async function startSystem(name: SystemName): Promise<BenchSystem> {
   switch (name) {
     case 'patchflow':
-      return (await import('./bench/patchflow-system.js')).PatchflowSystem.start();
+      return (await import('./bench/patchflow-system.js')).PatchflowSystem.start({
+        fromDist: options.dist,
+        ...(options.profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profDir)}`] } : {}),
+      });
     case 'pgboss':
       return (await import('./bench/pgboss-system.js')).PgBossSystem.start();
     case 'bullmq':
@@ -67,7 +71,8 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     `Machine: ${cpus().length} CPUs (${cpu}), Node ${process.version}; load average (1/5/15 min) at start ${load.map((l) => l.toFixed(2)).join(' ')}, ` +
       `at the end ${loadavg()
         .map((l) => l.toFixed(2))
-        .join(' ')}. Patchflow ran from the working tree at ${revision()}. ` +
+        .join(' ')}. Patchflow ran from the working tree at ${revision()}, ` +
+      `${options.dist ? 'its services from dist/ with plain node (as production)' : 'its services from source through tsx (as npm start)'}. ` +
       `A shared machine: other work ran too, so compare rows of one run, not runs. Action: startDeployment on active patches (4 routed workflows); ` +
       `closed loop ${options.transitions} × ${options.rounds} round(s) at ${options.callers} callers; open loop ${options.seconds} s per rate; latencies in ms.`,
   );
@@ -146,6 +151,10 @@ async function main(): Promise<void> {
   const results = new Map<BenchSystem, Results>();
   const patches = new Map<BenchSystem, string[]>();
   try {
+    if (options.dist && options.systems.includes('patchflow')) {
+      say('building dist/ (npm run build)…');
+      execFileSync('npm', ['run', 'build'], { stdio: ['ignore', 2, 2] });
+    }
     for (const name of options.systems) {
       say(`starting ${name}…`);
       const s = await startSystem(name);

@@ -30,6 +30,9 @@ describe('npm run bench:e2e options', () => {
       'bullmq',
       '--redis-url',
       'redis://127.0.0.1:6380',
+      '--dist',
+      '--prof',
+      '/tmp/profiles',
     ]);
     expect(r).toEqual({
       options: {
@@ -40,6 +43,8 @@ describe('npm run bench:e2e options', () => {
         rounds: 2,
         systems: ['bullmq'],
         redisUrl: 'redis://127.0.0.1:6380',
+        dist: true,
+        profDir: '/tmp/profiles',
       },
     });
     expect(parseBenchOptions(['--skip-peers'])).toEqual({ options: expect.objectContaining({ systems: ['patchflow'] }) });

@@ -19,6 +19,10 @@ export interface BenchOptions {
   rounds: number;
   systems: SystemName[];
   redisUrl: string;
+  /** Run Patchflow's services from their built `dist/` with plain node (as production), not tsx. */
+  dist: boolean;
+  /** Write a `--cpu-prof` of every Patchflow service into this directory. */
+  profDir: string | undefined;
 }
 
 export const HELP = `Usage: npm run bench:e2e [-- options]
@@ -43,6 +47,9 @@ Options:
   --skip-peers      only the Patchflow row
   --redis-url URL   the Redis of the BullMQ row (default redis://127.0.0.1:6379; started
                     with redis-server when nothing answers there)
+  --dist            run Patchflow's services from dist/ with plain node, as production does
+                    (runs \`npm run build\` first); default: from source through tsx, as npm start
+  --prof DIR        write a V8 CPU profile (.cpuprofile) of every Patchflow service into DIR
   --help            this text`;
 
 const DEFAULTS: BenchOptions = {
@@ -53,6 +60,8 @@ const DEFAULTS: BenchOptions = {
   rounds: 1,
   systems: [...systemNames],
   redisUrl: 'redis://127.0.0.1:6379',
+  dist: false,
+  profDir: undefined,
 };
 
 export type ParseResult = { help: true } | { options: BenchOptions } | { error: string };
@@ -74,7 +83,11 @@ export function parseBenchOptions(argv: string[]): ParseResult {
       skipPeers = true;
       continue;
     }
-    const known = ['--transitions', '--callers', '--rates', '--seconds', '--rounds', '--only', '--redis-url'];
+    if (name === '--dist') {
+      o.dist = true;
+      continue;
+    }
+    const known = ['--transitions', '--callers', '--rates', '--seconds', '--rounds', '--only', '--redis-url', '--prof'];
     if (!known.includes(name)) return { error: `unknown option "${name}"` };
     const raw = argv[++i];
     if (raw === undefined || raw.startsWith('--')) return { error: `${name} needs a value` };
@@ -109,6 +122,9 @@ export function parseBenchOptions(argv: string[]): ParseResult {
         if (!(systemNames as readonly string[]).includes(raw))
           problem = `--only must be one of ${systemNames.join(', ')} (got "${raw}")`;
         else only = raw as SystemName;
+        break;
+      case '--prof':
+        o.profDir = raw;
         break;
       case '--redis-url':
         if (!/^redis:\/\/[^/:]+(:\d+)?\/?$/.test(raw)) problem = `--redis-url must look like redis://host:port (got "${raw}")`;

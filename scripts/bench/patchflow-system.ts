@@ -16,6 +16,7 @@ import {
   RunningSystem,
   systemServices,
   uniqueNamespace,
+  type SystemOptions,
 } from '@patchflow/testing';
 import type { Bus } from '@patchflow/bus';
 import type { ProcessGroup } from './proc.js';
@@ -66,7 +67,8 @@ export class PatchflowSystem implements BenchSystem {
     });
   }
 
-  static async start(): Promise<PatchflowSystem> {
+  /** `run`: how the service processes run (from dist/, with profiling flags). */
+  static async start(run: SystemOptions['run'] = {}): Promise<PatchflowSystem> {
     const [postgres, nats, standIns] = await Promise.all([PrivatePostgres.create(), PrivateNatsServer.start(), StandIns.start()]);
     const namespace = uniqueNamespace('benche2e');
     const bus = await connectTestBus(namespace, nats.url, 'bench-e2e');
@@ -82,6 +84,7 @@ export class PatchflowSystem implements BenchSystem {
       databases,
       // RunningSystem leaves Jira unconfigured (skipped); here it answers like the others.
       envOf: (service) => (service === 'workflow-jira' ? standIns.env : {}),
+      run,
     });
     const actionLog = new pg.Client({ connectionString: databases.actionLog });
     await actionLog.connect();

@@ -127,11 +127,20 @@ export class ServiceProcess {
   /**
    * `entry` is relative to the repository root, e.g. `services/patch-status/src/main.ts`.
    * `imports`: modules loaded before it with `node --import` (absolute paths), e.g. a fault
-   * injector from `faultInjectors`.
+   * injector from `faultInjectors`. `nodeArgs`: more node flags (e.g. `--cpu-prof`). `fromDist`:
+   * run the built `dist/main.js` next to `entry`'s `src/` with plain node, as production does
+   * (`npm run build` first).
    */
-  static start(entry: string, env: Record<string, string>, options: { imports?: string[] } = {}): ServiceProcess {
+  static start(
+    entry: string,
+    env: Record<string, string>,
+    options: { imports?: string[]; nodeArgs?: string[]; fromDist?: boolean } = {},
+  ): ServiceProcess {
     const imports = (options.imports ?? []).flatMap((path) => ['--import', pathToFileURL(path).href]);
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', ...imports, entry], {
+    const args = options.fromDist
+      ? [...(options.nodeArgs ?? []), ...imports, entry.replace(/\/src\/(.*)\.ts$/, '/dist/$1.js')]
+      : ['--conditions=development', '--import', 'tsx', ...(options.nodeArgs ?? []), ...imports, entry];
+    const child = spawn(process.execPath, args, {
       cwd: repoRoot,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

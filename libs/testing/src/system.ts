@@ -34,6 +34,8 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** Variables of one service only, e.g. its NATS credentials from `npm run nats:config`. */
   envOf?: (service: SystemService) => Record<string, string>;
+  /** How each service process runs (node flags, from `dist/`): see `ServiceProcess.start`. */
+  run?: { nodeArgs?: string[]; fromDist?: boolean };
 }
 
 export interface HttpReply {
@@ -105,7 +107,11 @@ export class RunningSystem {
       systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log'),
     ] as SystemService[][]) {
       for (const name of group)
-        processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, { ...env[name], ...options.envOf?.(name) });
+        processes[name] = ServiceProcess.start(
+          `services/${name}/src/main.ts`,
+          { ...env[name], ...options.envOf?.(name) },
+          options.run,
+        );
       await Promise.all(group.map((name) => processes[name].waitForLog(READY[name], 90_000)));
     }
     return new RunningSystem(processes, `http://127.0.0.1:${gatewayPort}`, gitlab, slack, token);
