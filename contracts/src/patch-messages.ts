@@ -142,7 +142,13 @@ export const TransitionResult = z.object({
 });
 export type TransitionResult = z.infer<typeof TransitionResult>;
 
-export const PatchHistoryRequest = z.object({ patchId: Uuid });
+/** The history of a patch, named by its id or by one of its work items (`GET /api/work/:id`). */
+export const PatchHistoryRequest = z
+  .object({ patchId: Uuid.optional(), workId: Uuid.optional() })
+  .refine((r) => (r.patchId === undefined) !== (r.workId === undefined), {
+    message: 'give either patchId or workId',
+    path: ['patchId'],
+  });
 /** Every transition of the patch, oldest first, and the patch as it is now (its owner's view: read-your-writes). */
 export const PatchHistoryResult = z.object({ patchId: Uuid, patch: PatchView, transitions: z.array(TransitionView) });
 export type PatchHistoryResult = z.infer<typeof PatchHistoryResult>;

@@ -10,7 +10,7 @@ export function serveEndpoints(bus: Bus, service: PatchStatusService): void {
   bus.serve(patchEndpoints.get, (req) => guard('get', () => service.get(req.id)));
   bus.serve(patchEndpoints.list, (req) => guard('list', () => service.list(req)));
   bus.serve(patchEndpoints.transition, (req) => guard('transition', () => service.transition(req)));
-  bus.serve(patchEndpoints.history, (req) => guard('history', () => service.history(req.patchId)));
+  bus.serve(patchEndpoints.history, (req) => guard('history', () => service.history(req)));
 }
 
 /**

@@ -9,6 +9,7 @@ import { Migration20261125000000_initial } from './migrations/Migration202611250
 import { Migration20261126000000_immutable_audit } from './migrations/Migration20261126000000_immutable_audit.js';
 import { Migration20261126010000_idempotency_scope } from './migrations/Migration20261126010000_idempotency_scope.js';
 import { Migration20261126020000_unique_product_name } from './migrations/Migration20261126020000_unique_product_name.js';
+import { Migration20261126030000_list_by_updated } from './migrations/Migration20261126030000_list_by_updated.js';
 
 /** Listed explicitly so migrations run the same from TypeScript source and from `dist/`. */
 const migrationsList = [
@@ -16,6 +17,7 @@ const migrationsList = [
   { name: 'Migration20261126000000_immutable_audit', class: Migration20261126000000_immutable_audit },
   { name: 'Migration20261126010000_idempotency_scope', class: Migration20261126010000_idempotency_scope },
   { name: 'Migration20261126020000_unique_product_name', class: Migration20261126020000_unique_product_name },
+  { name: 'Migration20261126030000_list_by_updated', class: Migration20261126030000_list_by_updated },
 ];
 
 export async function initOrm(databaseUrl: string, logger: Logger, poolSize = 10): Promise<MikroORM> {

@@ -8,12 +8,14 @@ import {
   workflowsFor,
   type CreatePatchResult,
   type GetPatchResult,
+  type ListPatchesRequest,
   type ListPatchesResult,
   type PatchHistoryResult,
   type TransitionRequest,
   type TransitionResult,
   type WorkItem,
 } from '@patchflow/contracts';
+import type { z } from 'zod';
 import type { Logger } from '@patchflow/log';
 import { PatchEntity, type Patch } from './entities/patch.js';
 import { PatchTransitionEntity } from './entities/patch-transition.js';
@@ -22,6 +24,8 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { createFingerprint, transitionFingerprint } from './request-fingerprint.js';
 import type { Loaded, TransitionStore } from './transition-store.js';
 import { toPatchView, toTransitionView } from './views.js';
+
+type ListPatchesRequestParsed = z.output<typeof ListPatchesRequest>;
 
 export interface PatchStatusPorts {
   orm: MikroORM;
@@ -168,30 +172,44 @@ export class PatchStatusService {
     };
   }
 
-  async list(req: { status?: Patch['status']; product?: string; limit: number; cursor?: string }): Promise<ListPatchesResult> {
+  /**
+   * A page of patches, newest first by `updatedAt` (default) or `createdAt`, keyset-paged on
+   * (sort key, id). `q` matches a substring of the name, case-insensitively, with `%`, `_` and `\`
+   * taken literally; `ids` restricts the rows before paging, so the cursor stays exact.
+   */
+  async list(req: ListPatchesRequestParsed): Promise<ListPatchesResult> {
     const em = this.ports.orm.em.fork();
-    const after = req.cursor ? decodeCursor(req.cursor) : undefined;
+    const key = req.sort === 'created' ? 'createdAt' : 'updatedAt';
+    const after = req.cursor ? decodeCursor(req.cursor, req.sort) : undefined;
     const rows = await em.find(
       PatchEntity,
       {
         ...(req.status ? { status: req.status } : {}),
         ...(req.product ? { product: req.product } : {}),
-        ...(after
-          ? { $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] }
-          : {}),
+        ...(req.q ? { name: { $ilike: `%${req.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } } : {}),
+        ...(req.ids ? { id: { $in: req.ids } } : {}),
+        ...(after ? { $or: [{ [key]: { $lt: after.key } }, { [key]: after.key, id: { $lt: after.id } }] } : {}),
       },
-      { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: req.limit + 1 },
+      { orderBy: [{ [key]: 'desc' }, { id: 'desc' }], limit: req.limit + 1 },
     );
     const page = rows.slice(0, req.limit);
     const last = page[page.length - 1];
     return {
       items: page.map(toPatchView),
-      nextCursor: rows.length > req.limit && last ? encodeCursor(last) : null,
+      nextCursor: rows.length > req.limit && last ? encodeCursor(req.sort, last[key], last.id) : null,
     };
   }
 
-  async history(patchId: string): Promise<PatchHistoryResult> {
+  /** Every transition of the patch `patchId`, or of the patch the work item `workId` belongs to. */
+  async history(req: { patchId?: string; workId?: string }): Promise<PatchHistoryResult> {
     const em = this.ports.orm.em.fork();
+    let patchId = req.patchId;
+    if (req.workId) {
+      const work = await em.findOne(PatchTransitionWorkEntity, { id: req.workId }, { fields: ['patchId'] });
+      if (!work) throw new ContractError('not_found', `work item ${req.workId} does not exist`, { workId: req.workId });
+      patchId = work.patchId;
+    }
+    if (!patchId) throw ContractError.validation([{ path: 'patchId', message: 'give either patchId or workId' }]);
     const patch = await em.findOne(PatchEntity, { id: patchId });
     if (!patch) throw notFound(patchId);
     const transitions = await em.find(PatchTransitionEntity, { patchId }, { orderBy: { patchVersion: 'asc' } });

@@ -82,7 +82,7 @@ describe('malformed and schema-invalid requests', () => {
 });
 
 describe('listing', () => {
-  it('filters by status and product and pages with a cursor, newest first', async () => {
+  it('filters by status and product and pages with a cursor, newest created first (sort=created)', async () => {
     const made = [];
     for (let i = 0; i < 7; i++) made.push(await h.createPatch({ product: 'listing', name: `2027.1.${i}` }));
     await h.transition(made[0]!.id, 'markActive');
@@ -90,7 +90,12 @@ describe('listing', () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await h.client.call(patchEndpoints.list, { product: 'listing', limit: 3, ...(cursor ? { cursor } : {}) });
+      const page = await h.client.call(patchEndpoints.list, {
+        product: 'listing',
+        sort: 'created',
+        limit: 3,
+        ...(cursor ? { cursor } : {}),
+      });
       expect(page.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.items.map((p) => p.name));
       cursor = page.nextCursor ?? undefined;

@@ -68,6 +68,7 @@ describe('the entities match the migrated schema', () => {
       'patch_list',
       'patch_list_product',
       'patch_list_status',
+      'patch_list_updated',
       'patch_one_successor',
       'patch_product_name',
       'patch_transition_work_unpublished',
@@ -122,6 +123,7 @@ describe('migrating', () => {
         'Migration20261126000000_immutable_audit',
         'Migration20261126010000_idempotency_scope',
         'Migration20261126020000_unique_product_name',
+        'Migration20261126030000_list_by_updated',
       ]);
     } finally {
       await Promise.all(orms.map((o) => o.close()));

@@ -123,7 +123,10 @@ describe('migrating a database that holds duplicates', () => {
       expect(idx.rowCount).toBe(0);
       expect((await sql.query('SELECT count(*)::int AS n FROM patch')).rows[0]).toEqual({ n: 3 });
       await sql.query(`UPDATE patch SET name = name || '-dup' WHERE id = '00000000-0000-4000-8000-000000000002'`);
-      expect(await migrate(orm)).toEqual(['Migration20261126020000_unique_product_name']);
+      expect(await migrate(orm)).toEqual([
+        'Migration20261126020000_unique_product_name',
+        'Migration20261126030000_list_by_updated',
+      ]);
     } finally {
       await sql.end();
       await orm.close();

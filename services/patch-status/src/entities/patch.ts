@@ -38,6 +38,8 @@ export const PatchEntity = new EntitySchema<Patch>({
   indexes: [
     // Listing pages newest first, optionally filtered by status or product (keyset pagination).
     { name: 'patch_list', expression: 'CREATE INDEX patch_list ON patch (created_at DESC, id DESC)' },
+    // … by the last change (the list's default `sort=updated`).
+    { name: 'patch_list_updated', expression: 'CREATE INDEX patch_list_updated ON patch (updated_at DESC, id DESC)' },
     {
       name: 'patch_list_status',
       expression: 'CREATE INDEX patch_list_status ON patch (status, created_at DESC, id DESC)',
