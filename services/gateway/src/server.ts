@@ -9,6 +9,7 @@ import { serverTimeouts, type HttpLimits } from './http-limits.js';
 import type { LiveUpdates } from './live-updates.js';
 import { liveRoutes } from './routes/live-routes.js';
 import { metaRoutes } from './routes/meta-routes.js';
+import { opsRoutes } from './routes/ops-routes.js';
 import { patchRoutes } from './routes/patch-routes.js';
 import { uiRoutes } from './routes/ui-routes.js';
 import type { ServiceClient } from './service-client.js';
@@ -117,6 +118,7 @@ export async function buildServer({ services, tokens, live, logger, limits }: Se
   patchRoutes(app, services);
   liveRoutes(app, services, live);
   metaRoutes(app, services);
+  opsRoutes(app, services);
   uiRoutes(app);
   return app;
 }
