@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { z } from 'zod';
+import { gauge } from '@patchflow/config';
 import { ContractError, type ConsumerDefinition } from '@patchflow/contracts';
 import type { Bus } from './bus.js';
 import { decodeWith } from './codec.js';
@@ -45,6 +46,17 @@ export interface ConsumeOptions<S extends z.ZodType> {
   /** Messages handled at once by this process. */
   concurrency?: number;
 }
+
+/**
+ * How far each durable consumer is behind, as of the last message this process pulled: the
+ * `pending` that JetStream puts in every delivery's reply subject (no extra request). Stale while
+ * nothing arrives; `patchctl status` asks the server for the current count.
+ */
+const consumerPending = gauge({
+  name: 'consumer_pending_messages',
+  help: 'Messages of the stream not yet delivered to this durable consumer, as of the last message pulled',
+  labelNames: ['consumer'],
+});
 
 /** Creates the durable consumer, or updates it to the definition when it exists. */
 export async function ensureConsumer(bus: Bus, def: ConsumerDefinition): Promise<void> {
@@ -111,8 +123,10 @@ export class ConsumerRunner {
     this.messages = await c.consume({ max_messages: concurrency, expires: 5000 });
     const messages = this.messages;
     this.loop = (async () => {
+    const pending = consumerPending.labels(consumer.durableName);
       for await (const m of messages) {
         if (this.stopping) {
+        pending.set(m.info.pending);
           // Pulled after stop began: hand it straight back for another instance.
           m.nak();
           continue;

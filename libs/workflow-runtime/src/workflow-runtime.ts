@@ -11,6 +11,7 @@ import {
   type WorkflowName,
 } from '@patchflow/contracts';
 import { ConfirmingStreamPublisher, ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
+import { counter, durationBuckets, histogram } from '@patchflow/config';
 import { isDatabaseUnavailable } from '@patchflow/db';
 import type { Logger } from '@patchflow/log';
 import { ActionLogger, type EventSink } from './action-logger.js';
@@ -57,6 +58,30 @@ export interface RunOptions {
   /** An operator's retry with who and why (recorded on the execution and as a step). */
   retriedBy?: { actor: string; reason: string };
 }
+
+/** Executions by how they ended (RunOutcome's kind), consumed from the stream or retried by an operator. */
+const executionsTotal = counter({
+  name: 'workflow_executions_total',
+  help: 'Work items run by a workflow, by workflow and outcome (succeeded, skipped, already_succeeded, busy, retry, dead_lettered)',
+  labelNames: ['workflow', 'outcome'],
+});
+const handlerSeconds = histogram({
+  name: 'workflow_handler_duration_seconds',
+  help: "Time a workflow's handler took for one execution (success or failure), by workflow",
+  labelNames: ['workflow'],
+  buckets: durationBuckets,
+});
+const deliveryAttempts = histogram({
+  name: 'workflow_delivery_attempts',
+  help: 'Delivery count of each work item a workflow ran (1: first delivery), by workflow',
+  labelNames: ['workflow'],
+  buckets: [1, 2, 3, 4, 5, 6, 8, 10],
+});
+const deadLettersTotal = counter({
+  name: 'workflow_dead_letters_total',
+  help: 'Work a workflow gave up on (dead-lettered), by workflow',
+  labelNames: ['workflow'],
+});
 
 /**
  * Runs one workflow: a durable pull consumer on the work stream (shared by every instance of
@@ -137,7 +162,9 @@ export class WorkflowRuntime {
       this.o.logger.debug({ workId: work.workId, action }, 'not routed to this workflow; acked');
       return { kind: 'ack' };
     }
+    deliveryAttempts.labels(this.o.workflow).observe(d.deliveryCount);
     const outcome = await this.runThroughDatabaseOutage(work, d);
+    executionsTotal.labels(this.o.workflow, outcome.kind).inc();
     switch (outcome.kind) {
       case 'succeeded':
       case 'skipped':
@@ -234,6 +261,7 @@ export class WorkflowRuntime {
       void store.renewLease(work.workId, this.leaseMs).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
     }, this.o.retry.heartbeatMs);
     let result: WorkflowResult | void;
+    const started = performance.now();
     try {
       result = await handler.execute({
         work,
@@ -250,6 +278,7 @@ export class WorkflowRuntime {
       return this.failed(work, attempt, error, opts.finalAttempt, logger, log);
     } finally {
       clearInterval(heartbeat);
+      handlerSeconds.labels(workflow).observe((performance.now() - started) / 1000);
     }
     if (result && result.status === 'skipped') {
       await logger.step('skipped', `skipped: ${result.reason}`);
@@ -317,6 +346,7 @@ export class WorkflowRuntime {
     await this.eventSink().send(streamMessages.deadLetter, deadLetter);
     await this.publishExecution(work, attempt, 'failed', { error: reason, deadLettered: true });
     this.stats.deadLettered++;
+    deadLettersTotal.labels(workflow).inc();
     log.error({ attempt, reason }, 'execution failed; dead-lettered');
     return { kind: 'dead_lettered', reason };
   }
@@ -385,6 +415,7 @@ export class WorkflowRuntime {
       const work = WorkItem.parse(raw);
       this.o.logger.info({ workId: work.workId }, 'operator retry of dead-lettered work');
       const outcome = await this.run(work, { finalAttempt: true, working: () => undefined });
+      executionsTotal.labels(this.o.workflow, outcome.kind).inc();
       if (outcome.kind === 'succeeded' || outcome.kind === 'skipped' || outcome.kind === 'already_succeeded') {
         await this.o.store.markDeadLetterRetried(work.workId);
         outcomes.push({ workId: work.workId, status: 'succeeded' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
+import { counter } from '@patchflow/config';
 import { WorkflowEvent, WorkItem, type ActionLogUpdated, type ConsumerDefinition } from '@patchflow/contracts';
 import type { PoisonGuard } from './poison-guard.js';
 import { coalescePings, ProjectionBatcher } from './projection-batcher.js';
@@ -18,6 +19,17 @@ const CONCURRENCY = 256;
  * parked (onInvalid) before the runner terminates it.
  */
 const anyJson = z.unknown();
+
+const projectedTotal = counter({
+  name: 'action_log_messages_projected_total',
+  help: 'Messages the live action-log projection applied, by stream',
+  labelNames: ['stream'],
+});
+const parkedTotal = counter({
+  name: 'action_log_messages_parked_total',
+  help: 'Messages the live action-log projection parked (could not apply; see npm run action-log:parked), by stream and reason',
+  labelNames: ['stream', 'reason'],
+});
 
 /**
  * The two durable consumers that keep the projection current: the work stream (transitions and
@@ -56,8 +68,9 @@ export async function startLiveConsumers(
     schema: S,
     what: string,
     apply: (value: z.infer<S>, seq: number) => Promise<ProjectionChange | undefined>,
-  ) =>
-    ConsumerRunner.start(bus, {
+  ) => {
+    const projected = projectedTotal.labels(consumer.stream);
+    return ConsumerRunner.start(bus, {
       consumer,
       schema: anyJson,
       concurrency: CONCURRENCY,
@@ -78,7 +91,10 @@ export async function startLiveConsumers(
         );
         switch (outcome.kind) {
           case 'applied':
+            projected.inc();
+            return { kind: 'ack' };
           case 'parked':
+            parkedTotal.labels(consumer.stream, outcome.reason).inc();
             return { kind: 'ack' };
           case 'retry':
             return { kind: 'nak', delayMs: outcome.delayMs };
@@ -91,7 +107,7 @@ export async function startLiveConsumers(
       // Not JSON at all: park it so operators see it before the runner terminates it; if parking
       // fails (Postgres down) the runner naks it and it comes back.
       onInvalid: async (info) => {
-        await guard.park(
+        const parked = await guard.park(
           {
             stream: consumer.stream,
             streamSeq: info.streamSeq,
@@ -104,8 +120,10 @@ export async function startLiveConsumers(
           info.error.message,
           info.error.code,
         );
+        if (parked.kind === 'parked') parkedTotal.labels(consumer.stream, parked.reason).inc();
       },
     });
+  };
 
   const workBatches = batcher();
   const eventBatches = batcher();

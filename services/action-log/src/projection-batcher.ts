@@ -1,3 +1,4 @@
+import { histogram } from '@patchflow/config';
 import { isDatabaseUnavailable } from '@patchflow/db';
 import type { ProjectionChange, ProjectionInput } from './projection.js';
 
@@ -14,6 +15,12 @@ export interface ProjectionBatcherOptions {
   /** Called once per committed transaction with what it changed (for the coalesced pings). */
   onApplied(changes: ProjectionChange[]): void;
 }
+
+const batchSize = histogram({
+  name: 'action_log_batch_size',
+  help: 'Messages applied together in one action-log projection transaction',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+});
 
 /**
  * Groups messages that the consumers deliver concurrently into one transaction each: a message
@@ -52,6 +59,7 @@ export class ProjectionBatcher {
   }
 
   private async execute(batch: typeof this.queue): Promise<void> {
+    batchSize.observe(batch.length);
     try {
       const changes = await this.projection.applyBatch(batch.map((b) => b.input));
       this.announce(changes);

@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { counter, durationBuckets, gauge, histogram } from '@patchflow/config';
 import type { Logger } from '@patchflow/log';
 import { registerApiDocs } from './api-docs.js';
 import { identify, requireAccess } from './auth.js';
@@ -26,6 +27,18 @@ declare module 'fastify' {
     'x-optional-body'?: boolean;
   }
 }
+
+const httpRequests = counter({
+  name: 'http_requests_total',
+  help: "Gateway HTTP requests answered, by method, route (the matched route's pattern, '(unmatched)' for none) and status",
+  labelNames: ['method', 'route', 'status'],
+});
+const httpSeconds = histogram({
+  name: 'http_request_duration_seconds',
+  help: 'Time the gateway took to answer an HTTP request (for an event stream: how long it stayed open), by method and route',
+  labelNames: ['method', 'route'],
+  buckets: durationBuckets,
+});
 
 export interface ServerParts {
   services: ServiceClient;
@@ -93,7 +106,15 @@ export async function buildServer({ services, tokens, live, logger, limits }: Se
   app.addHook('onRequest', async (request) => requireAccess(request));
   app.addHook('onSend', addSecurityHeaders);
 
+  gauge({
+    name: 'gateway_live_streams',
+    help: 'Live-update event streams (SSE) the gateway holds open',
+    collect: (g) => g.set(live.openStreams),
+  });
   app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '(unmatched)';
+    httpRequests.labels(request.method, route, String(reply.statusCode)).inc();
+    httpSeconds.labels(request.method, route).observe(reply.elapsedTime / 1000);
     logger.info(
       {
         method: request.method,

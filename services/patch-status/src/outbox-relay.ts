@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Bus } from '@patchflow/bus';
+import { gauge, readWithin } from '@patchflow/config';
 import { withPoolClient } from '@patchflow/db';
 import { streamMessages, type WorkItem } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
@@ -31,6 +32,21 @@ export class OutboxRelay {
   start(): void {
     this.stopped = false;
     this.schedule(0);
+    measureBacklog(this, this.logger);
+  }
+
+  /**
+   * The unpublished work and the age of its oldest row (0 when there is none), from the partial
+   * index on unpublished rows; read when Prometheus scrapes, not on every round.
+   */
+  async backlog(): Promise<{ rows: number; oldestAgeSeconds: number }> {
+    if (this.stopped) throw new Error('the outbox relay is stopped');
+    const r = await this.pool.query<{ rows: number; age: number | null }>({
+      name: 'outbox-backlog',
+      text: `SELECT count(*)::int AS rows, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
+               FROM patch_transition_work WHERE published_at IS NULL`,
+    });
+    return { rows: r.rows[0]?.rows ?? 0, oldestAgeSeconds: Math.max(0, r.rows[0]?.age ?? 0) };
   }
 
   private schedule(delayMs: number): void {
@@ -111,4 +127,36 @@ export class OutboxRelay {
     clearTimeout(this.timer);
     await this.running;
   }
+}
+
+/**
+ * The outbox gauges, read at scrape time (one query for both, at most 1 s, else they keep their
+ * last value). The relay started last in this process is the one measured.
+ */
+function measureBacklog(relay: OutboxRelay, logger: Logger): void {
+  let last: { at: number; read: Promise<{ rows: number; oldestAgeSeconds: number } | undefined> } | undefined;
+  const read = () => {
+    if (!last || Date.now() - last.at > 1000) {
+      const onError = (err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'could not read the outbox backlog for /metrics');
+      last = { at: Date.now(), read: readWithin(1000, () => relay.backlog(), onError) };
+    }
+    return last.read;
+  };
+  gauge({
+    name: 'outbox_backlog_rows',
+    help: 'Committed work not yet published to the work stream (unpublished outbox rows), read at scrape time',
+    collect: async (g) => {
+      const b = await read();
+      if (b) g.set(b.rows);
+    },
+  });
+  gauge({
+    name: 'outbox_oldest_unpublished_age_seconds',
+    help: 'Age of the oldest unpublished outbox row (publish lag; 0 when the outbox is empty), read at scrape time',
+    collect: async (g) => {
+      const b = await read();
+      if (b) g.set(b.oldestAgeSeconds);
+    },
+  });
 }

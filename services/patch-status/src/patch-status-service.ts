@@ -15,6 +15,7 @@ import {
   type TransitionResult,
   type WorkItem,
 } from '@patchflow/contracts';
+import { counter, durationBuckets, histogram } from '@patchflow/config';
 import type { z } from 'zod';
 import type { Logger } from '@patchflow/log';
 import { PatchEntity, type Patch } from './entities/patch.js';
@@ -34,6 +35,22 @@ export interface PatchStatusPorts {
   onCommitted(work: WorkItem): void;
   logger: Logger;
 }
+
+/**
+ * Transition requests by action and outcome: committed, replayed (an idempotent repeat), rejected
+ * (a ContractError; `code` says which) or failed (anything else, e.g. Postgres down).
+ */
+const transitionsTotal = counter({
+  name: 'transitions_total',
+  help: 'Transition requests handled by patch-status, by action, outcome (committed, replayed, rejected, failed) and error code',
+  labelNames: ['action', 'outcome', 'code'],
+});
+const transitionSeconds = histogram({
+  name: 'transition_duration_seconds',
+  help: 'Time patch-status took to answer a transition request (checks, commit), by action and outcome',
+  labelNames: ['action', 'outcome'],
+  buckets: durationBuckets,
+});
 
 /**
  * The patch lifecycle's rules and state. Reads and creates go through MikroORM, each in a fresh
@@ -222,12 +239,32 @@ export class PatchStatusService {
     };
   }
 
+  /** `apply`, counted and timed (transitionsTotal, transitionSeconds). */
+  async transition(req: TransitionRequest): Promise<TransitionResult> {
+    const started = performance.now();
+    // An unknown action is refused by `apply`; it must not become a label value of its own.
+    const action = lifecycle.action(req.action) ? req.action : 'unknown';
+    let outcome: 'committed' | 'replayed' | 'rejected' | 'failed' = 'failed';
+    let code = '';
+    try {
+      const result = await this.apply(req);
+      outcome = result.replayed ? 'replayed' : 'committed';
+      return result;
+    } catch (err) {
+      if (err instanceof ContractError) [outcome, code] = ['rejected', err.code];
+      throw err;
+    } finally {
+      transitionsTotal.labels(action, outcome, code).inc();
+      transitionSeconds.labels(action, outcome).observe((performance.now() - started) / 1000);
+    }
+  }
+
   /**
    * Validates the request against the lifecycle and commits patch update + transition + work in
    * one statement. Checks run in this order so the error names the first real problem:
    * required fields, patch exists, idempotent replay, role, lifecycle, version.
    */
-  async transition(req: TransitionRequest): Promise<TransitionResult> {
+  private async apply(req: TransitionRequest): Promise<TransitionResult> {
     const action = lifecycle.action(req.action);
     if (!action) throw ContractError.validation([{ path: 'action', message: `unknown action "${req.action}"` }]);
     const missing = action.requiredFields.filter((f) => !req[f]);
