@@ -1,10 +1,11 @@
 /**
  * `npm run bench:workflows`: work items/s one workflow service executes with a no-op handler, and
- * pickup latency (commit / publish → handler start) at a steady 100 items/s, next to a raw
- * JetStream consume+ack baseline measured in the same run.
+ * pickup latency (commit / publish → handler start) at a steady 100 items/s, next to a baseline
+ * of the bus's bare consumer (decode + ack) measured in the same run.
  */
 import { performance } from 'node:perf_hooks';
-import { ensureConsumer, type Bus } from '@patchflow/bus';
+import { z } from 'zod';
+import { ConsumerRunner, type Bus } from '@patchflow/bus';
 import { patchEndpoints, type WorkflowName } from '@patchflow/contracts';
 import { startPatchStatus } from '@patchflow/patch-status';
 import {
@@ -25,10 +26,11 @@ const HELP = `Usage: npm run bench:workflows [-- --items N] [-- --seconds S] [--
        npm run bench:workflows -- --cpu [--items N] [--rounds K] [--baseline PATH] [--prof DIR] [--log-level L] [--rate R]
 
 Prints a markdown table: items/s of one workflow service (no-op handler) draining N pre-published
-work items, against raw JetStream consume+ack of the same items; and pickup latency p50/p99 at a
-steady R items/s (default 100) for S seconds: direct publish → raw consumer, direct publish →
-workflow handler, and patch-status transition commit → workflow handler. Uses fresh databases and
-bus namespaces (DATABASE_URL's server, NATS_URL) and removes them afterwards.
+work items, against the bus's bare durable consumer (decode + ack, the floor under the runtime) of
+the same items; and pickup latency p50/p99 at a steady R items/s (default 100) for S seconds:
+direct publish → bus consumer, direct publish → workflow handler, and patch-status transition
+commit → workflow handler. Uses fresh databases and bus namespaces (DATABASE_URL's server,
+NATS_URL) and removes them afterwards.
 
 --cpu: CPU cost per work item instead. A private Postgres and nats-server (so nobody else's load
 is counted), the workflow service as its own process (scripts/bench/workflow-process.ts), N items
@@ -107,25 +109,24 @@ async function publishAll(bus: Bus, n: number): Promise<void> {
   await Promise.all(inFlight);
 }
 
-/** Raw JetStream: a durable pull consumer, decode + ack only. Resolves after `n` messages. */
-async function rawConsume(
-  bus: Bus,
-  n: number,
-  onMessage: (work: { transition: { createdAt: string } }) => void,
-): Promise<() => void> {
-  const def = { ...bus.topology.workflowConsumer(WORKFLOW), durableName: 'bench-raw' };
-  await ensureConsumer(bus, def);
-  const consumer = await bus.js.consumers.get(def.stream, def.durableName);
-  const messages = await consumer.consume({ max_messages: 256 });
-  let seen = 0;
-  void (async () => {
-    for await (const m of messages) {
-      onMessage(m.json());
-      m.ack();
-      if (++seen >= n) break;
-    }
-  })();
-  return () => messages.stop();
+/** The time a baseline consumer reads of each work item (the rest of the item is not validated). */
+const PickupTime = z.object({ transition: z.object({ createdAt: z.string() }) });
+
+/**
+ * The floor under the runtime: the bus's own durable pull consumer (the one the runtime runs on),
+ * 256 in flight, decode + ack only — no claim, no events, no Postgres. Returns its stop.
+ */
+async function rawConsume(bus: Bus, onMessage: (work: z.infer<typeof PickupTime>) => void): Promise<() => Promise<void>> {
+  const runner = await ConsumerRunner.start(bus, {
+    consumer: { ...bus.topology.workflowConsumer(WORKFLOW), durableName: 'bench-raw' },
+    schema: PickupTime,
+    concurrency: 256,
+    handle: async ({ value }) => {
+      onMessage(value);
+      return { kind: 'ack' };
+    },
+  });
+  return () => runner.stop();
 }
 
 /** Calls `fire(i)` at a steady `RATE` per second for SECONDS, without waiting for each call. */
@@ -144,17 +145,17 @@ async function paced(fire: (i: number) => Promise<unknown>): Promise<number> {
 }
 
 async function throughput(): Promise<void> {
-  // Baseline: raw consume+ack of ITEMS pre-published items.
+  // Baseline: the bus consumer's decode + ack of ITEMS pre-published items.
   {
     const bus = await namespaceBus('benchraw');
     await publishAll(bus, ITEMS);
     let done = 0;
     const t0 = performance.now();
-    const stop = await rawConsume(bus, ITEMS, () => void done++);
-    await waitFor(() => done >= ITEMS, { timeoutMs: 120_000, intervalMs: 5, what: 'raw consumer drained' });
+    const stop = await rawConsume(bus, () => void done++);
+    await waitFor(() => done >= ITEMS, { timeoutMs: 120_000, intervalMs: 5, what: 'baseline consumer drained' });
     const s = (performance.now() - t0) / 1000;
-    stop();
-    rows.push({ what: 'raw JetStream consume + ack (baseline)', items: ITEMS, perSecond: ITEMS / s });
+    await stop();
+    rows.push({ what: 'bus consumer, decode + ack (baseline)', items: ITEMS, perSecond: ITEMS / s });
   }
   // The workflow runtime: validate, claim in Postgres, events, no-op handler, record, ack.
   for (const concurrency of [16, 64]) {
@@ -186,21 +187,19 @@ async function throughput(): Promise<void> {
 }
 
 async function pickupLatency(): Promise<void> {
-  // Direct publish at RATE/s, raw consumer: the floor.
+  // Direct publish at RATE/s, bus consumer: the floor.
   {
     const bus = await namespaceBus('benchlatraw');
     const latencies: number[] = [];
-    const stop = await rawConsume(bus, Number.MAX_SAFE_INTEGER, (w) =>
-      latencies.push(Date.now() - Date.parse(w.transition.createdAt)),
-    );
+    const stop = await rawConsume(bus, (w) => latencies.push(Date.now() - Date.parse(w.transition.createdAt)));
     const n = await paced(() => {
       const w = buildWorkItem('markActive');
       return bus.publish(bus.topology.work('markActive'), w, { msgId: w.workId });
     });
-    await waitFor(() => latencies.length >= n, { timeoutMs: 30_000, what: 'raw pickups' });
-    stop();
+    await waitFor(() => latencies.length >= n, { timeoutMs: 30_000, what: 'baseline pickups' });
+    await stop();
     rows.push({
-      what: `pickup at ${RATE}/s: direct publish → raw consumer (baseline)`,
+      what: `pickup at ${RATE}/s: direct publish → bus consumer (baseline)`,
       items: n,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),

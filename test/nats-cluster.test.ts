@@ -80,7 +80,7 @@ beforeAll(async () => {
     intervalMs: 500,
     what: 'streams created in the cluster',
   });
-  expect((await r1.jsm.streams.info(r1.topology.streams.work.name)).config.num_replicas).toBe(1);
+  expect((await r1.admin.streamInfo(r1.topology.streams.work.name)).replicas).toBe(1);
   // A durable consumer that already exists when the stream is scaled (ops may administer consumers).
   await ensureConsumer(r1, r1.topology.actionLogConsumers().work);
   ops = await opsBus(3);
@@ -123,8 +123,8 @@ describe('a 3-node NATS cluster', () => {
     for (const def of Object.values(ops.topology.streams)) {
       const info = await waitFor(
         async () => {
-          const i = await ops.jsm.streams.info(def.name);
-          return i.config.num_replicas === 3 && i.cluster?.replicas?.length === 2 && i;
+          const i = await ops.admin.streamInfo(def.name);
+          return i.replicas === 3 && i.cluster?.replicas.length === 2 && i;
         },
         { timeoutMs: 15_000, what: `${def.name} on three nodes` },
       );
@@ -135,14 +135,14 @@ describe('a 3-node NATS cluster', () => {
     for (const def of [ops.topology.workflowConsumer('gitlab'), ops.topology.actionLogConsumers().work]) {
       const info = await waitFor(
         async () => {
-          const i = await ops.jsm.consumers.info(def.stream, def.durableName);
-          return i.cluster?.replicas?.length === 2 && i;
+          const i = await ops.admin.consumerInfo(def.stream, def.durableName);
+          return i.cluster?.replicas.length === 2 && i;
         },
         { timeoutMs: 15_000, what: `${def.durableName} on three nodes` },
       ).catch(async (err: unknown) => {
-        throw new Error(`${String(err)}: ${JSON.stringify((await ops.jsm.consumers.info(def.stream, def.durableName)).cluster)}`);
+        throw new Error(`${String(err)}: ${JSON.stringify((await ops.admin.consumerInfo(def.stream, def.durableName)).cluster)}`);
       });
-      expect(info.config.num_replicas ?? 0).toBe(0);
+      expect(info.replicas).toBe(0);
     }
   });
 
@@ -151,7 +151,7 @@ describe('a 3-node NATS cluster', () => {
     const error = await slack.ensureStreams(['work']).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(BusPermissionError);
     expect((error as Error).message).toContain('it has 3 replicas, STREAM_REPLICAS here says 1');
-    expect((await ops.jsm.streams.info(ops.topology.streams.work.name)).config.num_replicas).toBe(3);
+    expect((await ops.admin.streamInfo(ops.topology.streams.work.name)).replicas).toBe(3);
   });
 
   it('loses the work stream’s leader mid-load: every accepted transition settles, each effect exactly once, the node catches up', async () => {
@@ -162,7 +162,7 @@ describe('a 3-node NATS cluster', () => {
     await waitFor(() => load.accepted.size >= 10, { timeoutMs: 30_000, what: 'the load to get going' }).catch((err: unknown) => {
       throw new Error(`${String(err)}; failures ${JSON.stringify([...load.failures])}\n${system.diagnose()}`);
     });
-    const leader = (await ops.jsm.streams.info(workStream)).cluster?.leader;
+    const leader = (await ops.admin.streamInfo(workStream)).cluster?.leader;
     expect(leader).toBeDefined();
     const before = load.accepted.size;
     await cluster.node(leader!).server.stop('SIGKILL');
@@ -170,7 +170,7 @@ describe('a 3-node NATS cluster', () => {
     // Another node takes over; the load goes on meanwhile.
     const newLeader = await waitFor(
       async () => {
-        const l = (await ops.jsm.streams.info(workStream)).cluster?.leader;
+        const l = (await ops.admin.streamInfo(workStream)).cluster?.leader;
         return l && l !== leader ? l : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 250, what: 'a new leader of the work stream' },
@@ -217,10 +217,10 @@ describe('a 3-node NATS cluster', () => {
     await cluster.node(leader!).server.restart();
     await waitFor(
       async () => {
-        const info = await ops.jsm.streams.info(workStream);
+        const info = await ops.admin.streamInfo(workStream);
         const peers = [{ name: info.cluster?.leader, current: true, lag: 0 }, ...(info.cluster?.replicas ?? [])];
         const back = peers.find((p) => p.name === leader);
-        return back?.current === true && !back.lag && info.cluster?.replicas?.every((r) => r.current && !r.lag);
+        return back?.current === true && !back.lag && info.cluster?.replicas.every((r) => r.current && !r.lag);
       },
       { timeoutMs: 30_000, intervalMs: 250, what: `${leader} to be current again with lag 0` },
     );

@@ -1,5 +1,5 @@
 import { connect, createInbox, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import {
   ContractError,
@@ -11,6 +11,7 @@ import {
   type StreamMessage,
 } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
+import { BusAdmin, type NatsHandles } from './admin.js';
 import { decodeWith, encodeJson } from './codec.js';
 import { connectionOptions, redactNatsUrl, redactSecrets, type NatsAuth } from './connection.js';
 import { ensureStreams, isPermissionError } from './streams.js';
@@ -43,25 +44,43 @@ export interface PublishResult {
 const START_HINT =
   'start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log` or `docker compose up -d nats`';
 
+let handlesOf: (bus: Bus) => NatsHandles;
+
+/**
+ * libs/bus's own modules (`consumer.ts`, `stream-publisher.ts`) reach the connection through
+ * this; it is not exported from the package, so the nats.js handles stay inside libs/bus.
+ */
+export function natsHandles(bus: Bus): NatsHandles {
+  return handlesOf(bus);
+}
+
 /**
  * The one door to NATS. Request-reply endpoints from the contracts catalog, JetStream publishing
  * and stream setup; consumers live in `consumer.ts`. Reconnects forever: a NATS restart is a
- * pause, not a crash.
+ * pause, not a crash. The nats.js handles are private: operators and tests read streams and
+ * consumers through `admin`.
  */
 export class Bus {
-  readonly js: JetStreamClient;
+  readonly #nats: NatsHandles;
+  /** Stream and consumer info, raw bytes in and out, ordered range reads: see `admin.ts`. */
+  readonly admin: BusAdmin;
   private readonly subscriptions: Subscription[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
 
+  static {
+    handlesOf = (bus) => bus.#nats;
+  }
+
   private constructor(
-    readonly nc: NatsConnection,
-    readonly jsm: JetStreamManager,
+    nc: NatsConnection,
+    jsm: JetStreamManager,
     readonly topology: Topology,
     readonly logger: Logger,
     private readonly requestTimeoutMs: number,
     private readonly inboxPrefix: string,
   ) {
-    this.js = jetstream(nc);
+    this.#nats = Object.freeze({ nc, jsm, js: jetstream(nc) });
+    this.admin = new BusAdmin(this.#nats);
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'error' && s.error instanceof errors.PermissionViolationError) {
@@ -82,7 +101,7 @@ export class Bus {
 
   /** False from a lost connection until the client has reconnected (and once closed). */
   get isConnected(): boolean {
-    return this.connected && !this.nc.isClosed();
+    return this.connected && !this.#nats.nc.isClosed();
   }
 
   /**
@@ -95,14 +114,14 @@ export class Bus {
     handle: (m: { data: Uint8Array; seq: number; subject: string }) => Promise<void>,
     onProgress?: (done: number, total: number) => void,
   ): Promise<number> {
-    const info = await this.jsm.streams.info(stream);
+    const info = await this.#nats.jsm.streams.info(stream);
     const lastSeq = info.state.last_seq;
     const total = info.state.messages;
     if (total === 0) {
       onProgress?.(0, 0);
       return 0;
     }
-    const consumer = await this.js.consumers.get(stream);
+    const consumer = await this.#nats.js.consumers.get(stream);
     const messages = await consumer.consume();
     let done = 0;
     try {
@@ -159,7 +178,7 @@ export class Bus {
 
   /** Creates or updates the streams (all by default). Safe to call from every service at start. */
   async ensureStreams(keys?: StreamKey[]): Promise<void> {
-    await ensureStreams(this.jsm, this.topology, keys);
+    await ensureStreams(this.#nats.jsm, this.topology, keys);
   }
 
   /**
@@ -170,7 +189,7 @@ export class Bus {
    */
   serve<E extends Endpoint>(endpoint: E, handler: (request: z.infer<E['request']>) => Promise<z.infer<E['result']>>): void {
     const subject = endpoint.subject(this.topology);
-    const sub = this.nc.subscribe(subject, {
+    const sub = this.#nats.nc.subscribe(subject, {
       queue: 'q',
       callback: (err, msg) => {
         if (err) {
@@ -213,7 +232,7 @@ export class Bus {
     const timeout = options.timeoutMs ?? this.requestTimeoutMs;
     let data: Uint8Array;
     try {
-      const msg = await this.nc.request(subject, encodeJson(request), { timeout });
+      const msg = await this.#nats.nc.request(subject, encodeJson(request), { timeout });
       data = msg.data;
     } catch (err) {
       return { ok: false, error: requestFailure(err, subject, timeout) };
@@ -241,7 +260,7 @@ export class Bus {
 
   /** Raw request for callers that send bytes they did not build (tests of malformed input). */
   async requestRaw(subject: string, data: Uint8Array, timeoutMs = this.requestTimeoutMs): Promise<unknown> {
-    const msg = await this.nc.request(subject, data, { timeout: timeoutMs });
+    const msg = await this.#nats.nc.request(subject, data, { timeout: timeoutMs });
     return JSON.parse(new TextDecoder().decode(msg.data));
   }
 
@@ -250,7 +269,7 @@ export class Bus {
    * within the stream's duplicate window is acknowledged as `duplicate` and stored once.
    */
   async publish(subject: string, value: unknown, options: { msgId?: string; timeoutMs?: number } = {}): Promise<PublishResult> {
-    const ack = await this.js.publish(subject, encodeJson(value), {
+    const ack = await this.#nats.js.publish(subject, encodeJson(value), {
       ...(options.msgId ? { msgID: options.msgId } : {}),
       timeout: options.timeoutMs ?? this.requestTimeoutMs,
     });
@@ -272,12 +291,12 @@ export class Bus {
 
   /** Core NATS publish: fire and forget (live notifications, never for work). */
   notify(subject: string, value: unknown): void {
-    this.nc.publish(subject, encodeJson(value));
+    this.#nats.nc.publish(subject, encodeJson(value));
   }
 
   /** Core NATS subscription; the handler's errors are logged, never thrown into the client. */
   listen(subject: string, handler: (value: unknown, subject: string) => void | Promise<void>): { stop(): void } {
-    const sub = this.nc.subscribe(subject, {
+    const sub = this.#nats.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) return;
         let value: unknown;
@@ -308,7 +327,7 @@ export class Bus {
   }
 
   get isClosed(): boolean {
-    return this.nc.isClosed();
+    return this.#nats.nc.isClosed();
   }
 
   /**
@@ -316,9 +335,9 @@ export class Bus {
    * connection (which flushes pending publishes) and close.
    */
   async drain(): Promise<void> {
-    if (this.nc.isClosed()) return;
+    if (this.#nats.nc.isClosed()) return;
     await this.stopServing();
-    await this.nc.drain().catch(() => this.nc.close());
+    await this.#nats.nc.drain().catch(() => this.#nats.nc.close());
   }
 
   /**
@@ -331,7 +350,7 @@ export class Bus {
   }
 
   async close(): Promise<void> {
-    if (!this.nc.isClosed()) await this.nc.close();
+    if (!this.#nats.nc.isClosed()) await this.#nats.nc.close();
   }
 }
 

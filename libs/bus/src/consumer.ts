@@ -3,7 +3,7 @@ import { nanos } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import { gauge } from '@patchflow/config';
 import { ContractError, type ConsumerDefinition } from '@patchflow/contracts';
-import type { Bus } from './bus.js';
+import { natsHandles, type Bus } from './bus.js';
 import { decodeWith } from './codec.js';
 import { BusPermissionError, isPermissionError } from './streams.js';
 
@@ -72,16 +72,17 @@ export async function ensureConsumer(bus: Bus, def: ConsumerDefinition): Promise
     // 0: the consumer keeps its state on the stream's peers, as many copies as the stream.
     num_replicas: def.replicas,
   };
+  const { jsm } = natsHandles(bus);
   try {
-    const existing = await bus.jsm.consumers.info(def.stream, def.durableName).catch((err: unknown) => {
+    const existing = await jsm.consumers.info(def.stream, def.durableName).catch((err: unknown) => {
       if (isPermissionError(err)) throw err;
       return undefined;
     });
     if (existing) {
       const { durable_name: _d, deliver_policy: _p, ...updatable } = config;
-      await bus.jsm.consumers.update(def.stream, def.durableName, updatable);
+      await jsm.consumers.update(def.stream, def.durableName, updatable);
     } else {
-      await bus.jsm.consumers.add(def.stream, config);
+      await jsm.consumers.add(def.stream, config);
     }
   } catch (err) {
     if (!isPermissionError(err)) throw err;
@@ -118,15 +119,15 @@ export class ConsumerRunner {
 
   private async run(): Promise<void> {
     const { consumer } = this.options;
-    const c = await this.bus.js.consumers.get(consumer.stream, consumer.durableName);
+    const c = await natsHandles(this.bus).js.consumers.get(consumer.stream, consumer.durableName);
     const concurrency = this.options.concurrency ?? 16;
     this.messages = await c.consume({ max_messages: concurrency, expires: 5000 });
     const messages = this.messages;
-    this.loop = (async () => {
     const pending = consumerPending.labels(consumer.durableName);
+    this.loop = (async () => {
       for await (const m of messages) {
-        if (this.stopping) {
         pending.set(m.info.pending);
+        if (this.stopping) {
           // Pulled after stop began: hand it straight back for another instance.
           m.nak();
           continue;

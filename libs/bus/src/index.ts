@@ -1,4 +1,13 @@
 export { Bus, BusUnreachableError, type BusOptions, type PublishResult } from './bus.js';
+export {
+  BusAdminError,
+  type BusAdmin,
+  type ClusterView,
+  type ConsumerView,
+  type ReadRange,
+  type StoredMessage,
+  type StreamView,
+} from './admin.js';
 export { decodeWith, encodeJson } from './codec.js';
 export { BusPermissionError, ensureStreams, isPermissionError } from './streams.js';
 export { ConsumerRunner, ensureConsumer, type ConsumeOptions, type Delivery, type Settlement } from './consumer.js';

@@ -1,7 +1,7 @@
 import { headers, type Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import type { StreamMessage } from '@patchflow/contracts';
-import type { Bus } from './bus.js';
+import { natsHandles, type Bus } from './bus.js';
 import { encodeJson } from './codec.js';
 
 export interface StreamAck {
@@ -28,7 +28,7 @@ export class StreamPublisher {
     private readonly onError: (msgId: string, error: string) => void,
   ) {
     this.inbox = bus.createInbox();
-    this.sub = bus.nc.subscribe(`${this.inbox}.*`, {
+    this.sub = natsHandles(bus).nc.subscribe(`${this.inbox}.*`, {
       callback: (err, msg) => {
         if (err) return;
         const msgId = msg.subject.slice(this.inbox.length + 1);
@@ -56,7 +56,7 @@ export class StreamPublisher {
   publish(subject: string, value: unknown, msgId: string): void {
     const h = headers();
     h.set('Nats-Msg-Id', msgId);
-    this.bus.nc.publish(subject, encodeJson(value), { headers: h, reply: `${this.inbox}.${msgId}` });
+    natsHandles(this.bus).nc.publish(subject, encodeJson(value), { headers: h, reply: `${this.inbox}.${msgId}` });
   }
 
   /**
@@ -67,7 +67,7 @@ export class StreamPublisher {
   sendUnconfirmed<S extends z.ZodType>(message: StreamMessage<S>, value: z.infer<S>): void {
     const h = headers();
     h.set('Nats-Msg-Id', message.msgId(value));
-    this.bus.nc.publish(message.subject(this.bus.topology, value), encodeJson(value), { headers: h });
+    natsHandles(this.bus).nc.publish(message.subject(this.bus.topology, value), encodeJson(value), { headers: h });
   }
 
   close(): void {

@@ -19,6 +19,6 @@ export async function connectTestBus(namespace: string, url = testNatsUrl(), nam
 /** Deletes every stream of the bus's namespace (leaves shared servers clean). */
 export async function deleteNamespaceStreams(bus: Bus): Promise<void> {
   for (const def of Object.values(bus.topology.streams)) {
-    await bus.jsm.streams.delete(def.name).catch(() => undefined);
+    await bus.admin.deleteStream(def.name).catch(() => undefined);
   }
 }

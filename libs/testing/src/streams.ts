@@ -12,12 +12,12 @@ export interface StoredMessage {
 /** Every message of one of the namespace's streams (optionally one subject), decoded as JSON. */
 export async function readStream(bus: Bus, stream: StreamKey, subject?: string): Promise<StoredMessage[]> {
   const name = bus.topology.streams[stream].name;
-  const info = await bus.jsm.streams.info(name);
+  const info = await bus.admin.streamInfo(name);
   const out: StoredMessage[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await bus.jsm.streams.getMessage(name, { seq }).catch(() => null);
+  for (let seq = info.firstSeq; seq <= info.lastSeq && info.messages > 0; seq++) {
+    const m = await bus.admin.message(name, seq).catch(() => null);
     if (!m || (subject && m.subject !== subject)) continue;
-    out.push({ seq, subject: m.subject, msgId: m.header?.get('Nats-Msg-Id') || undefined, value: m.json() });
+    out.push({ seq, subject: m.subject, msgId: m.msgId, value: m.json() });
   }
   return out;
 }

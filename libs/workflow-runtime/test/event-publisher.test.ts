@@ -53,7 +53,7 @@ describe('ConfirmingStreamPublisher (workflow events)', () => {
       closed.close();
       await expect(closed.send(streamMessages.step, step())).rejects.toThrow(/closed/);
       // No stream captures the subject any more: nothing stores the event.
-      await bus.jsm.streams.delete(bus.topology.streams.workflowEvents.name);
+      await bus.admin.deleteStream(bus.topology.streams.workflowEvents.name);
       await expect(events.send(streamMessages.step, step())).rejects.toThrow(/no stream|no ack|refused/);
       expect(events.pending).toBe(0);
     } finally {

@@ -139,7 +139,7 @@ async function round(n: number): Promise<void> {
     await waitFor(
       async () => {
         for (const d of [defs.work, defs.events]) {
-          if (!(await bus.jsm.consumers.info(d.stream, d.durableName).catch(() => undefined))) return false;
+          if (!(await bus.admin.consumerInfo(d.stream, d.durableName).catch(() => undefined))) return false;
         }
         return true;
       },
@@ -173,8 +173,8 @@ async function round(n: number): Promise<void> {
     await waitFor(
       async () => {
         for (const d of [defs.work, defs.events]) {
-          const info = await bus.jsm.consumers.info(d.stream, d.durableName);
-          if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
+          const info = await bus.admin.consumerInfo(d.stream, d.durableName);
+          if (info.pending > 0 || info.ackPending > 0) return false;
         }
         return true;
       },

@@ -60,8 +60,8 @@ async function idle(): Promise<void> {
   await waitFor(
     async () => {
       for (const def of [defs.work, defs.events]) {
-        const info = await bus.jsm.consumers.info(def.stream, def.durableName);
-        if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
+        const info = await bus.admin.consumerInfo(def.stream, def.durableName);
+        if (info.pending > 0 || info.ackPending > 0) return false;
       }
       return true;
     },

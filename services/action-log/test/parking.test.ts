@@ -65,7 +65,7 @@ const publishWork = (w: WorkItem) => bus.publish(bus.topology.work(w.transition.
 const publishEvent = (e: WorkflowEvent) =>
   bus.publish(e.kind === 'step' ? bus.topology.step(e.workflow) : bus.topology.execution(e.workflow), e);
 /** Bytes exactly as given: what an attacker (or a broken publisher) can put on the stream. */
-const publishRaw = async (subject: string, data: Uint8Array) => (await bus.js.publish(subject, data)).seq;
+const publishRaw = async (subject: string, data: Uint8Array) => (await bus.admin.publishRaw(subject, data)).seq;
 
 interface ParkedRow {
   stream: string;
@@ -82,8 +82,8 @@ const parkedRows = async () => (await sql.query<ParkedRow>('select * from parked
 async function consumersIdle(): Promise<boolean> {
   const defs = bus.topology.actionLogConsumers();
   for (const def of [defs.work, defs.events]) {
-    const info = await bus.jsm.consumers.info(def.stream, def.durableName);
-    if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
+    const info = await bus.admin.consumerInfo(def.stream, def.durableName);
+    if (info.pending > 0 || info.ackPending > 0) return false;
   }
   return true;
 }
@@ -191,8 +191,8 @@ describe('a message the projection cannot apply', () => {
     const defs = bus.topology.actionLogConsumers();
     await waitFor(
       async () => {
-        const info = await bus.jsm.consumers.info(defs.events.stream, defs.events.durableName);
-        return info.num_redelivered > 0 && info.num_ack_pending === 1;
+        const info = await bus.admin.consumerInfo(defs.events.stream, defs.events.durableName);
+        return info.redelivered > 0 && info.ackPending === 1;
       },
       { what: 'the unparkable message to be redelivered' },
     );

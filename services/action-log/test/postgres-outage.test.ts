@@ -58,12 +58,8 @@ describe.skipIf(!PrivatePostgres.available)('while Postgres is down', () => {
     // Both are delivered again and again, far past ACTION_LOG_MAX_DELIVERIES, and never acked.
     await waitFor(
       async () => {
-        const info = await bus.jsm.consumers.info(def.stream, def.durableName);
-        return (
-          info.num_redelivered === 2 &&
-          info.num_ack_pending === 2 &&
-          info.delivered.consumer_seq >= 2 * (policy.maxDeliveries + 2)
-        );
+        const info = await bus.admin.consumerInfo(def.stream, def.durableName);
+        return info.redelivered === 2 && info.ackPending === 2 && info.delivered >= 2 * (policy.maxDeliveries + 2);
       },
       { what: 'both messages to be redelivered past the bound without an ack', timeoutMs: 15_000 },
     );
@@ -71,8 +67,8 @@ describe.skipIf(!PrivatePostgres.available)('while Postgres is down', () => {
     await pg.start();
     await waitFor(
       async () => {
-        const info = await bus.jsm.consumers.info(def.stream, def.durableName);
-        return info.num_pending === 0 && info.num_ack_pending === 0;
+        const info = await bus.admin.consumerInfo(def.stream, def.durableName);
+        return info.pending === 0 && info.ackPending === 0;
       },
       { what: 'the consumer to catch up', timeoutMs: 15_000 },
     );

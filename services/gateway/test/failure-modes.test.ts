@@ -26,8 +26,8 @@ beforeAll(async () => {
   http = client(gateway.url);
   // A "service" that takes requests for one subject and never answers.
   silent = await Bus.connect({ url: nats.url, name: 'silent', namespace, logger: createLogger('silent', testLogLevel) });
-  silent.nc.subscribe(silent.topology.subjects.patchGet, { callback: () => undefined });
-  await silent.nc.flush();
+  silent.admin.subscribeRaw(silent.topology.subjects.patchGet, () => undefined);
+  await silent.admin.flush();
 });
 
 afterAll(async () => {

@@ -82,8 +82,8 @@ describe('workflow-slack', () => {
 
   it('terminates poison messages without stalling the ones behind them', async ({ bus, store, workflow }) => {
     const subject = bus.topology.work('close');
-    await bus.js.publish(subject, new TextEncoder().encode('{not json'));
-    await bus.js.publish(subject, new TextEncoder().encode(JSON.stringify({ workId: 'nope' })));
+    await bus.admin.publishRaw(subject, new TextEncoder().encode('{not json'));
+    await bus.admin.publishRaw(subject, new TextEncoder().encode(JSON.stringify({ workId: 'nope' })));
     // Valid item on the wrong subject: refused, not executed.
     const misrouted = buildWorkItem('cancel');
     await bus.publish(subject, misrouted, { msgId: misrouted.workId });
@@ -91,14 +91,11 @@ describe('workflow-slack', () => {
     for (const w of valid) await workflow.publish(w);
     for (const w of valid) await waitFor(workflow.reaches(w.workId, 'succeeded'), { what: 'valid item behind poison handled' });
     expect(await store.get(misrouted.workId)).toBeUndefined();
-    const c = await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack');
-    await waitFor(
-      async () => (await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack')).num_ack_pending === 0,
-      {
-        what: 'nothing pending',
-      },
-    );
-    expect(c.num_redelivered).toBe(0);
+    const c = await bus.admin.consumerInfo(bus.topology.streams.work.name, 'workflow-slack');
+    await waitFor(async () => (await bus.admin.consumerInfo(bus.topology.streams.work.name, 'workflow-slack')).ackPending === 0, {
+      what: 'nothing pending',
+    });
+    expect(c.redelivered).toBe(0);
   });
 
   it('skips with "not configured" when no webhook is set, and succeeds', async ({ workflow }) => {
@@ -141,8 +138,7 @@ describe('workflow-slack', () => {
     // Executions by every instance of this file (the item may go to either of the two sharing the work).
     const executedByAll = () => workflow.instances.reduce((n, i) => n + i.runtime.stats.executed, 0);
     const executed = executedByAll();
-    const deliveries = async () =>
-      (await bus.jsm.consumers.info(bus.topology.streams.work.name, 'workflow-slack')).delivered.consumer_seq;
+    const deliveries = async () => (await bus.admin.consumerInfo(bus.topology.streams.work.name, 'workflow-slack')).delivered;
     const before = await deliveries();
     slack.inject({ delayMs: 5000 }); // ack wait is 2000 ms
     const work = buildWorkItem('close');

@@ -135,8 +135,8 @@ describe('workflow-successor (with the real patch-status)', () => {
     });
     await waitFor(
       async () => {
-        const info = await client.jsm.consumers.info(client.topology.streams.work.name, 'workflow-successor');
-        return info.num_pending === 0 && info.num_ack_pending === 0;
+        const info = await client.admin.consumerInfo(client.topology.streams.work.name, 'workflow-successor');
+        return info.pending === 0 && info.ackPending === 0;
       },
       { what: 'consumer caught up' },
     );

@@ -1,9 +1,10 @@
 import pg from 'pg';
 import { actionNames, WorkItem, type ActionName, type WorkflowName } from '@patchflow/contracts';
 import { oneLine, usageError } from '../cli-error.js';
-import { parseWorkflow, type Context } from '../context.js';
+import { actorOf, parseReason, parseWorkflow, type Context } from '../context.js';
 import { parsePositiveInt, parseTime } from '../duration.js';
 import { Progress } from '../progress.js';
+import { runReplay } from './replay-run.js';
 
 export interface ReplayOptions {
   fromSeq?: string;
@@ -17,11 +18,12 @@ export interface ReplayOptions {
   dryRun?: boolean;
   force?: boolean;
   reason?: string;
+  actor?: string;
 }
 
 /** What a replay of one item would do in one workflow. */
 export type ReplayDecision =
-  'run' | 'skip: already succeeded' | 'skip: not routed' | 'skip: invalid work item' | 'wait: running elsewhere';
+  'run' | 'run: forced' | 'skip: already succeeded' | 'skip: not routed' | 'skip: invalid work item' | 'wait: running elsewhere';
 
 export interface ReplayPlanRow {
   seq: number;
@@ -87,11 +89,12 @@ async function executionStates(url: string, workIds: string[]): Promise<Map<stri
 }
 
 /**
- * `replay --dry-run`: reads the chosen work from the work stream (an ordered consumer from the
- * first sequence or time asked for, nothing durable left behind) and says, per item and routed
- * workflow, whether a replay would run it or skip it (already succeeded, not routed). The replay
- * itself (through the workflow's runtime, `--force` with a reason) needs an ops endpoint in the
- * runtime that does not exist yet: without --dry-run this command refuses.
+ * `replay`: reads the chosen work from the work stream (an ordered consumer from the first
+ * sequence or time asked for, nothing durable left behind). `--dry-run` says, per item and routed
+ * workflow, whether a replay would run it or skip it (already succeeded, not routed); without it
+ * each item goes to the workflow's replay endpoint (replay-run.ts), which runs it through its
+ * runtime. `--force` runs what already succeeded again, as a new attempt recorded with the actor
+ * (`--actor`, else the NATS user) and `--reason`.
  */
 export async function replayCommand(ctx: Context, o: ReplayOptions): Promise<void> {
   const range = parseRange(o);
@@ -99,62 +102,44 @@ export async function replayCommand(ctx: Context, o: ReplayOptions): Promise<voi
   if (o.action !== undefined && !(actionNames as readonly string[]).includes(o.action)) {
     throw usageError(`unknown action "${o.action}" (one of ${actionNames.join(', ')})`);
   }
-  if (!o.dryRun) {
-    throw usageError(
-      'replay runs only with --dry-run for now: running work again needs a replay endpoint in the workflow runtime (not built yet)',
-    );
-  }
+  if (o.reason !== undefined && !o.force) throw usageError('--reason goes with --force (a replay without it records no reason)');
+  const force = o.force ? { actor: actorOf(ctx, o.actor), reason: parseReason(o.reason, '--force') } : undefined;
   const bus = await ctx.connect();
   const stream = bus.topology.streams.work.name;
-  const info = await bus.jsm.streams.info(stream);
-  const last = Math.min(info.state.last_seq, range.toSeq ?? Number.MAX_SAFE_INTEGER);
+  const info = await bus.admin.streamInfo(stream);
+  const last = Math.min(info.lastSeq, range.toSeq ?? Number.MAX_SAFE_INTEGER);
   const items: { seq: number; at: string; work: WorkItem | null; raw: unknown }[] = [];
-  const start = range.fromSeq ?? (range.since ? undefined : info.state.first_seq);
-  if (info.state.messages > 0 && (start === undefined || start <= last)) {
-    const consumer = await bus.js.consumers.get(stream, {
-      ...(start !== undefined
-        ? { opt_start_seq: Math.max(start, info.state.first_seq) }
-        : { opt_start_time: range.since!.toISOString() }),
-      ...(o.action ? { filter_subjects: bus.topology.work(o.action as ActionName) } : {}),
-    });
-    const progress = new Progress('reading the work stream', Math.max(0, last - (start ?? info.state.first_seq) + 1), {
+  const start = range.fromSeq ?? (range.since ? undefined : info.firstSeq);
+  if (info.messages > 0 && (start === undefined || start <= last)) {
+    const progress = new Progress('reading the work stream', Math.max(0, last - (start ?? info.firstSeq) + 1), {
       json: ctx.json,
     });
-    let done = false;
-    let previous = (start ?? info.state.first_seq) - 1;
-    while (!done) {
-      const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
-      let n = 0;
-      for await (const m of batch) {
-        n++;
-        progress.tick(m.seq - previous);
-        previous = m.seq;
-        if (m.seq > last || (range.until && m.time > range.until)) {
-          done = true;
-          break;
-        }
-        let raw: unknown;
-        try {
-          raw = m.json();
-        } catch {
-          raw = undefined;
-        }
-        const parsed = WorkItem.safeParse(raw);
-        const work = parsed.success ? parsed.data : null;
-        if (!o.patch || work?.patch.id === o.patch) items.push({ seq: m.seq, at: m.time.toISOString(), work, raw });
-        if (m.seq >= last || m.info.pending === 0) {
-          done = true;
-          break;
-        }
+    let previous = (start ?? info.firstSeq) - 1;
+    for await (const m of bus.admin.readRange(stream, {
+      ...(start !== undefined ? { fromSeq: start } : { since: range.since! }),
+      toSeq: last,
+      ...(range.until ? { until: range.until } : {}),
+      ...(o.action ? { subject: bus.topology.work(o.action as ActionName) } : {}),
+    })) {
+      progress.tick(m.seq - previous);
+      previous = m.seq;
+      let raw: unknown;
+      try {
+        raw = m.json();
+      } catch {
+        raw = undefined;
       }
-      if (n === 0) done = true;
+      const parsed = WorkItem.safeParse(raw);
+      const work = parsed.success ? parsed.data : null;
+      if (!o.patch || work?.patch.id === o.patch) items.push({ seq: m.seq, at: m.time.toISOString(), work, raw });
     }
     progress.finish();
   }
 
   const ids = [...new Set(items.flatMap((i) => (i.work ? [i.work.workId] : [])))];
   const url = o.workflowDatabaseUrl ?? ctx.env.WORKFLOW_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/patchflow_workflows';
-  const states = ids.length > 0 ? await executionStates(url, ids) : new Map<string, string>();
+  // Only the dry run reads the workflows' database: a replay asks each workflow, which decides.
+  const states = ids.length > 0 && o.dryRun ? await executionStates(url, ids) : new Map<string, string>();
   if (!(states instanceof Map))
     process.stderr.write(`patchctl: ${states.error}; "run" below does not know what already succeeded\n`);
   const rows: ReplayPlanRow[] = [];
@@ -194,12 +179,14 @@ export async function replayCommand(ctx: Context, o: ReplayOptions): Promise<voi
       });
     }
   }
-  if (ctx.json) return ctx.printJson({ stream, dryRun: true, items: rows });
+  if (!o.dryRun) return runReplay(ctx, rows, { force });
+  if (force) for (const r of rows) if (r.decision === 'skip: already succeeded') r.decision = 'run: forced';
+  if (ctx.json) return ctx.printJson({ stream, dryRun: true, forced: force ?? null, items: rows });
   if (rows.length === 0) return ctx.say('no work in that range');
   ctx.table(
     ['SEQ', 'TIME', 'WORK ID', 'ACTION', 'PATCH', 'WORKFLOW', 'EXECUTION', 'WOULD'],
     rows.map((r) => [r.seq, r.at, r.workId, r.action, r.patch, r.workflow, r.execution, r.decision]),
   );
-  const runs = rows.filter((r) => r.decision === 'run').length;
+  const runs = rows.filter((r) => r.decision.startsWith('run')).length;
   ctx.say(`\ndry run: ${runs} execution(s) would run, ${rows.length - runs} skipped; nothing was changed`);
 }

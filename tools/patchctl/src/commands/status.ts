@@ -106,15 +106,14 @@ async function streamsAndConsumers(bus: Bus): Promise<{ streams: StreamRow[]; co
   const consumers: ConsumerRow[] = [];
   for (const def of Object.values(bus.topology.streams)) {
     try {
-      const info = await bus.jsm.streams.info(def.name);
-      const s = info.state;
+      const s = await bus.admin.streamInfo(def.name);
       streams.push({
         stream: def.name,
         messages: s.messages,
         bytes: s.bytes,
-        firstSeq: s.first_seq,
-        lastSeq: s.last_seq,
-        consumers: s.consumer_count,
+        firstSeq: s.firstSeq,
+        lastSeq: s.lastSeq,
+        consumers: s.consumers,
       });
     } catch (err) {
       streams.push({
@@ -128,21 +127,16 @@ async function streamsAndConsumers(bus: Bus): Promise<{ streams: StreamRow[]; co
       });
       continue;
     }
-    for await (const c of bus.jsm.consumers.list(def.name)) {
+    for (const c of await bus.admin.consumers(def.name)) {
       // Durable consumers only: ordered readers (replays, rebuilds) come and go.
-      if (!c.config.durable_name) continue;
-      const active = [c.delivered.last_active, c.ack_floor.last_active]
-        .map(isoTime)
-        .filter((t): t is string => t !== null)
-        .sort()
-        .at(-1);
+      if (!c.durableName) continue;
       consumers.push({
         stream: def.name,
-        durable: c.config.durable_name,
-        pending: c.num_pending,
-        ackPending: c.num_ack_pending,
-        redelivered: c.num_redelivered,
-        lastActive: active ?? null,
+        durable: c.durableName,
+        pending: c.pending,
+        ackPending: c.ackPending,
+        redelivered: c.redelivered,
+        lastActive: c.lastActive,
       });
     }
   }
@@ -151,13 +145,6 @@ async function streamsAndConsumers(bus: Bus): Promise<{ streams: StreamRow[]; co
 }
 
 const LIST_CAP = 500;
-
-/** The server sends `last_active` as an RFC 3339 time (nats.js types it as nanoseconds): take either. */
-function isoTime(v: unknown): string | null {
-  if (typeof v === 'string' && v !== '' && !v.startsWith('0001-')) return new Date(v).toISOString();
-  if (typeof v === 'number' && v > 0) return new Date(v / 1e6).toISOString();
-  return null;
-}
 
 async function deadLetters(bus: Bus, timeoutMs: number): Promise<DeadLetterRow[]> {
   return Promise.all(
