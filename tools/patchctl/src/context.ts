@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { z } from 'zod';
 import { Bus, BusUnreachableError } from '@patchflow/bus';
 import { natsConnection, natsEnv, parseEnv } from '@patchflow/config';
@@ -109,4 +110,31 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function parseWorkId(id: string, option = '--work-id'): string {
   if (!UUID.test(id)) throw usageError(`${option}: "${id}" is not a work id (a UUID)`);
   return id.toLowerCase();
+}
+
+/**
+ * Who an operator action is recorded as: `--actor`, else the NATS user patchctl connects as (the
+ * `ops` user of ops.env), else the login name.
+ */
+export function actorOf(ctx: Context, actor: string | undefined): string {
+  const name = (actor ?? ctx.env.NATS_USER ?? safeLogin()).trim();
+  if (!name) throw usageError('--actor: must not be empty');
+  if (name.length > 100) throw usageError('--actor: at most 100 characters');
+  return name;
+}
+
+function safeLogin(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'patchctl';
+  }
+}
+
+/** `--reason`: required text of at most 1000 characters, recorded in the history. */
+export function parseReason(reason: string | undefined, what: string): string {
+  const text = reason?.trim();
+  if (!text) throw usageError(`${what} needs --reason <text> (it is recorded in the history)`);
+  if (text.length > 1000) throw usageError('--reason: at most 1000 characters');
+  return text;
 }

@@ -2,10 +2,11 @@
  * patchctl: the operator CLI. `npx patchctl --help`; every command takes --json and --help.
  * Exit codes are documented in cli-error.ts (0 ok, 1 a finding or failure, 2 usage/connection).
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, oneLine, output } from './cli-error.js';
 import type { Context, GlobalOptions } from './context.js';
-import type { dlqList, dlqRetry, dlqShow } from './commands/dlq.js';
+import type { dlqDiscard, dlqList, dlqRetry, dlqShow } from './commands/dlq.js';
+import type { RebuildOptions } from './commands/rebuild.js';
 import type { replayCommand } from './commands/replay.js';
 import type { StatusOptions } from './commands/status.js';
 
@@ -16,17 +17,18 @@ const dlq = () => import('./commands/dlq.js');
 const EXIT_HELP = `
 Exit codes:
   0  done (no finding)
-  1  a finding or a failure: retry still failing, dead letter not found, a workflow not
-     answering a list, status --fail-on-dlq / --fail-on-down
-  2  usage or connection: bad option, unknown workflow, bad range or duration,
-     NATS unreachable or refusing the credentials
+  1  a finding or a failure: retry or replay still failing, dead letter not found, a workflow
+     or patch-status not answering, outbox rows left unpublished, a rebuild that failed,
+     status --fail-on-dlq / --fail-on-down
+  2  usage or connection: bad option, unknown workflow, bad range or duration, a missing
+     --reason, NATS or a database unreachable, NATS refusing the credentials
 
 Connection: NATS_URL and the NATS_USER/NATS_PASSWORD (or NATS_CREDS, NATS_TOKEN, NATS_TLS_*)
 of the ops user: \`set -a; . DIR/ops.env; set +a\` (DIR from \`npm run nats:config\`).`;
 
 export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise<void>) => Promise<void>): Command {
   const program = new Command('patchctl')
-    .description('Operate Patchflow: streams, consumers, dead letters, outbox, services, replay')
+    .description('Operate Patchflow: streams, consumers, dead letters, outbox, services, replay, rebuild, lifecycle')
     .option('--json', 'print JSON on stdout (errors: {"error":{code,message}})')
     .option('--nats-url <url>', 'NATS server(s), default $NATS_URL or nats://127.0.0.1:4222')
     .option('--namespace <ns>', 'bus namespace, default $BUS_NAMESPACE or none')
@@ -84,25 +86,23 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
     .option('--max-backoff <duration>', 'longest wait between rounds', '60s')
     .addHelpText('after', '\nExample: patchctl dlq retry --workflow jira --all --attempts 5 --backoff 2s')
     .action(action(async (ctx, opts: Parameters<typeof dlqRetry>[1]) => (await dlq()).dlqRetry(ctx, opts)));
-  dlqCommand.addCommand(
-    new Command('discard')
-      .description('not available yet: needs a discard endpoint in the workflow runtime')
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(
-        action(async () => {
-          throw new CliError(
-            'dlq discard is not implemented yet (the workflow runtime has no discard endpoint)',
-            EXIT.usage,
-            'not_implemented',
-          );
-        }),
-      ),
-  );
+  dlqCommand
+    .command('discard')
+    .description('close dead letters without running them; the reason and actor stay in the history')
+    .requiredOption('-w, --workflow <name>', 'the workflow')
+    .option('--work-id <uuid>', 'the one item to discard')
+    .option('--all', 'every open dead letter of the workflow')
+    .option('--reason <text>', 'why (required; recorded as a step in the history)')
+    .option('--actor <name>', 'who (default: the NATS user, e.g. ops)')
+    .addHelpText(
+      'after',
+      '\nExample: patchctl dlq discard -w gitlab --work-id <uuid> --reason "branch deleted, nothing to build"',
+    )
+    .action(action(async (ctx, opts: Parameters<typeof dlqDiscard>[1]) => (await dlq()).dlqDiscard(ctx, opts)));
 
   program
     .command('replay')
-    .description('choose work from the work stream and show what a replay would do (--dry-run only, for now)')
+    .description("choose work from the work stream and run it again through each workflow's runtime (or --dry-run)")
     .option('--from-seq <n>', 'first stream sequence')
     .option('--to-seq <n>', 'last stream sequence')
     .option('--since <time>', 'ISO time or an age such as 2h')
@@ -114,17 +114,54 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
       '--workflow-database-url <url>',
       "the workflows' Postgres (read-only: which items already succeeded), default $WORKFLOW_DATABASE_URL",
     )
-    .option('--dry-run', 'list each item and what would happen (required for now)')
-    .addOption(new Option('--force', 'rerun even what succeeded (not available yet)').hideHelp())
-    .addOption(new Option('--reason <text>', 'why (with --force)').hideHelp())
+    .option('--dry-run', 'list each item and what would happen; change nothing')
+    .option('--force', 'run again even what succeeded (a new attempt in the history); needs --reason')
+    .option('--reason <text>', 'why (with --force; recorded in the history)')
+    .option('--actor <name>', 'who (with --force; default: the NATS user, e.g. ops)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  patchctl replay --dry-run --since 1h --action startDeployment -w jira\n' +
+        '  patchctl replay --since 1h -w jira --force --reason "Jira was misconfigured; tickets not moved"',
+    )
     .action(
       action(async (ctx, opts: Parameters<typeof replayCommand>[1]) =>
         (await import('./commands/replay.js')).replayCommand(ctx, opts),
       ),
     );
 
-  for (const c of [program, ...program.commands, ...dlqCommand.commands]) c.exitOverride();
-  for (const c of [...program.commands, ...dlqCommand.commands]) c.addHelpText('after', EXIT_HELP);
+  const outboxCommand = program
+    .command('outbox')
+    .description('work committed by patch-status and not yet on the work stream: age, attempts, last error')
+    .option('--limit <n>', 'rows shown, 1–500', '100')
+    .action(action(async (ctx, opts: { limit?: string }) => (await import('./commands/outbox.js')).outboxList(ctx, opts)));
+  outboxCommand
+    .command('publish')
+    .description("run patch-status's outbox relay now (e.g. right after NATS is back); exit 1 if rows remain")
+    .action(action(async (ctx) => (await import('./commands/outbox.js')).outboxPublish(ctx)));
+
+  program
+    .command('rebuild')
+    .description('empty a projection and rebuild it from the streams (the action history), with a progress bar')
+    .argument('<projection>', 'action-log')
+    .option('--database-url <url>', "the action-log's Postgres, default $ACTION_LOG_DATABASE_URL")
+    .option('--drop', 'drop and re-create the tables with the migrations instead of truncating them')
+    .action(
+      action(async (ctx, what: string, opts: RebuildOptions) =>
+        (await import('./commands/rebuild.js')).rebuildCommand(ctx, what, opts),
+      ),
+    );
+
+  program
+    .command('lifecycle')
+    .description('the patch lifecycle: statuses, actions (from, to, roles, required fields) and routed workflows')
+    .option('--mermaid', 'print a Mermaid stateDiagram instead of tables')
+    .action(
+      action(async (ctx, opts: { mermaid?: boolean }) => (await import('./commands/lifecycle.js')).lifecycleCommand(ctx, opts)),
+    );
+
+  const nested = [...dlqCommand.commands, ...outboxCommand.commands];
+  for (const c of [program, ...program.commands, ...nested]) c.exitOverride();
+  for (const c of [...program.commands, ...nested]) c.addHelpText('after', EXIT_HELP);
   return program;
 }
 

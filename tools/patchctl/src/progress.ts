@@ -23,6 +23,12 @@ export class Progress {
     this.draw(note);
   }
 
+  /** Sets how much is done (for work that reports a running count rather than steps). */
+  set(done: number, note = ''): void {
+    this.done = done;
+    this.draw(note);
+  }
+
   setTotal(total: number): void {
     this.total = total;
     this.draw();

@@ -1,6 +1,6 @@
 import { workflowOpsEndpoints, type DeadLetterView, type WorkflowName } from '@patchflow/contracts';
 import { CliError, EXIT, findingError, usageError } from '../cli-error.js';
-import { parseWorkId, parseWorkflow, workflowsOf, type Context } from '../context.js';
+import { actorOf, parseReason, parseWorkId, parseWorkflow, workflowsOf, type Context } from '../context.js';
 import { parseDuration, parsePositiveInt } from '../duration.js';
 import { Progress } from '../progress.js';
 import { age, clip } from '../table.js';
@@ -171,4 +171,61 @@ export async function dlqRetry(
   if (failed > 0) throw findingError(`${failed} of ${list.length} still failing after ${attempts} round(s)`, 'retry_failed');
   if (o.workId && list[0]?.status === 'not_open')
     throw findingError(`no open dead letter for work ${o.workId} in workflow ${workflow}`, 'not_found');
+}
+
+export interface DiscardItemResult {
+  workflow: WorkflowName;
+  workId: string;
+  status: 'discarded' | 'not_open' | 'failed';
+  discardedAt?: string;
+  error?: string;
+}
+
+/**
+ * Closes dead letters without running them: the workflow marks each discarded (who, why, when)
+ * and logs a step "discarded by <actor>: <reason>", so it stays in the patch's history. Needs a
+ * reason; the actor is `--actor` or the NATS user.
+ */
+export async function dlqDiscard(
+  ctx: Context,
+  o: { workflow?: string; workId?: string; all?: boolean; reason?: string; actor?: string },
+): Promise<void> {
+  if (!o.workflow) throw usageError('discard needs --workflow <name>');
+  const workflow = parseWorkflow(o.workflow);
+  if (Boolean(o.workId) === Boolean(o.all)) throw usageError('discard needs either --work-id <uuid> or --all');
+  const workId = o.workId ? parseWorkId(o.workId) : undefined;
+  const reason = parseReason(o.reason, 'discard');
+  const actor = actorOf(ctx, o.actor);
+  const bus = await ctx.connect();
+  const endpoint = workflowOpsEndpoints(workflow);
+  let ids: string[];
+  if (workId) ids = [workId];
+  else {
+    const listed = await bus.request(endpoint.listDeadLetters, { limit: LIST_CAP }, { timeoutMs: ctx.timeoutMs });
+    if (!listed.ok)
+      throw new CliError(`workflow ${workflow} did not answer: ${listed.error.message}`, EXIT.finding, listed.error.code);
+    ids = listed.result.items.map((i) => i.workId);
+  }
+  const progress = new Progress(`discard ${workflow}`, ids.length, { json: ctx.json });
+  const results: DiscardItemResult[] = [];
+  for (const id of ids) {
+    const reply = await bus.request(endpoint.discardDeadLetter, { workId: id, actor, reason }, { timeoutMs: ctx.timeoutMs });
+    if (reply.ok) results.push({ workflow, workId: id, status: 'discarded', discardedAt: reply.result.discardedAt });
+    else if (reply.error.code === 'not_found')
+      results.push({ workflow, workId: id, status: 'not_open', error: reply.error.message });
+    else results.push({ workflow, workId: id, status: 'failed', error: `${reply.error.code}: ${reply.error.message}` });
+    progress.tick(1, results.at(-1)!.status);
+  }
+  progress.finish();
+  if (ctx.json) ctx.printJson(results);
+  else if (results.length === 0) ctx.say('nothing to discard');
+  else
+    ctx.table(
+      ['WORKFLOW', 'WORK ID', 'RESULT', 'ERROR'],
+      results.map((r) => [r.workflow, r.workId, r.status, clip(r.error, 80)]),
+    );
+  const failed = results.filter((r) => r.status === 'failed').length;
+  if (failed > 0) throw findingError(`${failed} of ${results.length} could not be discarded`, 'discard_failed');
+  if (workId && results[0]?.status === 'not_open')
+    throw findingError(`no open dead letter for work ${workId} in workflow ${workflow}`, 'not_found');
 }
