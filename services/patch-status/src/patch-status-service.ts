@@ -66,8 +66,28 @@ export class PatchStatusService {
    */
   async create(req: CreatePatchRequest): Promise<CreatePatchResult> {
     refuseNameWithoutSuccessor(req.name);
-    const em = this.ports.orm.em.fork();
     const fingerprint = req.idempotencyKey ? createFingerprint(req) : null;
+    // Most creates conflict with nothing: one statement. Otherwise (a repeat, a taken name, a
+    // second successor, an unknown predecessor) nothing was written and the reads below answer.
+    const fields = {
+      id: randomUUID(),
+      name: req.name,
+      product: req.product,
+      status: lifecycle.initialStatus,
+      version: 1,
+      jiraKey: req.jiraKey ?? null,
+      gitRef: req.gitRef ?? null,
+      predecessorId: req.predecessorId ?? null,
+      idempotencyKey: req.idempotencyKey ?? null,
+      idempotencyFingerprint: fingerprint,
+      createdBy: req.actor,
+    };
+    const inserted = await this.ports.transitions.insertPatch(fields);
+    if (inserted) {
+      this.ports.logger.info({ patchId: inserted.id, name: inserted.name, product: inserted.product }, 'patch created');
+      return { patch: toPatchView(inserted), replayed: false };
+    }
+    const em = this.ports.orm.em.fork();
     if (req.idempotencyKey) {
       const earlier = await em.findOne(PatchEntity, { idempotencyKey: req.idempotencyKey });
       if (earlier) return replayCreate(earlier, req.actor, fingerprint);
@@ -85,19 +105,7 @@ export class PatchStatusService {
     }
     const sameName = await em.findOne(PatchEntity, { product: req.product, name: req.name });
     if (sameName) return this.onNameTaken(sameName, req);
-    const patch = em.create(PatchEntity, {
-      id: randomUUID(),
-      name: req.name,
-      product: req.product,
-      status: lifecycle.initialStatus,
-      version: 1,
-      jiraKey: req.jiraKey ?? null,
-      gitRef: req.gitRef ?? null,
-      predecessorId: req.predecessorId ?? null,
-      idempotencyKey: req.idempotencyKey ?? null,
-      idempotencyFingerprint: fingerprint,
-      createdBy: req.actor,
-    });
+    const patch = em.create(PatchEntity, fields);
     try {
       await em.flush();
     } catch (err) {
