@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '@patchflow/bus';
+import { patchEndpoints } from '@patchflow/contracts';
 import { createLogger } from '@patchflow/log';
 import {
   buildWorkItem,
@@ -17,6 +18,7 @@ import {
   freePort,
   PrivateNatsServer,
   generateNatsConfig,
+  readStream,
   repoRoot,
   ServiceProcess,
   uniqueNamespace,
@@ -29,10 +31,12 @@ const namespace = uniqueNamespace('ctlops');
 let url: string;
 let server: PrivateNatsServer;
 let db: TestDatabase;
+let patchDb: TestDatabase;
 let gitlab: FakeGitlab;
 let workflow: ServiceProcess;
+let patchStatus: ServiceProcess;
 let publisher: Bus;
-const env = {} as Record<'ops' | 'patch-status' | 'workflow-gitlab', Record<string, string>>;
+const env = {} as Record<'ops' | 'patch-status' | 'workflow-gitlab' | 'gateway', Record<string, string>>;
 
 function patchctl(
   args: string[],
@@ -52,7 +56,7 @@ beforeAll(async () => {
   const port = await freePort();
   url = `nats://127.0.0.1:${port}`;
   const generated = generateNatsConfig(dir, ['--listen', `127.0.0.1:${port}`, '--namespace', namespace]);
-  for (const p of ['ops', 'patch-status', 'workflow-gitlab'] as const) env[p] = generated[p];
+  for (const p of ['ops', 'patch-status', 'workflow-gitlab', 'gateway'] as const) env[p] = generated[p];
   server = await PrivateNatsServer.start({ port, configFile: join(dir, 'nats-server.conf') });
   const ops = await Bus.connect({
     url,
@@ -75,7 +79,19 @@ beforeAll(async () => {
     namespace,
     logger: createLogger('ps', 'silent'),
   });
-  [db, gitlab] = await Promise.all([createTestDatabase('patchctl_ops'), FakeGitlab.start({ refs: ['main'] })]);
+  [db, patchDb, gitlab] = await Promise.all([
+    createTestDatabase('patchctl_ops'),
+    createTestDatabase('patchctl_ops_ps'),
+    FakeGitlab.start({ refs: ['main'] }),
+  ]);
+  // patch-status as its own user, its relay asleep between rounds (10 min): only the push publishes.
+  patchStatus = ServiceProcess.start('services/patch-status/src/main.ts', {
+    NATS_URL: url,
+    DATABASE_URL: patchDb.url,
+    OUTBOX_RELAY_INTERVAL_MS: '600000',
+    OUTBOX_RELAY_GRACE_MS: '0',
+    ...env['patch-status'],
+  });
   workflow = ServiceProcess.start('services/workflow-gitlab/src/main.ts', {
     NATS_URL: url,
     WORKFLOW_DATABASE_URL: db.url,
@@ -87,14 +103,18 @@ beforeAll(async () => {
     GITLAB_TRIGGER_TOKEN: gitlab.triggerToken,
     ...env['workflow-gitlab'],
   });
-  await workflow.waitForLog(/workflow consuming work/, 110_000);
+  await Promise.all([
+    workflow.waitForLog(/workflow consuming work/, 110_000),
+    patchStatus.waitForLog(/patch-status ready/, 110_000),
+  ]);
 }, 180_000);
 
 afterAll(async () => {
   await workflow?.stop('SIGTERM');
+  await patchStatus?.stop('SIGTERM');
   await publisher?.close();
   await server?.dispose();
-  await Promise.all([db?.drop(), gitlab?.close()]);
+  await Promise.all([db?.drop(), patchDb?.drop(), gitlab?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -124,6 +144,90 @@ describe('patchctl as the ops user', () => {
     const retry = await patchctl(['dlq', 'retry', '-w', 'gitlab', '--all', ...at]);
     expect(retry.code, retry.stderr).toBe(0);
     expect(JSON.parse(retry.stdout)).toEqual([{ workflow: 'gitlab', workId: work.workId, status: 'succeeded', tries: 1 }]);
+
+    // A forced replay: the workflow, as its own user, reads the item from the stream and runs it
+    // again; the actor is the ops user.
+    const forced = await patchctl(['replay', '--from-seq', '1', '-w', 'gitlab', '--force', '--reason', 'config fixed', ...at]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({
+      forced: { actor: 'ops', reason: 'config fixed' },
+      items: [expect.objectContaining({ workId: work.workId, result: 'succeeded', attempt: 3 })],
+    });
+  });
+
+  it('dlq discard as the ops user', async () => {
+    const work = buildWorkItem('markActive', { gitRef: 'release/discard' });
+    await publisher.publish(publisher.topology.work('markActive'), work, { msgId: work.workId });
+    await waitFor(
+      async () =>
+        JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', '--json'])).stdout).items?.some(
+          (i: { workId: string }) => i.workId === work.workId,
+        ),
+      { what: 'dead letter listed', timeoutMs: 60_000 },
+    );
+    const discard = await patchctl(['dlq', 'discard', '-w', 'gitlab', '--all', '--reason', 'obsolete', '--json']);
+    expect(discard.code, discard.stderr).toBe(0);
+    expect(JSON.parse(discard.stdout)).toEqual([expect.objectContaining({ workId: work.workId, status: 'discarded' })]);
+    expect(JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', '--json'])).stdout).items).toEqual([]);
+  });
+
+  it('outbox: work left unpublished while NATS refused it is listed, then pushed by outbox publish', async () => {
+    const ops = await Bus.connect({
+      url,
+      auth: { user: env.ops.NATS_USER, pass: env.ops.NATS_PASSWORD, inboxPrefix: env.ops.NATS_INBOX_PREFIX },
+      name: 'ops-outbox',
+      namespace,
+      logger: createLogger('ops', 'silent'),
+    });
+    const gateway = await Bus.connect({
+      url,
+      auth: { user: env.gateway.NATS_USER, pass: env.gateway.NATS_PASSWORD, inboxPrefix: env.gateway.NATS_INBOX_PREFIX },
+      name: 'gateway',
+      namespace,
+      logger: createLogger('gw', 'silent'),
+    });
+    try {
+      // No stream stores work any more: patch-status's publish after commit is refused.
+      expect(await ops.admin.deleteStream(ops.topology.streams.work.name)).toBe(true);
+      const { patch } = await gateway.call(patchEndpoints.create, { name: '2026.48.9', product: 'payments', actor: 'ada' });
+      await gateway.call(patchEndpoints.transition, {
+        patchId: patch.id,
+        action: 'markActive',
+        actor: { name: 'ada', role: 'admin' },
+      });
+
+      const refused = await patchctl(['outbox', 'publish', '--json']);
+      expect(refused.code).toBe(1);
+      expect(JSON.parse(refused.stdout)).toEqual({ published: 0, backlog: 1 });
+      expect(refused.stderr).toBe('patchctl: 1 row(s) still unpublished (see patchctl outbox for the last error)\n');
+      const listed = await patchctl(['outbox', '--json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      const box = JSON.parse(listed.stdout);
+      expect(box.backlog).toBe(1);
+      expect(box.items).toEqual([
+        expect.objectContaining({
+          action: 'markActive',
+          patchId: patch.id,
+          publishAttempts: expect.any(Number),
+          lastPublishError: expect.any(String),
+        }),
+      ]);
+      expect(box.items[0].publishAttempts).toBeGreaterThanOrEqual(1);
+      const table = await patchctl(['outbox']);
+      expect(table.stdout).toMatch(/^WORK ID +ACTION +PATCH ID +AGE +ATTEMPTS +LAST ERROR$/m);
+
+      // NATS takes work again: the push publishes it at once (the relay would wait 10 minutes).
+      await ops.ensureStreams(['work']);
+      const pushed = await patchctl(['outbox', 'publish', '--json']);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect(JSON.parse(pushed.stdout)).toEqual({ published: 1, backlog: 0 });
+      const stored = await readStream(ops, 'work');
+      expect(stored.map((m) => m.msgId)).toEqual([box.items[0].workId]);
+      expect(JSON.parse((await patchctl(['outbox', '--json'])).stdout)).toEqual({ backlog: 0, items: [] });
+    } finally {
+      await gateway.close();
+      await ops.close();
+    }
   });
 
   it('credentials the server refuses: one line, exit 2', async () => {
