@@ -13,6 +13,7 @@ import { Bus, BusPermissionError, ensureConsumer, type NatsAuth } from '@patchfl
 import {
   busPrincipals,
   patchEndpoints,
+  patchStatusOpsEndpoints,
   workflowOpsEndpoints,
   type BusPrincipal,
   type ExecutionEvent,
@@ -286,6 +287,33 @@ describe('every service as its own NATS user', () => {
     expect((await ops.request(workflowOpsEndpoints('gitlab').listDeadLetters, {})).ok).toBe(true);
   });
 
+  it('the UI’s repair routes: the gateway may retry one execution, replay and read attention, nothing more', async () => {
+    const gateway = await as('gateway');
+    const nobody = '00000000-0000-4000-8000-000000000000';
+    const code = (r: { ok: boolean; error?: { code: string } }) => (r.ok ? 'ok' : r.error!.code);
+    const jira = workflowOpsEndpoints('jira');
+    expect(code(await gateway.request(jira.attention, {}))).toBe('ok');
+    // Answered by the workflow (no such execution), so the request was allowed through.
+    expect(code(await gateway.request(jira.retryExecution, { workId: nobody }))).toBe('not_found');
+    expect(code(await gateway.request(jira.replay, { items: [{ workId: nobody }] }))).toBe('ok');
+    expect(code(await gateway.request(jira.discardDeadLetter, { workId: nobody, actor: 'gw', reason: 'x' }))).toBe('forbidden');
+    expect(code(await gateway.request(patchStatusOpsEndpoints.publishOutbox, {}))).toBe('forbidden');
+    expect(code(await gateway.request(patchStatusOpsEndpoints.listOutbox, {}))).toBe('forbidden');
+    // Operators reach patch-status's outbox endpoints and discard; a workflow may not push the outbox.
+    const ops = await as('ops');
+    expect(code(await ops.request(patchStatusOpsEndpoints.listOutbox, {}))).toBe('ok');
+    expect(code(await ops.request(jira.discardDeadLetter, { workId: nobody, actor: 'ops', reason: 'x' }))).toBe('not_found');
+    const slack = await as('workflow-slack');
+    expect(code(await slack.request(patchStatusOpsEndpoints.publishOutbox, {}))).toBe('forbidden');
+  });
+
+  it('a workflow reads single work items from the work stream (replays), and nothing from the others', async () => {
+    const slack = await as('workflow-slack');
+    const work = await slack.admin.message(slack.topology.streams.work.name, 1);
+    expect(work?.subject).toMatch(/patch\.work\.v1\./);
+    await expect(slack.admin.message(slack.topology.streams.workflowEvents.name, 1)).rejects.toThrow();
+  });
+
   it('nobody else can answer patch-status’s requests or read the work stream', async () => {
     const patch = await createActivePatch('2026.48.40');
     // A rogue workflow tries to answer `patch.v1.get` in the same queue group as patch-status.
@@ -294,6 +322,8 @@ describe('every service as its own NATS user', () => {
       patch: { ...patch, name: 'IMPOSTOR' },
       allowedActions: [],
       successorId: null,
+      predecessor: null,
+      successor: null,
     }));
     // The gateway tries to snoop on work; it may listen to live-update pings (the control).
     const gateway = await as('gateway');
