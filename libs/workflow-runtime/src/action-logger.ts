@@ -53,7 +53,8 @@ export class ActionLogger implements StepLogger {
       message,
       metadata,
     };
-    this.log.info({ workId: event.workId, subactionType, metadata }, message);
+    // Debug: the step is in the history (action-log); the execution's outcome line stays at info.
+    this.log.debug({ workId: event.workId, subactionType, metadata }, message);
     await this.events.send(streamMessages.step, event);
   }
 
