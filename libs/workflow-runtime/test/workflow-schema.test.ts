@@ -36,22 +36,42 @@ CREATE TABLE IF NOT EXISTS workflow_dead_letter (
 CREATE INDEX IF NOT EXISTS workflow_dead_letter_open ON workflow_dead_letter (workflow, dead_lettered_at) WHERE retried_at IS NULL;
 `;
 
+/**
+ * workflow-jira's table as that service created it at first use, before it had a migration
+ * (`services/workflow-jira/src/issue-positions.ts` at commit 6d90cad), verbatim, with the lock it took.
+ */
+const LEGACY_JIRA_DDL = `
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('patchflow_jira_issue_position'));
+CREATE TABLE IF NOT EXISTS jira_issue_position (
+        jira_key text NOT NULL,
+        patch_id uuid NOT NULL,
+        patch_version integer NOT NULL,
+        action text NOT NULL,
+        status text NOT NULL,
+        moved_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (jira_key, patch_id)
+      );
+COMMIT;
+`;
+
+const TABLES = `('workflow_execution', 'workflow_dead_letter', 'jira_issue_position')`;
+
 /** Everything Postgres knows about the tables: columns, constraints and index definitions. */
 async function describeSchema(url: string): Promise<unknown> {
   const pool = testPool(url);
   try {
     const columns = await pool.query(
       `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
-        WHERE table_schema = 'public' AND table_name LIKE 'workflow\\_%' AND table_name <> 'workflow_migrations'
-        ORDER BY table_name, ordinal_position`,
+        WHERE table_schema = 'public' AND table_name IN ${TABLES} ORDER BY table_name, ordinal_position`,
     );
     const constraints = await pool.query(
       `SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
-        WHERE conrelid::regclass::text IN ('workflow_execution', 'workflow_dead_letter') ORDER BY 1, 2`,
+        WHERE conrelid::regclass::text IN ${TABLES} ORDER BY 1, 2`,
     );
     const indexes = await pool.query(
       `SELECT tablename, indexname, indexdef FROM pg_indexes
-        WHERE schemaname = 'public' AND tablename IN ('workflow_execution', 'workflow_dead_letter') ORDER BY 1, 2`,
+        WHERE schemaname = 'public' AND tablename IN ${TABLES} ORDER BY 1, 2`,
     );
     return { columns: columns.rows, constraints: constraints.rows, indexes: indexes.rows };
   } finally {
@@ -69,7 +89,7 @@ async function schemaDiff(url: string): Promise<string> {
 }
 
 /** Every migration, in order (`schema/workflow-orm.ts`). */
-const ALL_MIGRATIONS = ['Migration0001ExecutionTables', 'Migration0002OperatorRepair'];
+const ALL_MIGRATIONS = ['Migration0001ExecutionTables', 'Migration0002OperatorRepair', 'Migration0003JiraIssuePosition'];
 
 describe('workflow database schema (MikroORM migrations)', () => {
   const dbs: TestDatabase[] = [];
@@ -95,6 +115,7 @@ describe('workflow database schema (MikroORM migrations)', () => {
     const legacy = await fresh('wf_schema_leg');
     const pool = testPool(legacy.url);
     await pool.query(LEGACY_DDL);
+    await pool.query(LEGACY_JIRA_DDL);
     await pool.end();
     await migrateWorkflowDatabase(legacy.url);
     expect(await describeSchema(migrated.url)).toEqual(await describeSchema(legacy.url));
@@ -125,6 +146,38 @@ describe('workflow database schema (MikroORM migrations)', () => {
       await pool.end();
     }
     expect(await schemaDiff(db.url)).toBe('');
+  });
+
+  it('adopts a jira_issue_position made by workflow-jira before its migration: rows stay, only that migration runs, the diff is empty', async () => {
+    const db = await fresh('wf_schema_jira');
+    // An install of the previous version: the first two migrations, and the table workflow-jira made at first use.
+    const orm = await openWorkflowOrm(db.url);
+    await orm.getMigrator().up({ to: 'Migration0002OperatorRepair' });
+    await orm.close();
+    const pool = testPool(db.url);
+    try {
+      await pool.query(LEGACY_JIRA_DDL);
+      await pool.query(
+        `INSERT INTO jira_issue_position (jira_key, patch_id, patch_version, action, status)
+         VALUES ('PAY-48', '6f1c1a9e-8f57-4b8e-9d3e-2a7f0c1d2e3f', 3, 'startDeployment', 'Ready for QA')`,
+      );
+      expect(await migrateWorkflowDatabase(db.url)).toEqual(['Migration0003JiraIssuePosition']);
+      const rows = await pool.query('SELECT jira_key, patch_version, action, status FROM jira_issue_position');
+      expect(rows.rows).toEqual([{ jira_key: 'PAY-48', patch_version: 3, action: 'startDeployment', status: 'Ready for QA' }]);
+      // The primary key is part of the schema: one row per issue and patch.
+      await expect(
+        pool.query(
+          `INSERT INTO jira_issue_position (jira_key, patch_id, patch_version, action, status)
+           VALUES ('PAY-48', '6f1c1a9e-8f57-4b8e-9d3e-2a7f0c1d2e3f', 4, 'close', 'Done')`,
+        ),
+      ).rejects.toThrow(/jira_issue_position_pkey/);
+    } finally {
+      await pool.end();
+    }
+    expect(await schemaDiff(db.url)).toBe('');
+    const fromEmpty = await fresh('wf_schema_jira_new');
+    await migrateWorkflowDatabase(fromEmpty.url);
+    expect(await describeSchema(db.url)).toEqual(await describeSchema(fromEmpty.url));
   });
 
   it('four services starting together on one database: one migrates, the others find nothing to do', async () => {

@@ -40,7 +40,12 @@ describe('TriggerPipeline', () => {
       {
         subactionType: 'patch.workflow.startDeployment.triggerPipeline',
         message: 'triggered GitLab pipeline 101 on main',
-        metadata: { pipelineId: 101, webUrl: 'https://gitlab.example/p/-/pipelines/101', ref: 'main' },
+        metadata: {
+          pipelineId: 101,
+          webUrl: 'https://gitlab.example/p/-/pipelines/101',
+          ref: 'main',
+          link: { label: 'pipeline #101', url: 'https://gitlab.example/p/-/pipelines/101' },
+        },
       },
     ]);
   });

@@ -1,9 +1,11 @@
+import { STEP_LINK_KEY, type StepLink } from '@patchflow/contracts';
 import type { ActionWorkflowService, WorkflowInput, WorkflowResult } from '@patchflow/workflow-runtime';
 import type { PipelineTrigger } from './gitlab-trigger.js';
 
 /**
  * Triggers one pipeline per work item: the pipeline id is recorded before the work is acked,
- * so a redelivery or replay finds it and does not trigger again.
+ * so a redelivery or replay finds it and does not trigger again. The step links the pipeline's
+ * page (`link`, shown in the history).
  */
 export class TriggerPipeline implements ActionWorkflowService {
   constructor(
@@ -27,10 +29,12 @@ export class TriggerPipeline implements ActionWorkflowService {
       signal,
     );
     await execution.recordExternalRef({ pipelineId: pipeline.id, webUrl: pipeline.webUrl });
+    const link: StepLink = { label: `pipeline #${pipeline.id}`, url: pipeline.webUrl };
     await logger.step('triggerPipeline', `triggered GitLab pipeline ${pipeline.id} on ${ref}`, {
       pipelineId: pipeline.id,
       webUrl: pipeline.webUrl,
       ref,
+      [STEP_LINK_KEY]: link,
     });
     return { status: 'succeeded' };
   }

@@ -1,5 +1,8 @@
 import pg from 'pg';
 
+/** Postgres's SQLSTATE for a relation that does not exist. */
+const UNDEFINED_TABLE = '42P01';
+
 /** The newest transition of a patch that has put its Jira issue in a status. */
 export interface IssuePosition {
   patchVersion: number;
@@ -39,12 +42,12 @@ export interface IssuePositions {
  * three Jira calls (each bounded by HTTP_TIMEOUT_MS); a guard that cannot get it within
  * `lockTimeoutMs` fails and the runtime retries the work.
  *
- * The table belongs to workflow-jira alone and is created here (idempotent DDL under an advisory
- * lock) rather than in the runtime's shared migrations: no other workflow reads it.
+ * The table, `jira_issue_position`, is only read by workflow-jira, but it is part of the workflow
+ * database's migrations (libs/workflow-runtime/src/schema/jira-issue-position.ts and
+ * migration-0003-jira-issue-position.ts), which the runtime applies at start before any work.
  */
 export class PgIssuePositions implements IssuePositions {
   private readonly pool: pg.Pool;
-  private ready: Promise<void> | undefined;
 
   constructor(
     databaseUrl: string,
@@ -55,7 +58,6 @@ export class PgIssuePositions implements IssuePositions {
   }
 
   async guard(req: MoveRequest, move: () => Promise<{ status: string }>): Promise<GuardedMove> {
-    await this.ensureTable();
     const c = await this.pool.connect();
     // A checked-out client whose connection drops emits 'error': without a listener the process dies.
     let lost: Error | undefined;
@@ -93,45 +95,15 @@ export class PgIssuePositions implements IssuePositions {
       await c.query('ROLLBACK').catch((rollbackFailed: Error) => {
         lost ??= rollbackFailed;
       });
+      if ((err as { code?: unknown }).code === UNDEFINED_TABLE) {
+        const why = 'jira_issue_position does not exist: the workflow database is not migrated (the runtime does it at start)';
+        throw new Error(why, { cause: err });
+      }
       throw err;
     } finally {
       c.off('error', onError);
       // A connection that failed is closed rather than handed to the next guard.
       c.release(lost);
-    }
-  }
-
-  private ensureTable(): Promise<void> {
-    this.ready ??= this.createTable().catch((err: unknown) => {
-      this.ready = undefined; // Postgres away at start: try again with the next work item
-      throw err;
-    });
-    return this.ready;
-  }
-
-  private async createTable(): Promise<void> {
-    const c = await this.pool.connect();
-    const onError = () => undefined;
-    c.on('error', onError);
-    try {
-      await c.query('BEGIN');
-      await c.query(`SELECT pg_advisory_xact_lock(hashtext('patchflow_jira_issue_position'))`);
-      await c.query(`CREATE TABLE IF NOT EXISTS jira_issue_position (
-        jira_key text NOT NULL,
-        patch_id uuid NOT NULL,
-        patch_version integer NOT NULL,
-        action text NOT NULL,
-        status text NOT NULL,
-        moved_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (jira_key, patch_id)
-      )`);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.off('error', onError);
-      c.release(true);
     }
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { StepLink } from '@patchflow/contracts';
 import { NotConfigured, PermanentError, type HttpClient, type HttpRequest } from '@patchflow/workflow-runtime';
 
 export interface JiraConfig {
@@ -31,6 +32,8 @@ export interface JiraIssues {
   transition(key: string, transitionId: string, signal: AbortSignal): Promise<void>;
   /** `body` is an Atlassian Document Format document; resolves to the comment id. */
   addComment(key: string, body: unknown, signal: AbortSignal): Promise<string>;
+  /** The issue's page for people (`JIRA_URL/browse/KEY`); optional: a stand-in may have none. */
+  issueLink?(key: string): StepLink | undefined;
 }
 
 /**
@@ -45,6 +48,12 @@ export class JiraClient implements JiraIssues {
 
   get configured(): boolean {
     return this.config !== undefined;
+  }
+
+  issueLink(key: string): StepLink | undefined {
+    return this.config
+      ? { label: key, url: `${this.config.url.replace(/\/+$/, '')}/browse/${encodeURIComponent(key)}` }
+      : undefined;
   }
 
   async issueStatus(key: string, signal: AbortSignal): Promise<string> {

@@ -1,3 +1,4 @@
+import { STEP_LINK_KEY } from '@patchflow/contracts';
 import {
   NotConfigured,
   PermanentError,
@@ -20,6 +21,8 @@ const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivi
  * Never backwards: the move runs under `positions.guard`, so a move of an older transition of the
  * patch (markActive retried after a Jira 503) is skipped once a newer one (startDeployment) has
  * moved the issue. The older transition still gets its comment: it did happen.
+ *
+ * Every step links the issue (`link`: JIRA_URL/browse/KEY), shown in the history.
  */
 export class MoveIssue implements ActionWorkflowService {
   constructor(
@@ -35,6 +38,8 @@ export class MoveIssue implements ActionWorkflowService {
     const target = this.statusMap[work.transition.toStatus];
     if (!target) return { status: 'skipped', reason: `no Jira status is mapped for patch status ${work.transition.toStatus}` };
     const ref = execution.externalRef;
+    const issueLink = this.jira.issueLink?.(key);
+    const linked = issueLink ? { [STEP_LINK_KEY]: issueLink } : {};
 
     if (ref.transitionedTo === undefined && ref.moveSkipped === undefined) {
       let alreadyThere = false;
@@ -47,6 +52,7 @@ export class MoveIssue implements ActionWorkflowService {
             await logger.step('alreadyInStatus', `Jira issue ${key} is already in "${target}"`, {
               jiraKey: key,
               status: current,
+              ...linked,
             });
             return { status: current };
           }
@@ -65,6 +71,7 @@ export class MoveIssue implements ActionWorkflowService {
             from: current,
             to: target,
             transitionId: match.id,
+            ...linked,
           });
           return { status: target };
         },
@@ -76,7 +83,14 @@ export class MoveIssue implements ActionWorkflowService {
         await logger.step(
           'moveSkipped',
           `skipped: a newer transition (${newer.action}, version ${newer.patchVersion}) already moved ${key} to "${newer.status}"; not moving it back to "${target}"`,
-          { jiraKey: key, target, newerPatchVersion: newer.patchVersion, newerAction: newer.action, newerStatus: newer.status },
+          {
+            jiraKey: key,
+            target,
+            newerPatchVersion: newer.patchVersion,
+            newerAction: newer.action,
+            newerStatus: newer.status,
+            ...linked,
+          },
         );
       }
     }
@@ -84,7 +98,7 @@ export class MoveIssue implements ActionWorkflowService {
     if (ref.commentId === undefined) {
       const commentId = await this.jira.addComment(key, transitionComment(work), signal);
       await execution.recordExternalRef({ commentId });
-      await logger.step('commentIssue', `commented on Jira issue ${key}`, { jiraKey: key, commentId });
+      await logger.step('commentIssue', `commented on Jira issue ${key}`, { jiraKey: key, commentId, ...linked });
     }
     return { status: 'succeeded' };
   }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@patchflow/testing';
+import { ExecutionStore } from '@patchflow/workflow-runtime';
 import { PgIssuePositions } from '../src/issue-positions.js';
 
 // The Postgres guard against backwards moves: per (issue, patch), one guard at a time, and a
@@ -10,8 +11,10 @@ let db: TestDatabase;
 let positions: PgIssuePositions;
 beforeAll(async () => {
   db = await createTestDatabase('jira_positions');
+  // The table comes from the workflow database's migrations, which the runtime applies at start.
+  await (await ExecutionStore.open(db.url, 'jira', 1)).close();
   positions = new PgIssuePositions(db.url, 5_000);
-  // The first guard creates the table; the tests below time their guards against each other.
+  // A first guard warms the pool; the tests below time their guards against each other.
   await positions.guard({ jiraKey: 'WARM-1', patchId: randomUUID(), patchVersion: 1, action: 'markActive' }, async () => ({
     status: 'x',
   }));
@@ -61,5 +64,27 @@ describe('PgIssuePositions', () => {
     expect(await positions.guard({ ...req, patchId: randomUUID() }, async () => ({ status: 'In Progress' }))).toMatchObject({
       kind: 'done',
     });
+  });
+
+  it('on a database the runtime has not migrated: a guard fails naming the missing migration, and moves nothing', async () => {
+    const bare = await createTestDatabase('jira_positions_bare');
+    const unmigrated = new PgIssuePositions(bare.url, 5_000);
+    try {
+      let moved = false;
+      const guard = unmigrated.guard(
+        { jiraKey: 'PAY-3', patchId: randomUUID(), patchVersion: 1, action: 'markActive' },
+        async () => {
+          moved = true;
+          return { status: 'In Progress' };
+        },
+      );
+      await expect(guard).rejects.toThrow(
+        'jira_issue_position does not exist: the workflow database is not migrated (the runtime does it at start)',
+      );
+      expect(moved).toBe(false);
+    } finally {
+      await unmigrated.close();
+      await bare.drop();
+    }
   });
 });

@@ -3,10 +3,13 @@ import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
 import { Migration0001ExecutionTables } from './migration-0001-execution-tables.js';
 import { Migration0002OperatorRepair } from './migration-0002-operator-repair.js';
+import { Migration0003JiraIssuePosition } from './migration-0003-jira-issue-position.js';
+import { JiraIssuePositionSchema } from './jira-issue-position.js';
 import { WorkflowDeadLetterSchema } from './workflow-dead-letter.js';
 import { WorkflowExecutionSchema } from './workflow-execution.js';
 
-export const workflowEntities = [WorkflowExecutionSchema, WorkflowDeadLetterSchema];
+/** Every table of the workflow database, workflow-jira's own included: the schema diff covers them all. */
+export const workflowEntities = [WorkflowExecutionSchema, WorkflowDeadLetterSchema, JiraIssuePositionSchema];
 
 /**
  * Listed explicitly (no file globbing), so the tsx-run and the built service see the same list.
@@ -16,6 +19,7 @@ export const workflowEntities = [WorkflowExecutionSchema, WorkflowDeadLetterSche
 const migrationsList = [
   { name: 'Migration0001ExecutionTables', class: Migration0001ExecutionTables },
   { name: 'Migration0002OperatorRepair', class: Migration0002OperatorRepair },
+  { name: 'Migration0003JiraIssuePosition', class: Migration0003JiraIssuePosition },
 ];
 
 /**
