@@ -1,7 +1,5 @@
 import { z } from 'zod';
 import {
-  ActionLogHistoryResult,
-  ActionLogWorkResult,
   ActionNameSchema,
   CreatePatchRequest,
   CreatePatchResult,
@@ -10,11 +8,15 @@ import {
   GetPatchResult,
   ListPatchesRequest,
   ListPatchesResult,
+  PatchHistoryPage,
   PatchStatusSchema,
+  PatchView,
+  PgInt,
   RoleSchema,
   text,
   TransitionRequest,
   TransitionResult,
+  WorkEntryResult,
 } from '@patchflow/contracts';
 
 /**
@@ -45,9 +47,20 @@ export const ActionBody = TransitionRequest.pick({ expectedVersion: true, reason
 export const ListPatchesQuery = z.strictObject({
   status: ListPatchesRequest.shape.status,
   product: ListPatchesRequest.shape.product,
+  q: documented(ListPatchesRequest.shape.q, 'case-insensitive substring of the name (`%` and `_` match themselves)'),
+  sort: documented(ListPatchesRequest.shape.sort.unwrap().optional(), 'newest first by the last change (default) or by creation'),
+  hasFailures: documented(
+    z.enum(['true', 'false']).optional(),
+    'true: only patches with an open failed or dead-lettered execution (at most 5,000 of them, the most recent failures)',
+  ),
   limit: z.coerce.number().int().min(1).max(200).optional(),
   cursor: ListPatchesRequest.shape.cursor,
 });
+
+/** A listed patch with its open failures (failed or dead-lettered executions no retry has fixed). */
+export const PatchListItem = PatchView.extend({ failures: PgInt });
+export const PatchListPage = ListPatchesResult.extend({ items: z.array(PatchListItem) });
+export type PatchListPage = z.infer<typeof PatchListPage>;
 
 export const HistoryQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).optional(),
@@ -107,11 +120,11 @@ export const ErrorResponse = z.object({ error: ErrorBody.extend({ code: z.enum([
 
 for (const [id, schema] of Object.entries({
   CreatePatchResult,
-  ListPatchesResult,
+  PatchListPage,
   PatchDetail,
   TransitionResult,
-  ActionLogHistoryResult,
-  ActionLogWorkResult,
+  PatchHistoryPage,
+  WorkEntryResult,
   LifecycleView,
   Caller,
   ErrorResponse,

@@ -121,7 +121,15 @@ describe('the OpenAPI document', () => {
     };
     expect(transition.properties.expectedVersion.maximum).toBe(2 ** 31 - 1);
     const list = doc.paths['/api/patches']!.get!.parameters!.map((p) => `${p.in}:${p.name}`);
-    expect(list.sort()).toEqual(['query:cursor', 'query:limit', 'query:product', 'query:status']);
+    expect(list.sort()).toEqual([
+      'query:cursor',
+      'query:hasFailures',
+      'query:limit',
+      'query:product',
+      'query:q',
+      'query:sort',
+      'query:status',
+    ]);
     const events = doc.paths['/api/patches/{id}/events']!.get!;
     expect(events.parameters!.map((p) => p.name)).toContain('access_token');
     expect(Object.keys(events.responses['200']!.content!)).toEqual(['text/event-stream']);
@@ -129,19 +137,45 @@ describe('the OpenAPI document', () => {
 
   it('names the response schemas once, as components, with nothing unused', () => {
     const names = Object.keys(doc.components.schemas).sort();
-    expect(names).toEqual([
-      'ActionLogHistoryResult',
-      'ActionLogWorkResult',
-      'Caller',
-      'CreatePatchResult',
-      'ErrorResponse',
-      'LifecycleView',
-      'ListPatchesResult',
-      'PatchDetail',
-      'TransitionResult',
-    ]);
-    const patchDetail = doc.components.schemas.PatchDetail as { properties: Record<string, unknown> };
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'Caller',
+        'CreatePatchResult',
+        'ErrorResponse',
+        'LifecycleView',
+        'PatchDetail',
+        'PatchHistoryPage',
+        'PatchListPage',
+        'TransitionResult',
+        'WorkEntryResult',
+      ]),
+    );
+    expect(names).not.toContain('ActionLogHistoryResult');
+    type Obj = { properties: Record<string, Obj>; items?: Obj; required?: string[] };
+    const schema = (name: string) => doc.components.schemas[name] as Obj;
+    const patchDetail = schema('PatchDetail');
     expect(patchDetail.properties.actionsForCaller).toBeDefined();
+    // Issue 11's fields, documented: names beside ids, the creator, settlement, attempts, links, time in status, failures.
+    expect(Object.keys(patchDetail.properties)).toEqual(expect.arrayContaining(['predecessor', 'successor', 'successorId']));
+    expect(Object.keys(patchDetail.properties.patch!.properties)).toContain('createdBy');
+    const page = schema('PatchHistoryPage');
+    expect(Object.keys(page.properties)).toEqual(['patchId', 'entries', 'nextCursor', 'effects', 'timeInStatus']);
+    const entry = page.properties.entries!.items!;
+    expect(entry.required).toEqual(
+      expect.arrayContaining(['transition', 'settled', 'settledAt', 'settleMs', 'effects', 'running', 'failed']),
+    );
+    const execution = entry.properties.executions!.items!;
+    expect(Object.keys(execution.properties)).toEqual(expect.arrayContaining(['durationMs', 'attemptList', 'links']));
+    expect(Object.keys(execution.properties.attemptList!.items!.properties)).toEqual([
+      'attempt',
+      'startedAt',
+      'finishedAt',
+      'outcome',
+      'error',
+    ]);
+    expect(Object.keys(page.properties.timeInStatus!.items!.properties)).toEqual(['status', 'enteredAt', 'leftAt', 'durationMs']);
+    expect(Object.keys(schema('PatchListPage').properties.items!.items!.properties)).toContain('failures');
+    expect(JSON.stringify(schema('WorkEntryResult'))).toContain('settledAt');
     const errorBody = doc.components.schemas.ErrorResponse as {
       properties: { error: { properties: { code: { enum: string[] } } } };
     };

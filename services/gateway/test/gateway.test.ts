@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import type { Bus } from '@patchflow/bus';
+import type { ExecutionEvent, HistoryEntry } from '@patchflow/contracts';
 import { startActionLog, type RunningActionLog } from '@patchflow/action-log';
 import { startPatchStatus, type PatchStatusApp } from '@patchflow/patch-status';
 import {
@@ -99,6 +101,23 @@ describe('patches', () => {
     const viewer = await http('POST', '/api/patches', { token: tokens.viewer, body });
     expect(viewer.status).toBe(403);
     expect(viewer.body.error.code).toBe('forbidden');
+
+    // The same product and name again, without the key (or with another): 409 duplicate_patch naming the existing one.
+    for (const headers of [{}, { 'idempotency-key': 'create-2' }] as Record<string, string>[]) {
+      const duplicate = await http('POST', '/api/patches', { token: tokens.operator, body, headers });
+      expect(duplicate.status).toBe(409);
+      expect(duplicate.body.error).toMatchObject({
+        code: 'duplicate_patch',
+        details: { existingId: first.body.patch.id, existingName: body.name, product: 'payments' },
+      });
+    }
+    const replayedStill = await http('POST', '/api/patches', {
+      token: tokens.operator,
+      body,
+      headers: { 'idempotency-key': 'create-1' },
+    });
+    expect(replayedStill.status).toBe(200);
+    expect(first.body.patch.createdBy).toBe('otto');
   });
 
   it('answers bad input with 400 naming the field, and keeps answering', async () => {
@@ -127,6 +146,16 @@ describe('patches', () => {
     const badQuery = await http('GET', '/api/patches?status=nope&limit=0&sort=name', { token: tokens.viewer });
     expect(badQuery.status).toBe(400);
     expect(badQuery.body.error.details.fields.map((f: { path: string }) => f.path).sort()).toEqual(['limit', 'sort', 'status']);
+    const badFilters = await http('GET', `/api/patches?hasFailures=maybe&q=${'x'.repeat(201)}`, { token: tokens.viewer });
+    expect(badFilters.status).toBe(400);
+    expect(badFilters.body.error.details.fields.map((f: { path: string }) => f.path).sort()).toEqual(['hasFailures', 'q']);
+    const badCursor = await http('GET', '/api/patches/6d6f6e6b-6579-4d6f-8e6b-6579616e6b65/history?cursor=nope', {
+      token: tokens.viewer,
+    });
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body.error.details.fields[0].path).toBe('cursor');
+    const noHistory = await http('GET', '/api/patches/6d6f6e6b-6579-4d6f-8e6b-6579616e6b65/history', { token: tokens.viewer });
+    expect(noHistory.status).toBe(404);
 
     const notJson = await http('POST', '/api/patches', {
       token: tokens.operator,
@@ -166,6 +195,61 @@ describe('patches', () => {
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(new Set(seen).size).toBe(3);
+  });
+
+  it('lists by the last change by default, searches names, and counts and filters open failures', async () => {
+    const [a, b, c] = [
+      await createPatch('fx 2026.50.1', 'fx'),
+      await createPatch('fx 2026.50.2', 'fx'),
+      await createPatch('FX rc_1', 'fx'),
+    ];
+    const names = async (query: string) =>
+      ((await http('GET', `/api/patches?product=fx${query}`, { token: tokens.viewer })).body.items as { name: string }[]).map(
+        (p) => p.name,
+      );
+    expect(await names('&sort=created')).toEqual(['FX rc_1', 'fx 2026.50.2', 'fx 2026.50.1']);
+    const active = await http('POST', `/api/patches/${a.id}/mark-active`, { token: tokens.operator });
+    expect(active.status).toBe(200);
+    expect(await names('')).toEqual(['fx 2026.50.1', 'FX rc_1', 'fx 2026.50.2']);
+    expect(await names('&q=RC_')).toEqual(['FX rc_1']);
+    expect(await names('&q=2026.50')).toEqual(['fx 2026.50.1', 'fx 2026.50.2']);
+
+    // The Jira move of markActive is dead-lettered (an event as workflow-jira would publish it).
+    const failed: ExecutionEvent = {
+      kind: 'execution',
+      eventId: randomUUID(),
+      workId: active.body.transition.workId,
+      patchId: a.id,
+      action: 'markActive',
+      workflow: 'jira',
+      attempt: 1,
+      at: new Date().toISOString(),
+      status: 'failed',
+      error: 'Jira answered 400',
+      willRetry: false,
+      deadLettered: true,
+    };
+    await bus.publish(bus.topology.execution('jira'), failed);
+    const failing = await waitFor(
+      async () => {
+        const res = await http('GET', '/api/patches?product=fx&hasFailures=true', { token: tokens.viewer });
+        return res.body.items?.length === 1 && res;
+      },
+      { what: 'the failing patch in the filtered list' },
+    );
+    expect(failing.body.items).toEqual([expect.objectContaining({ id: a.id, failures: 1 })]);
+    const all = (await http('GET', '/api/patches?product=fx', { token: tokens.viewer })).body.items as {
+      id: string;
+      failures: number;
+    }[];
+    expect(all.map((p) => [p.id, p.failures])).toEqual([
+      [a.id, 1],
+      [c.id, 0],
+      [b.id, 0],
+    ]);
+    expect((await http('GET', '/api/patches?product=fx&hasFailures=false', { token: tokens.viewer })).body.items).toHaveLength(3);
+    const none = await http('GET', '/api/patches?product=fx&hasFailures=true&q=rc', { token: tokens.viewer });
+    expect(none.body).toEqual({ items: [], nextCursor: null });
   });
 });
 
@@ -249,23 +333,55 @@ describe('transitions', () => {
     expect(extra.status).toBe(400);
     expect(extra.body.error.details.fields[0].path).toBe('action');
 
-    // The history comes from the action-log's projection of the work items.
-    const history = await waitFor(
-      async () => {
-        const h = await http('GET', `/api/patches/${patch.id}/history`, { token: tokens.viewer });
-        return h.body.entries?.length === 2 && h;
-      },
-      { what: 'two transitions in the history' },
-    );
-    expect(history.body.entries.map((e: { action: string }) => e.action)).toEqual(['markActive', 'startDeployment']);
-    expect(
-      history.body.entries[1].executions.map((e: { workflow: string; status: string }) => `${e.workflow}:${e.status}`),
-    ).toEqual(['successor:pending', 'gitlab:pending', 'jira:pending', 'slack:pending']);
+    // Read-your-writes: right after the calls returned, the history has both transitions (from
+    // patch-status), each routed workflow pending until the action-log hears of it (no workflows run here).
+    const history = await http('GET', `/api/patches/${patch.id}/history`, { token: tokens.viewer });
+    expect(history.status).toBe(200);
+    const entries = history.body.entries as HistoryEntry[];
+    expect(entries.map((e) => e.action)).toEqual(['markActive', 'startDeployment']);
+    expect(entries.map((e) => e.transition.id)).toEqual([active.body.transition.id, deploy.body.transition.id]);
+    expect(entries[1]!.executions.map((e) => `${e.workflow}:${e.status}`)).toEqual([
+      'successor:pending',
+      'gitlab:pending',
+      'jira:pending',
+      'slack:pending',
+    ]);
+    expect(entries[1]).toMatchObject({
+      workflows: ['successor', 'gitlab', 'jira', 'slack'],
+      settled: false,
+      settledAt: null,
+      settleMs: null,
+      effects: 'running',
+      running: ['successor', 'gitlab', 'jira', 'slack'],
+      failed: [],
+    });
+    expect(entries[1]!.executions[0]).toMatchObject({ durationMs: null, attemptList: [], links: [] });
+    expect(history.body.effects.state).toBe('running');
+    expect(history.body.effects.running).toHaveLength(7);
+    expect(history.body.effects.failed).toEqual([]);
+
+    // Time in each status: from the creation, one stay per transition, the current one open.
+    const spans = history.body.timeInStatus as { status: string; enteredAt: string; leftAt: string | null; durationMs: number }[];
+    expect(spans.map((x) => x.status)).toEqual(['draft', 'active', 'in_deployment']);
+    const created = (await http('GET', `/api/patches/${patch.id}`, { token: tokens.viewer })).body.patch.createdAt;
+    expect(spans[0]!.enteredAt).toBe(created);
+    expect(spans.map((x) => x.leftAt)).toEqual([active.body.transition.createdAt, deploy.body.transition.createdAt, null]);
+    for (const x of spans.slice(0, -1)) expect(x.durationMs).toBe(Date.parse(x.leftAt!) - Date.parse(x.enteredAt));
+    expect(spans[2]!.enteredAt).toBe(deploy.body.transition.createdAt);
+    // The closed stays add up to the time from creation to the last transition.
+    expect(spans[0]!.durationMs + spans[1]!.durationMs).toBe(Date.parse(deploy.body.transition.createdAt) - Date.parse(created));
+
     const page = await http('GET', `/api/patches/${patch.id}/history?limit=1`, { token: tokens.viewer });
     expect(page.body.entries).toHaveLength(1);
     expect(page.body.nextCursor).toEqual(expect.any(String));
+    const page2 = await http('GET', `/api/patches/${patch.id}/history?limit=1&cursor=${page.body.nextCursor}`, {
+      token: tokens.viewer,
+    });
+    expect(page2.body.entries.map((e: HistoryEntry) => e.action)).toEqual(['startDeployment']);
+    expect(page2.body.nextCursor).toBeNull();
     const work = await http('GET', `/api/work/${deploy.body.transition.workId}`, { token: tokens.viewer });
-    expect(work.body.work).toMatchObject({ action: 'startDeployment', transition: { actor: 'ada' } });
+    expect(work.status).toBe(200);
+    expect(work.body.work).toMatchObject({ action: 'startDeployment', transition: { actor: 'ada' }, settled: false });
     const noWork = await http('GET', `/api/work/${patch.id}`, { token: tokens.viewer });
     expect(noWork.status).toBe(404);
   });
@@ -283,7 +399,12 @@ describe('live updates', () => {
     await http('POST', `/api/patches/${patch.id}/mark-active`, { token: tokens.operator });
     const received = await events;
     expect(received[0]?.event).toBe('ready');
-    expect(JSON.parse(received.find((e) => e.event === 'updated')!.data)).toMatchObject({ patchId: patch.id, kind: 'work' });
+    expect(JSON.parse(received.find((e) => e.event === 'updated')!.data)).toMatchObject({
+      patchId: patch.id,
+      kind: 'work',
+      settled: false,
+      effects: 'running',
+    });
   });
 });
 

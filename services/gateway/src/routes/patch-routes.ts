@@ -1,20 +1,22 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import {
-  ActionLogHistoryResult,
   actionLogEndpoints,
-  ActionLogWorkResult,
   ContractError,
   CreatePatchResult,
+  historyCursor,
   lifecycle,
-  ListPatchesResult,
   patchEndpoints,
+  PatchHistoryPage,
   TransitionResult,
+  WorkEntryResult,
   type ActionName,
   type TransitionRequest,
+  type WorkView,
 } from '@patchflow/contracts';
 import { errors, ok } from '../api-docs.js';
 import { mayCreate, requireActionRole } from '../auth.js';
+import { historyEntry, mergeHistory } from '../history-merge.js';
 import {
   ActionBody,
   CreatePatchBody,
@@ -24,6 +26,7 @@ import {
   kebabCase,
   ListPatchesQuery,
   PatchDetail,
+  PatchListPage,
   TransitionBody,
 } from '../http-schemas.js';
 import type { ServiceClient } from '../service-client.js';
@@ -80,12 +83,25 @@ export function patchRoutes(fastify: FastifyInstance, services: ServiceClient): 
       schema: {
         operationId: 'listPatches',
         tags: ['patches'],
-        summary: 'A page of patches, newest first, filtered by status and product',
+        summary:
+          'A page of patches, newest first by the last change (or by creation), filtered by status, product, ' +
+          'a name search and open failures; each with its count of open failures',
         querystring: ListPatchesQuery,
-        response: { ...ok('a page of patches and the cursor of the next', ListPatchesResult), ...errors(400) },
+        response: { ...ok('a page of patches and the cursor of the next', PatchListPage), ...errors(400) },
       },
     },
-    async (request) => services.call(patchEndpoints.list, request.query),
+    async (request): Promise<PatchListPage> => {
+      const { hasFailures, ...query } = request.query;
+      // hasFailures: the action-log names the failing patches, patch-status pages over just those
+      // (keyset pagination stays exact: the restriction applies before the page is cut).
+      const ids = hasFailures === 'true' ? (await services.call(actionLogEndpoints.failingPatches, {})).patchIds : undefined;
+      const page = await services.call(patchEndpoints.list, { ...query, ...(ids ? { ids } : {}) });
+      const { counts } =
+        page.items.length > 0
+          ? await services.call(actionLogEndpoints.failureCounts, { patchIds: page.items.map((p) => p.id) })
+          : { counts: {} as Record<string, number> };
+      return { ...page, items: page.items.map((p) => ({ ...p, failures: counts[p.id] ?? 0 })) };
+    },
   );
 
   app.get(
@@ -172,13 +188,28 @@ export function patchRoutes(fastify: FastifyInstance, services: ServiceClient): 
       schema: {
         operationId: 'patchHistory',
         tags: ['history'],
-        summary: "Transitions with each workflow's execution (status, attempts, last error) and its steps",
+        summary:
+          "Every transition (read-your-writes: from patch-status) with each routed workflow's execution (status, attempts, " +
+          "duration, links, steps) and whether its effects settled; the whole patch's effects and time in each status",
         params: IdParams,
         querystring: HistoryQuery,
-        response: { ...ok('the history, oldest first', ActionLogHistoryResult), ...errors(400) },
+        response: { ...ok('the history, oldest first', PatchHistoryPage), ...errors(400, 404) },
       },
     },
-    async (request) => services.call(actionLogEndpoints.history, { patchId: request.params.id, ...request.query }),
+    async (request): Promise<PatchHistoryPage> => {
+      const patchId = request.params.id;
+      const { limit = 50, cursor } = request.query;
+      const afterVersion = cursor === undefined ? 0 : historyCursor.decode(cursor);
+      if (afterVersion === undefined) {
+        throw ContractError.validation([{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+      }
+      // Both owners at once: patch-status has every transition, the action-log what the workflows did.
+      const [owner, log] = await Promise.all([
+        services.call(patchEndpoints.history, { patchId }),
+        services.call(actionLogEndpoints.history, { patchId, limit, ...(cursor ? { cursor } : {}) }),
+      ]);
+      return mergeHistory(owner, log, { afterVersion, limit }, new Date());
+    },
   );
 
   app.get(
@@ -187,11 +218,27 @@ export function patchRoutes(fastify: FastifyInstance, services: ServiceClient): 
       schema: {
         operationId: 'getWork',
         tags: ['history'],
-        summary: 'One work item with its executions and steps',
+        summary: 'One transition (work item) with its executions, steps and settlement, as in the history',
         params: IdParams,
-        response: { ...ok('the work item', ActionLogWorkResult), ...errors(400, 404) },
+        response: { ...ok('the work item', WorkEntryResult), ...errors(400, 404) },
       },
     },
-    async (request) => services.call(actionLogEndpoints.work, { workId: request.params.id }),
+    async (request): Promise<WorkEntryResult> => {
+      const workId = request.params.id;
+      const [owner, work] = await Promise.all([
+        services.call(patchEndpoints.history, { workId }),
+        services.call(actionLogEndpoints.work, { workId }).then(
+          (r): WorkView | undefined => r.work,
+          // Not projected yet (the call that made it just returned): its workflows are pending.
+          (err: unknown) => {
+            if (err instanceof ContractError && err.code === 'not_found') return undefined;
+            throw err;
+          },
+        ),
+      ]);
+      const transition = owner.transitions.find((t) => t.workId === workId);
+      if (!transition) throw new ContractError('not_found', `work item ${workId} does not exist`, { workId });
+      return { work: historyEntry(transition, work) };
+    },
   );
 }
