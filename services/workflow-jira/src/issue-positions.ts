@@ -51,9 +51,16 @@ export class PgIssuePositions implements IssuePositions {
 
   constructor(
     databaseUrl: string,
-    private readonly lockTimeoutMs = 15_000,
+    lockTimeoutMs = 15_000,
   ) {
-    this.pool = new pg.Pool({ connectionString: databaseUrl, max: 4, connectionTimeoutMillis: 5000 });
+    // The lock wait bound is a setting of these connections (they serve nothing else), not a
+    // statement per guard.
+    this.pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 4,
+      connectionTimeoutMillis: 5000,
+      options: `-c lock_timeout=${Math.round(lockTimeoutMs)}`,
+    });
     this.pool.on('error', () => undefined); // idle client errors surface on the next query instead
   }
 
@@ -67,17 +74,17 @@ export class PgIssuePositions implements IssuePositions {
     c.on('error', onError);
     try {
       await c.query('BEGIN');
-      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${this.lockTimeoutMs}ms`]);
-      await c.query(
-        `INSERT INTO jira_issue_position (jira_key, patch_id, patch_version, action, status)
-         VALUES ($1, $2, 0, '', '') ON CONFLICT (jira_key, patch_id) DO NOTHING`,
-        [req.jiraKey, req.patchId],
-      );
+      // One statement makes the row if needed and locks it (an upsert's update takes the row
+      // lock, as FOR UPDATE would), returning the position as it stands.
       const row = (
-        await c.query<{ patch_version: number; action: string; status: string }>(
-          `SELECT patch_version, action, status FROM jira_issue_position WHERE jira_key = $1 AND patch_id = $2 FOR UPDATE`,
-          [req.jiraKey, req.patchId],
-        )
+        await c.query<{ patch_version: number; action: string; status: string }>({
+          name: 'jira-position-lock',
+          text: `INSERT INTO jira_issue_position (jira_key, patch_id, patch_version, action, status)
+                 VALUES ($1, $2, 0, '', '')
+                 ON CONFLICT (jira_key, patch_id) DO UPDATE SET jira_key = EXCLUDED.jira_key
+                 RETURNING patch_version, action, status`,
+          values: [req.jiraKey, req.patchId],
+        })
       ).rows[0]!;
       if (row.patch_version > req.patchVersion) {
         await c.query('COMMIT');

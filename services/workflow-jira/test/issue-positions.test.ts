@@ -66,6 +66,30 @@ describe('PgIssuePositions', () => {
     });
   });
 
+  it('a guard that cannot get the lock within its lock timeout fails (the runtime retries it) and moves nothing', async () => {
+    const impatient = new PgIssuePositions(db.url, 200);
+    try {
+      const patchId = randomUUID();
+      let release!: () => void;
+      const holding = positions.guard({ jiraKey: 'PAY-4', patchId, patchVersion: 2, action: 'markActive' }, async () => {
+        await new Promise<void>((r) => (release = r));
+        return { status: 'In Progress' };
+      });
+      await sleep(100);
+      let moved = false;
+      const waiting = impatient.guard({ jiraKey: 'PAY-4', patchId, patchVersion: 3, action: 'startDeployment' }, async () => {
+        moved = true;
+        return { status: 'Ready for QA' };
+      });
+      await expect(waiting).rejects.toMatchObject({ code: '55P03' }); // lock_not_available
+      expect(moved).toBe(false);
+      release();
+      expect(await holding).toEqual({ kind: 'done', status: 'In Progress' });
+    } finally {
+      await impatient.close();
+    }
+  });
+
   it('on a database the runtime has not migrated: a guard fails naming the missing migration, and moves nothing', async () => {
     const bare = await createTestDatabase('jira_positions_bare');
     const unmigrated = new PgIssuePositions(bare.url, 5_000);
