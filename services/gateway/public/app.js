@@ -1,5 +1,6 @@
-// The Action History UI: a patch list and a patch page with its lifecycle, the actions allowed
-// now and a live timeline of its workflows. Plain DOM; every value is set as text, never HTML.
+// The Action History UI: a patch list, a patch page with its lifecycle, the actions allowed now,
+// whether the effects of each transition have settled and a live timeline of its workflows, and
+// the operators' "Needs attention" page. Plain DOM; every value is set as text, never HTML.
 import { renderLifecycle } from './lifecycle-diagram.js';
 
 const TOKEN_KEY = 'patchflow.token';
@@ -23,6 +24,36 @@ function h(tag, attrs = {}, ...children) {
 }
 const badge = (status, testid) => h('span', { class: `badge ${status}`, 'data-testid': testid, text: status.replace(/_/g, ' ') });
 const time = (iso) => (iso ? new Date(iso).toLocaleString() : '');
+const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+const statusLabel = (name) => lifecycle.statuses.find((s) => s.name === name)?.label ?? name;
+const actionDef = (name) => lifecycle.actions.find((a) => a.name === name);
+const mayRepair = () => session.role === 'operator' || session.role === 'admin';
+
+/** 850 → "850 ms", 1234 → "1.2 s", 185000 → "3 min 5 s", then hours and days. */
+function duration(ms) {
+  if (ms === null || ms === undefined) return '';
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 59.95) return `${s.toFixed(1).replace(/\.0$/, '')} s`;
+  const min = Math.floor(s / 60);
+  if (min < 60) return `${min} min ${Math.floor(s % 60)} s`;
+  const hours = Math.floor(min / 60);
+  if (hours < 24) return `${hours} h ${min % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** A link the API reported, as a real link only when it is http(s); anything else stays text. */
+function webLink(label, url, testid) {
+  let safe = false;
+  try {
+    safe = ['http:', 'https:'].includes(new URL(url).protocol);
+  } catch {
+    safe = false;
+  }
+  return safe
+    ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank', 'data-testid': testid, text: label })
+    : h('span', { 'data-testid': testid, text: label });
+}
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -73,6 +104,7 @@ async function login(token) {
   lifecycle ??= await api('/api/lifecycle');
   $('#login').hidden = true;
   $('#session').hidden = false;
+  $('#nav-attention').hidden = !mayRepair();
   $('#whoami').textContent = `${session.name} (${session.role})`;
   route();
 }
@@ -82,8 +114,114 @@ function route() {
   liveSource?.close();
   liveSource = undefined;
   const match = /^#\/patches\/([0-9a-f-]{36})$/.exec(location.hash);
+  const attention = location.hash.startsWith('#/attention');
+  for (const a of document.querySelectorAll('nav a')) {
+    const here = attention ? a.getAttribute('href') === '#/attention' : !match && a.getAttribute('href') === '#/';
+    if (here) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
   if (match) void showPatch(match[1]);
+  else if (attention) void showAttention();
   else void showList();
+}
+
+// ---- the confirmation dialog ------------------------------------------------------------------
+
+let dialog;
+
+/**
+ * An in-page dialog (`<dialog>`, modal): resolves to `{ reason }` when confirmed, null when
+ * dismissed (Back, Escape). With `reason` it asks for one, optional or required (confirm stays
+ * disabled until one is typed).
+ */
+function ask({ title, message, confirm, danger = false, reason = undefined }) {
+  dialog?.remove();
+  return new Promise((resolve) => {
+    const input = reason
+      ? h('input', {
+          name: 'dialog-reason',
+          'data-testid': 'dialog-reason',
+          autocomplete: 'off',
+          placeholder: reason.required ? 'reason (required)' : 'reason (optional)',
+          'aria-label': 'reason',
+        })
+      : null;
+    const yes = h('button', { type: 'submit', class: danger ? 'danger' : '', 'data-testid': 'dialog-confirm', text: confirm });
+    const no = h('button', { type: 'button', class: 'secondary', 'data-testid': 'dialog-cancel', text: 'Back' });
+    const sync = () => (yes.disabled = Boolean(reason?.required) && !input.value.trim());
+    input?.addEventListener('input', sync);
+    sync();
+    const form = h(
+      'form',
+      {
+        onsubmit: (e) => {
+          e.preventDefault();
+          if (yes.disabled) return;
+          resolve({ reason: input?.value.trim() ?? '' });
+          dialog.close();
+        },
+      },
+      h('h2', { class: 'flush', 'data-testid': 'dialog-title', text: title }),
+      h('p', { 'data-testid': 'dialog-message', text: message }),
+      input,
+      h('div', { class: 'dialog-buttons' }, no, yes),
+    );
+    dialog = h('dialog', { 'data-testid': 'dialog', 'aria-label': title }, form);
+    no.addEventListener('click', () => dialog.close());
+    // Escape or Back: nothing happens (after a confirm the promise is already resolved).
+    dialog.addEventListener('close', () => resolve(null));
+    document.body.append(dialog);
+    dialog.showModal();
+    (input ?? no).focus();
+  });
+}
+
+// ---- errors -----------------------------------------------------------------------------------
+
+function describe(err) {
+  const e = err?.body?.error;
+  if (!e) return err.message;
+  // validation_failed messages already name each field ("invalid request: reason: required for
+  // cancel"): a field problem is added only when the message does not say it yet.
+  const fields = e.details?.fields
+    ?.map((f) => `${f.path}: ${f.message}`)
+    .filter((f) => !e.message.includes(f))
+    .join('; ');
+  const allowed = e.details?.allowedActions ? ` (allowed now: ${e.details.allowedActions.join(', ') || 'none'})` : '';
+  return `${e.message}${fields ? ` — ${fields}` : ''}${allowed}`;
+}
+
+/**
+ * Marks the inputs a 400 names (`details.fields[].path`, e.g. `jiraKey`) as invalid, with the
+ * problem as their tooltip, and focuses the first; every other input of `inputs` is cleared.
+ */
+function markInvalid(err, inputs) {
+  for (const input of Object.values(inputs)) {
+    input.removeAttribute('aria-invalid');
+    input.removeAttribute('title');
+  }
+  let first;
+  for (const f of err?.body?.error?.details?.fields ?? []) {
+    const input = String(f.path)
+      .split('.')
+      .map((part) => inputs[part])
+      .find(Boolean);
+    if (!input) continue;
+    input.setAttribute('aria-invalid', 'true');
+    input.title = f.message;
+    first ??= input;
+  }
+  first?.focus();
+}
+
+function clearInvalidOnInput(input) {
+  input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
+  return input;
+}
+
+function showError(err) {
+  if (err instanceof ApiError && err.status === 401) return;
+  view.prepend(h('p', { class: 'error', role: 'alert', text: describe(err) }));
 }
 
 // ---- the patch list ----------------------------------------------------------------------
@@ -92,43 +230,49 @@ async function showList() {
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const status = h(
     'select',
-    { name: 'status', 'data-testid': 'filter-status' },
+    { name: 'status', 'aria-label': 'status', 'data-testid': 'filter-status' },
     h('option', { value: '', text: 'any status' }),
     lifecycle.statuses.map((s) => h('option', { value: s.name, text: s.label, selected: params.get('status') === s.name })),
   );
   const product = h('input', {
     name: 'product',
     placeholder: 'product',
+    'aria-label': 'product',
     value: params.get('product') ?? '',
     'data-testid': 'filter-product',
   });
+  const search = h('input', {
+    type: 'search',
+    name: 'q',
+    placeholder: 'search names',
+    'aria-label': 'search by name',
+    value: params.get('q') ?? '',
+    'data-testid': 'filter-name',
+  });
+  const failing = h('input', { type: 'checkbox', name: 'hasFailures', checked: params.get('hasFailures') === 'true' });
+  const sort = h(
+    'select',
+    { name: 'sort', 'aria-label': 'sort by', 'data-testid': 'sort' },
+    h('option', { value: 'updated', text: 'last updated first' }),
+    h('option', { value: 'created', text: 'newest first', selected: params.get('sort') === 'created' }),
+  );
   const filters = h(
     'form',
     {
-      class: 'inline',
+      class: 'inline filters',
       onsubmit: (e) => {
         e.preventDefault();
-        const q = new URLSearchParams();
-        if (status.value) q.set('status', status.value);
-        if (product.value.trim()) q.set('product', product.value.trim());
-        location.hash = `#/?${q}`;
+        apply();
       },
     },
+    search,
     status,
     product,
-    h('button', { type: 'submit', class: 'secondary', text: 'Filter' }),
+    h('label', { class: 'check', 'data-testid': 'filter-failures' }, failing, ' has failures'),
+    sort,
   );
 
-  // The list API pages by creation, newest first, and carries no failure data: the name search
-  // filters the rows loaded so far (here, in the browser); failures show on each patch's page.
-  const search = h('input', {
-    type: 'search',
-    name: 'search',
-    placeholder: 'search loaded names',
-    'aria-label': 'search by name (loaded rows)',
-    'data-testid': 'filter-name',
-    oninput: () => applySearch(),
-  });
+  const sortHeader = h('th', { 'data-testid': 'sort-column' });
   const rows = h('tbody');
   const table = h(
     'table',
@@ -139,66 +283,108 @@ async function showList() {
       h(
         'tr',
         {},
-        ['Patch', 'Product', 'Status', 'Version', 'Created ↓'].map((t) => h('th', { text: t })),
+        ['Patch', 'Product', 'Status', 'Version'].map((t) => h('th', { text: t })),
+        sortHeader,
       ),
     ),
     rows,
   );
   const empty = h('p', { class: 'muted', hidden: true, 'data-testid': 'list-empty' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true, text: 'More' });
-  let cursor;
-  const applySearch = () => {
-    const needle = search.value.trim().toLowerCase();
-    let visible = 0;
-    for (const row of rows.children) {
-      const match = !needle || row.dataset.name.toLowerCase().includes(needle);
-      row.hidden = !match;
-      if (match) visible++;
-    }
-    empty.hidden = visible > 0;
-    empty.textContent =
-      rows.children.length === 0
-        ? 'No patches match.'
-        : `No loaded patch has “${search.value.trim()}” in its name${cursor ? ' — “More” loads older ones' : ''}.`;
+
+  /** The filters as the API's query (and the page's address): only what is set. */
+  const query = () => {
+    const q = new URLSearchParams();
+    if (search.value.trim()) q.set('q', search.value.trim());
+    if (status.value) q.set('status', status.value);
+    if (product.value.trim()) q.set('product', product.value.trim());
+    if (failing.checked) q.set('hasFailures', 'true');
+    if (sort.value !== 'updated') q.set('sort', sort.value);
+    return q;
   };
-  const load = async () => {
-    const q = new URLSearchParams({ limit: '50' });
-    for (const k of ['status', 'product']) if (params.get(k)) q.set(k, params.get(k));
-    if (cursor) q.set('cursor', cursor);
+  let cursor;
+  // Loads can overlap (typing while a page arrives): only the latest filter's rows are shown.
+  let generation = 0;
+  const load = async (reset) => {
+    const mine = reset ? ++generation : generation;
+    const q = query();
+    q.set('limit', '50');
+    if (!reset && cursor) q.set('cursor', cursor);
+    const byCreation = sort.value === 'created';
     const page = await api(`/api/patches?${q}`);
-    for (const p of page.items) {
-      rows.append(
+    if (mine !== generation) return;
+    sortHeader.textContent = byCreation ? 'Created ↓' : 'Updated ↓';
+    const made = page.items.map((p) =>
+      h(
+        'tr',
+        { 'data-name': p.name, 'data-testid': 'patch-row' },
         h(
-          'tr',
-          { 'data-name': p.name },
-          h('td', {}, h('a', { href: `#/patches/${p.id}`, text: p.name })),
-          h('td', { text: p.product }),
-          h('td', {}, badge(p.status)),
-          h('td', { text: p.version }),
-          h('td', { class: 'muted', title: `updated ${time(p.updatedAt)}`, text: time(p.createdAt) }),
+          'td',
+          {},
+          h('a', { href: `#/patches/${p.id}`, text: p.name }),
+          p.failures > 0
+            ? h('span', {
+                class: 'badge failed row-badge',
+                'data-testid': 'row-failures',
+                title: 'open failed or dead-lettered executions',
+                text: `${p.failures} failed`,
+              })
+            : '',
         ),
-      );
-    }
+        h('td', { text: p.product }),
+        h('td', {}, badge(p.status)),
+        h('td', { text: p.version }),
+        h('td', {
+          class: 'muted',
+          title: byCreation ? `updated ${time(p.updatedAt)}` : `created ${time(p.createdAt)}`,
+          text: time(byCreation ? p.createdAt : p.updatedAt),
+        }),
+      ),
+    );
+    if (reset) rows.replaceChildren(...made);
+    else rows.append(...made);
     cursor = page.nextCursor;
     more.hidden = !cursor;
-    applySearch();
+    empty.hidden = rows.children.length > 0;
+    empty.textContent = failing.checked && !search.value.trim() ? 'No patch has open failures.' : 'No patches match.';
   };
-  more.addEventListener('click', () => void load().catch(showError));
+  const apply = () => {
+    clearTimeout(typing);
+    // The address keeps the filters (a reload or a shared link shows the same list) without a
+    // hashchange, which would rebuild the page and take the focus from the search box.
+    const q = query().toString();
+    history.replaceState(null, '', q ? `#/?${q}` : '#/');
+    load(true).catch(showError);
+  };
+  // Typing asks the server once the typist pauses, not on every key.
+  let typing;
+  const debounced = () => {
+    clearTimeout(typing);
+    typing = setTimeout(apply, 300);
+  };
+  search.addEventListener('input', debounced);
+  product.addEventListener('input', debounced);
+  for (const control of [status, failing, sort]) control.addEventListener('change', apply);
+  more.addEventListener('click', () => void load(false).catch(showError));
 
   view.replaceChildren(
     h('h1', { text: 'Patches' }),
     session.role === 'viewer' ? '' : createForm(),
-    h('div', { class: 'card' }, filters, search),
+    h('div', { class: 'card' }, filters),
     h('div', { class: 'scroll-x' }, table),
     empty,
     more,
   );
-  await load().catch(showError);
+  await load(true).catch(showError);
 }
 
 function createForm() {
-  const error = h('p', { class: 'error', role: 'alert' });
-  const field = (name, placeholder, required) => h('input', { name, placeholder, required, 'data-testid': `new-${name}` });
+  const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'create-error' });
+  const inputs = {};
+  const field = (name, placeholder, required) =>
+    (inputs[name] = clearInvalidOnInput(
+      h('input', { name, placeholder, 'aria-label': placeholder, required, 'data-testid': `new-${name}` }),
+    ));
   const form = h(
     'form',
     {
@@ -210,7 +396,12 @@ function createForm() {
           const { patch } = await api('/api/patches', { method: 'POST', body: JSON.stringify(data) });
           location.hash = `#/patches/${patch.id}`;
         } catch (err) {
-          error.textContent = describe(err);
+          error.replaceChildren(describe(err));
+          const body = err instanceof ApiError ? err.body?.error : undefined;
+          const existing = body?.code === 'duplicate_patch' ? body.details?.existingId : undefined;
+          if (existing)
+            error.append(' ', h('a', { href: `#/patches/${existing}`, 'data-testid': 'existing-patch', text: 'open it' }));
+          markInvalid(err, inputs);
         }
       },
     },
@@ -227,6 +418,7 @@ function createForm() {
 
 async function showPatch(id) {
   const header = patchHeader();
+  const statusTimes = h('div', { class: 'card', 'data-testid': 'time-in-status' });
   const diagram = h('div', { class: 'card diagram', 'data-testid': 'diagram' });
   let diagramStatus;
   const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
@@ -234,6 +426,8 @@ async function showPatch(id) {
   view.replaceChildren(
     h('p', {}, h('a', { href: '#/', text: '← all patches' })),
     header.card,
+    h('h2', { text: 'Time in status' }),
+    statusTimes,
     h('h2', { text: 'Lifecycle' }),
     diagram,
     h('h2', {}, 'History ', live),
@@ -244,19 +438,24 @@ async function showPatch(id) {
   // Fetches can overlap (a click and a live ping): only a newer fetch may replace what is shown.
   let started = 0;
   let shown = 0;
+  // What the timeline's rebuilds must keep: which <details> are open, each repair's last outcome.
+  const page = { open: new Set(), repairs: new Map(), refresh: undefined, detail: undefined };
   const refresh = async () => {
     const mine = ++started;
     const [detail, history] = await Promise.all([api(`/api/patches/${id}`), api(`/api/patches/${id}/history?limit=200`)]);
     if (mine < shown) return;
     shown = mine;
+    page.detail = detail;
     // Only what changed is replaced: a reason being typed keeps its text and focus.
     header.update(detail, history, refresh);
+    renderTimeInStatus(statusTimes, history.timeInStatus);
     if (diagramStatus !== detail.patch.status) {
       diagramStatus = detail.patch.status;
       diagram.replaceChildren(renderLifecycle(lifecycle, detail.patch.status));
     }
-    renderTimeline(timeline, history);
+    renderTimeline(timeline, history, page);
   };
+  page.refresh = refresh;
   // Every ping means "something changed": refetch, at most one fetch in flight plus one queued.
   const schedule = () => {
     if (pending) return;
@@ -279,6 +478,9 @@ async function showPatch(id) {
   });
 }
 
+/** Actions that ask first: they end or fail what people are waiting for. */
+const CONFIRMED_ACTIONS = new Set(['cancel', 'failDeployment']);
+
 /**
  * The patch page's header card, built once and updated in place on every refresh: the facts and
  * buttons are replaced when they change, while the reason input and the action error stay the
@@ -290,21 +492,40 @@ function patchHeader() {
   let buttonsKey;
   const title = h('h1', { 'data-testid': 'patch-name', class: 'flush' });
   const failures = h('span', { class: 'badge failed', 'data-testid': 'has-failures', hidden: true });
+  const effects = h('div', { class: 'effects', 'data-testid': 'effects', role: 'status' });
   const facts = h('div', { class: 'facts' });
   const buttons = h('span', { class: 'buttons' });
   const noActions = h('span', { class: 'muted' });
-  const reason = h('input', { name: 'reason', 'data-testid': 'reason', autocomplete: 'off' });
+  const reason = clearInvalidOnInput(
+    h('input', { name: 'reason', 'data-testid': 'reason', autocomplete: 'off', 'aria-label': 'reason' }),
+  );
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'action-error' });
   const card = h(
     'div',
     { class: 'card' },
     h('div', { class: 'title-row' }, title, failures),
+    effects,
     facts,
     h('div', { class: 'actions', 'data-testid': 'actions' }, buttons, noActions, reason),
     error,
   );
 
   const take = async (name, button) => {
+    const def = actionDef(name);
+    const typed = reason.value.trim();
+    if (CONFIRMED_ACTIONS.has(name)) {
+      const to = lifecycle.statuses.find((s) => s.name === def?.to);
+      const answer = await ask({
+        title: `${def?.label ?? name}?`,
+        message:
+          `${current.patch.name} moves from ${statusLabel(current.patch.status)} to ${to?.label ?? def?.to}` +
+          `${to?.terminal ? ', a final status' : ''}, and the workflows act on it. ` +
+          (typed ? `Reason: “${typed}”.` : 'No reason given.'),
+        confirm: def?.label ?? name,
+        danger: true,
+      });
+      if (!answer) return;
+    }
     button.disabled = true;
     error.textContent = '';
     try {
@@ -312,9 +533,11 @@ function patchHeader() {
       if (reason.value.trim()) body.reason = reason.value.trim();
       await api(`/api/patches/${current.patch.id}/transitions`, { method: 'POST', body: JSON.stringify(body) });
       reason.value = '';
+      markInvalid(undefined, { reason });
       await refreshPage();
     } catch (err) {
       error.textContent = describe(err);
+      markInvalid(err, { reason });
     } finally {
       button.disabled = false;
     }
@@ -325,36 +548,55 @@ function patchHeader() {
     refreshPage = refresh;
     const { patch } = detail;
     title.textContent = patch.name;
-    const fact = (label, value) => h('div', {}, h('span', { text: label }), value ?? h('span', { class: 'muted', text: '—' }));
-    const link = (pid, testid) =>
-      pid ? h('a', { href: `#/patches/${pid}`, 'data-testid': testid, text: pid.slice(0, 8) }) : null;
+    const fact = (label, value, testid) =>
+      h('div', { 'data-testid': testid }, h('span', { text: label }), value ?? h('span', { class: 'muted', text: '—' }));
+    const patchLink = (ref, testid) =>
+      ref ? h('a', { href: `#/patches/${ref.id}`, 'data-testid': testid, text: ref.name }) : null;
+    // The Jira issue is a link once the jira workflow has reported where it lives.
+    const jiraLink = history.entries
+      .flatMap((e) => e.executions.flatMap((x) => x.links ?? []))
+      .find((l) => l.label === patch.jiraKey);
     facts.replaceChildren(
       fact('Status', badge(patch.status, 'patch-status')),
       fact('Product', patch.product),
       fact('Version', h('div', { 'data-testid': 'patch-version', text: String(patch.version) })),
-      fact('Jira', patch.jiraKey),
+      fact('Jira', patch.jiraKey && jiraLink ? webLink(patch.jiraKey, jiraLink.url, 'jira-link') : patch.jiraKey),
       fact('Git ref', patch.gitRef),
-      fact('Predecessor', link(patch.predecessorId, 'predecessor')),
-      fact('Successor', link(detail.successorId, 'successor')),
+      fact('Predecessor', patchLink(detail.predecessor, 'predecessor')),
+      fact('Successor', patchLink(detail.successor, 'successor')),
+      fact('Created', h('div', { 'data-testid': 'created', text: `by ${patch.createdBy}, ${time(patch.createdAt)}` })),
       fact('Updated', time(patch.updatedAt)),
     );
 
-    // Failed or dead-lettered executions of this page's history (the list API has no such data).
-    const failed = history.entries.flatMap((e) =>
-      e.executions.filter((x) => x.status === 'failed' || x.deadLettered).map((x) => `${e.action} · ${x.workflow}`),
-    );
-    failures.hidden = failed.length === 0;
-    failures.textContent = `${failed.length} failed`;
-    failures.title = failed.join('\n');
+    // The whole patch, across every transition (not only those on this page).
+    const fx = history.effects;
+    const refs = (list) => list.map((r) => `${r.workflow} (${actionDef(r.action)?.label ?? r.action})`).join(', ');
+    failures.hidden = fx.failed.length === 0;
+    failures.textContent = `${fx.failed.length} failed`;
+    failures.title = fx.failed.map((r) => `${r.action} · ${r.workflow}`).join('\n');
+    effects.dataset.state = fx.state;
+    effects.className = `effects ${fx.state}`;
+    const last = history.entries.at(-1);
+    if (history.entries.length === 0) effects.textContent = 'No transitions yet: nothing to run.';
+    else if (fx.state === 'settled')
+      effects.textContent = `All effects settled${last?.settleMs != null ? ` · the last transition settled in ${duration(last.settleMs)}` : ''}`;
+    else
+      effects.textContent = [
+        fx.running.length ? `Still running: ${refs(fx.running)}` : '',
+        fx.failed.length ? `Failed: ${refs(fx.failed)}` : '',
+      ]
+        .filter(Boolean)
+        .join(' · ');
 
     const key = `${patch.version}|${detail.actionsForCaller.join(',')}`;
     if (key !== buttonsKey) {
       buttonsKey = key;
       buttons.replaceChildren(
         ...detail.actionsForCaller.map((name) => {
-          const def = lifecycle.actions.find((a) => a.name === name);
+          const def = actionDef(name);
           const button = h('button', {
             type: 'button',
+            class: CONFIRMED_ACTIONS.has(name) ? 'danger' : '',
             'data-testid': `action-${name}`,
             'data-action': name,
             text: def?.label ?? name,
@@ -368,9 +610,7 @@ function patchHeader() {
     noActions.textContent = detail.allowedActions.length
       ? `Your role (${session.role}) may take none of the actions allowed now.`
       : 'No actions: the patch is in a final status.';
-    const needing = detail.actionsForCaller
-      .map((n) => lifecycle.actions.find((a) => a.name === n))
-      .filter((a) => a?.requiredFields.includes('reason'));
+    const needing = detail.actionsForCaller.map(actionDef).filter((a) => a?.requiredFields.includes('reason'));
     // Always there while an action may be taken (every transition records its reason), so that a
     // status change by someone else never hides the field being typed in.
     reason.hidden = detail.actionsForCaller.length === 0;
@@ -381,7 +621,59 @@ function patchHeader() {
   return { card, update };
 }
 
-function renderTimeline(list, history) {
+/** Time in each status, oldest first: a bar with one segment per stay, and the stays as rows. */
+function renderTimeInStatus(card, spans) {
+  if (!spans?.length) {
+    card.replaceChildren(h('p', { class: 'muted flush', text: 'No status history yet.' }));
+    return;
+  }
+  const label = (s) => `${statusLabel(s.status)}: ${duration(s.durationMs)}${s.leftAt ? '' : ' so far'}`;
+  const bar = h(
+    'div',
+    { class: 'status-bar', 'aria-hidden': 'true' },
+    spans.map((s) => {
+      const segment = h('span', { class: `segment ${s.status}`, title: label(s) });
+      // CSSOM, not a style attribute: the page's CSP allows no inline styles.
+      segment.style.flexGrow = String(Math.max(s.durationMs, 1));
+      return segment;
+    }),
+  );
+  const rows = spans.map((s) =>
+    h(
+      'tr',
+      { 'data-testid': 'status-span', 'data-status': s.status },
+      h('td', {}, badge(s.status)),
+      h('td', { class: 'muted', text: time(s.enteredAt) }),
+      h('td', { class: 'nowrap', text: `${duration(s.durationMs)}${s.leftAt ? '' : ' so far'}` }),
+    ),
+  );
+  card.replaceChildren(
+    bar,
+    h(
+      'table',
+      { class: 'compact' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Status', 'Entered', 'Time'].map((t) => h('th', { text: t })),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+/** "all effects settled in 1.2 s" / "running: jira, gitlab" / "failed: jira". */
+function settleText(entry) {
+  if (entry.effects === 'running') return `running: ${entry.running.join(', ')}`;
+  if (entry.effects === 'failed') return `failed: ${entry.failed.join(', ')}`;
+  return entry.settleMs != null ? `all effects settled in ${duration(entry.settleMs)}` : 'all effects settled';
+}
+
+function renderTimeline(list, history, page) {
   if (history.entries.length === 0) {
     list.replaceChildren(h('li', { class: 'muted', text: 'No transitions yet. Take an action above.' }));
     return;
@@ -389,75 +681,223 @@ function renderTimeline(list, history) {
   list.replaceChildren(
     ...[...history.entries].reverse().map((entry) => {
       const t = entry.transition;
-      const title = t
-        ? h(
-            'div',
-            { class: 'transition-title' },
-            `${t.action}: `,
-            badge(t.fromStatus),
-            ' → ',
-            badge(t.toStatus),
-            h('span', { class: 'muted', text: ` by ${t.actor}, ${time(t.createdAt)}${t.reason ? ` — “${t.reason}”` : ''}` }),
-          )
-        : h('div', { class: 'transition-title', text: `${entry.action} (transition not yet known)` });
-      // Workflows that are not configured say so once per transition, quietly; the rest show in full.
-      const quiet = entry.executions.filter(isNotConfigured);
-      const executions = entry.executions
-        .filter((e) => !isNotConfigured(e))
-        .map((e) =>
-          h(
-            'div',
-            { class: 'execution', 'data-testid': `execution-${entry.action}-${e.workflow}`, 'data-status': e.status },
-            h('header', {}, h('span', { text: e.workflow }), badge(e.status)),
-            h('div', {
-              class: 'muted',
-              text: `attempts: ${e.attempts}${e.willRetry ? ' · retrying' : ''}${e.deadLettered ? ' · dead-lettered' : ''}`,
-            }),
-            e.lastError ? h('div', { class: 'error', text: `last error: ${e.lastError}` }) : '',
-            e.steps.length
-              ? h(
-                  'ol',
-                  {},
-                  e.steps.map((s) =>
-                    h(
-                      'li',
-                      { 'data-testid': 'step' },
-                      h('div', {
-                        class: 'step-type',
-                        title: s.subactionType,
-                        'data-step': s.subactionType,
-                        text: stepLabel(s.subactionType),
-                      }),
-                      h('div', { text: s.message }),
-                      h('div', { class: 'muted', text: `${time(s.at)}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ''}` }),
-                    ),
-                  ),
-                )
-              : '',
-          ),
-        );
-      const quietLine = quiet.length
-        ? h('div', {
-            class: 'muted quiet',
-            'data-testid': `not-configured-${entry.action}`,
-            title: quiet.map((e) => `${e.workflow}: ${e.steps[0].message}`).join('\n'),
-            text: `skipped, not configured: ${quiet.map((e) => e.workflow).join(', ')}`,
-          })
-        : '';
+      const title = h(
+        'div',
+        { class: 'transition-title' },
+        `${t.action}: `,
+        badge(t.fromStatus),
+        ' → ',
+        badge(t.toStatus),
+        h('span', { class: 'muted', text: ` by ${t.actor}, ${time(t.createdAt)}${t.reason ? ` — “${t.reason}”` : ''}` }),
+      );
+      const settle = h('div', {
+        class: `settle ${entry.effects}`,
+        'data-testid': 'settle',
+        'data-state': entry.effects,
+        title: entry.settledAt ? `settled at ${time(entry.settledAt)}` : 'not settled yet',
+        text: settleText(entry),
+      });
+      // Skipped executions (not configured, superseded…) fold into one line; the rest show in full.
+      const skipped = entry.executions.filter((e) => e.status === 'skipped');
+      const executions = entry.executions.filter((e) => e.status !== 'skipped').map((e) => executionCard(entry, e, page));
       return h(
         'li',
-        { 'data-testid': `entry-${entry.action}` },
+        { 'data-testid': `entry-${entry.action}`, 'data-work-id': entry.workId, class: entry.effects },
         title,
+        settle,
         executions.length ? h('div', { class: 'executions' }, executions) : '',
-        quietLine,
+        skipped.length ? skippedLine(entry, skipped, page) : '',
       );
     }),
   );
 }
 
-/** An execution that only logged "skipped: not configured (…)" (no credentials for that workflow). */
-function isNotConfigured(e) {
-  return e.status === 'skipped' && e.steps.length > 0 && e.steps.every((s) => s.message.startsWith('skipped: not configured'));
+/** A `<details>` that stays open through the timeline's rebuilds. */
+function keptOpen(page, key, attrs, summary, ...body) {
+  const details = h('details', { ...attrs, open: page.open.has(key) }, summary, ...body);
+  // Noted on the click itself (before it toggles), so a rebuild right after keeps what was asked.
+  summary.addEventListener('click', () => (details.open ? page.open.delete(key) : page.open.add(key)));
+  return details;
+}
+
+/** Why a skipped execution skipped: its last step's message, without the "skipped: " in front. */
+const skipReason = (e) => (e.steps.at(-1)?.message ?? 'skipped').replace(/^skipped:\s*/, '');
+
+function skippedLine(entry, skipped, page) {
+  const key = `skipped/${entry.workId}`;
+  return keptOpen(
+    page,
+    key,
+    { class: 'quiet', 'data-testid': `skipped-${entry.action}` },
+    h('summary', {
+      title: skipped.map((e) => `${e.workflow}: ${skipReason(e)}`).join('\n'),
+      text: `skipped: ${skipped.map((e) => e.workflow).join(', ')}`,
+    }),
+    h(
+      'ul',
+      {},
+      skipped.map((e) =>
+        h(
+          'li',
+          { 'data-testid': `skipped-${entry.action}-${e.workflow}` },
+          `${e.workflow}: ${skipReason(e)}`,
+          repairControls(entry, e, page),
+        ),
+      ),
+    ),
+  );
+}
+
+function executionCard(entry, e, page) {
+  const facts = [
+    e.durationMs != null ? duration(e.durationMs) : e.status === 'pending' ? 'not started' : 'running…',
+    `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`,
+    e.willRetry ? 'retrying' : '',
+    e.deadLettered ? 'dead-lettered' : '',
+  ].filter(Boolean);
+  const attempts = e.attemptList ?? [];
+  return h(
+    'div',
+    { class: 'execution', 'data-testid': `execution-${entry.action}-${e.workflow}`, 'data-status': e.status },
+    h('header', {}, h('span', { text: e.workflow }), badge(e.status)),
+    h('div', { class: 'muted', 'data-testid': 'execution-facts', text: facts.join(' · ') }),
+    e.links?.length
+      ? h(
+          'div',
+          { class: 'links' },
+          e.links.map((l) => webLink(l.label, l.url, 'execution-link')),
+        )
+      : '',
+    e.lastError ? h('div', { class: 'error', text: `last error: ${e.lastError}` }) : '',
+    attempts.length
+      ? keptOpen(
+          page,
+          `attempts/${entry.workId}/${e.workflow}`,
+          { class: 'attempts', 'data-testid': 'attempts' },
+          h('summary', { text: `attempts (${attempts.length})` }),
+          h(
+            'ol',
+            {},
+            attempts.map((a) =>
+              h(
+                'li',
+                { 'data-testid': 'attempt', 'data-outcome': a.outcome },
+                h('span', { text: `#${a.attempt} ` }),
+                badge(a.outcome),
+                h('span', {
+                  class: 'muted',
+                  text: ` ${clock(a.startedAt)}${
+                    a.finishedAt
+                      ? ` → ${clock(a.finishedAt)} (${duration(Date.parse(a.finishedAt) - Date.parse(a.startedAt))})`
+                      : ' → …'
+                  }`,
+                }),
+                a.error ? h('div', { class: 'error', text: a.error }) : '',
+              ),
+            ),
+          ),
+        )
+      : '',
+    e.steps.length
+      ? h(
+          'ol',
+          { class: 'steps' },
+          e.steps.map((s) =>
+            h(
+              'li',
+              { 'data-testid': 'step' },
+              h('div', {
+                class: 'step-type',
+                title: s.subactionType,
+                'data-step': s.subactionType,
+                text: stepLabel(s.subactionType),
+              }),
+              h('div', { text: s.message }),
+              h('div', { class: 'muted', text: `${time(s.at)}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ''}` }),
+            ),
+          ),
+        )
+      : '',
+    repairControls(entry, e, page),
+  );
+}
+
+/** Failed for good: no retry of its own is coming (a dead letter included, until it succeeds). */
+const isOpenFailure = (e) => (e.status === 'failed' && !e.willRetry) || (e.deadLettered && e.status !== 'succeeded');
+const isFinal = (e) => e.status === 'succeeded' || e.status === 'skipped' || isOpenFailure(e);
+
+/**
+ * Retry (operator, admin) on an open failure; Replay (admin) on any final execution, with a
+ * required reason. The outcome stays on the card through refreshes; the history records the rest.
+ */
+function repairControls(entry, e, page) {
+  if (!mayRepair()) return '';
+  const key = `${entry.workId}/${e.workflow}`;
+  const kinds = [];
+  if (isOpenFailure(e)) kinds.push('retry');
+  if (session.role === 'admin' && isFinal(e)) kinds.push('replay');
+  const outcome = page.repairs.get(key);
+  // No second click while one runs.
+  if (outcome?.kind === 'running') kinds.length = 0;
+  if (!kinds.length && !outcome) return '';
+  return h(
+    'div',
+    { class: 'repair' },
+    kinds.map((kind) =>
+      h('button', {
+        type: 'button',
+        class: 'secondary small',
+        'data-testid': `${kind}-${e.workflow}`,
+        text: kind === 'retry' ? 'Retry' : 'Replay',
+        onclick: (ev) => void repair(kind, entry, e, page, ev.currentTarget),
+      }),
+    ),
+    outcome
+      ? h('div', { class: `repair-outcome ${outcome.kind}`, 'data-testid': 'repair-outcome', role: 'status', text: outcome.text })
+      : '',
+  );
+}
+
+async function repair(kind, entry, e, page, button) {
+  const label = actionDef(entry.action)?.label ?? entry.action;
+  const answer = await ask(
+    kind === 'retry'
+      ? {
+          title: `Retry ${e.workflow}?`,
+          message: `Runs the ${e.workflow} workflow again for “${label}” of ${page.detail.patch.name}.`,
+          confirm: 'Retry',
+          reason: { required: false },
+        }
+      : {
+          title: `Replay ${e.workflow}?`,
+          message: `Runs the ${e.workflow} workflow for “${label}” of ${page.detail.patch.name} once more, as a new attempt, even though it is ${e.status}.`,
+          confirm: 'Replay',
+          danger: true,
+          reason: { required: true },
+        },
+  );
+  if (!answer) return;
+  const key = `${entry.workId}/${e.workflow}`;
+  button.disabled = true;
+  page.repairs.set(key, { kind: 'running', text: kind === 'retry' ? 'retrying…' : 'replaying…' });
+  void page.refresh().catch(showError);
+  try {
+    const { outcome } = await api(`/api/work/${entry.workId}/workflows/${e.workflow}/${kind}`, {
+      method: 'POST',
+      body: JSON.stringify(answer.reason ? { reason: answer.reason } : {}),
+    });
+    // retry: succeeded | failed | queued; replay: also skipped, already_succeeded, busy.
+    const detail = outcome.error ?? outcome.detail;
+    page.repairs.set(key, {
+      kind: outcome.status,
+      text: `${kind}: ${outcome.status.replace(/_/g, ' ')}${detail ? ` — ${detail}` : ''}`,
+    });
+  } catch (err) {
+    page.repairs.set(key, { kind: 'failed', text: `${kind} refused: ${describe(err)}` });
+  } finally {
+    button.disabled = false;
+  }
+  await page.refresh().catch(showError);
 }
 
 /** `patch.workflow.startDeployment.createSuccessor` → "create successor" (the raw id is the tooltip). */
@@ -466,22 +906,85 @@ function stepLabel(subactionType) {
   return last.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
 }
 
-function describe(err) {
-  const e = err?.body?.error;
-  if (!e) return err.message;
-  // validation_failed messages already name each field ("invalid request: reason: required for
-  // cancel"): a field problem is added only when the message does not say it yet.
-  const fields = e.details?.fields
-    ?.map((f) => `${f.path}: ${f.message}`)
-    .filter((f) => !e.message.includes(f))
-    .join('; ');
-  const allowed = e.details?.allowedActions ? ` (allowed now: ${e.details.allowedActions.join(', ') || 'none'})` : '';
-  return `${e.message}${fields ? ` — ${fields}` : ''}${allowed}`;
-}
+// ---- needs attention ----------------------------------------------------------------------------
 
-function showError(err) {
-  if (err instanceof ApiError && err.status === 401) return;
-  view.prepend(h('p', { class: 'error', role: 'alert', text: describe(err) }));
+const attentionKinds = { dead_letter: 'dead letter', failed: 'failed', stuck: 'stuck' };
+
+async function showAttention() {
+  if (!mayRepair()) {
+    view.replaceChildren(
+      h('h1', { text: 'Needs attention' }),
+      h('p', { class: 'muted', text: `Operators and admins see this page; your role is ${session.role}.` }),
+    );
+    return;
+  }
+  const rows = h('tbody');
+  const empty = h('p', { class: 'muted', hidden: true, 'data-testid': 'attention-empty', text: 'Nothing needs attention.' });
+  const missing = h('p', { class: 'error', role: 'alert', hidden: true, 'data-testid': 'attention-unanswered' });
+  const load = async () => {
+    const { items, unanswered } = await api('/api/attention');
+    missing.hidden = !unanswered?.length;
+    missing.textContent = `Not answering, so missing from the list: ${unanswered?.join(', ')}.`;
+    rows.replaceChildren(
+      ...items.map((item) =>
+        h(
+          'tr',
+          { 'data-testid': 'attention-item', 'data-kind': item.kind, 'data-work-id': item.workId },
+          h(
+            'td',
+            {},
+            h('span', {
+              class: `badge ${item.kind === 'stuck' ? 'running' : 'failed'}`,
+              text: attentionKinds[item.kind] ?? item.kind,
+            }),
+          ),
+          h('td', {}, h('a', { href: `#/patches/${item.patchId}`, text: item.patchName ?? item.patchId.slice(0, 8) })),
+          h('td', { text: `${actionDef(item.action)?.label ?? item.action} · ${item.workflow}` }),
+          h('td', { class: 'reason-cell', text: item.reason }),
+          h('td', {
+            class: 'muted',
+            title: time(item.since),
+            text: `${duration(Math.max(0, Date.now() - Date.parse(item.since)))} ago`,
+          }),
+        ),
+      ),
+    );
+    empty.hidden = items.length > 0;
+  };
+  view.replaceChildren(
+    h(
+      'h1',
+      {},
+      'Needs attention ',
+      h('button', { type: 'button', class: 'secondary small', text: 'Refresh', onclick: () => void load().catch(showError) }),
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      'Dead letters, executions whose last attempt failed, and executions stuck running, across every patch, oldest first. Open a patch to retry from its history.',
+    ),
+    missing,
+    h(
+      'div',
+      { class: 'scroll-x' },
+      h(
+        'table',
+        { 'data-testid': 'attention-list' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Kind', 'Patch', 'Action · workflow', 'Why', 'Since'].map((t) => h('th', { text: t })),
+          ),
+        ),
+        rows,
+      ),
+    ),
+    empty,
+  );
+  await load().catch(showError);
 }
 
 $('#login-form').addEventListener('submit', (e) => {
