@@ -6,7 +6,7 @@ import { actionLogEnv, policyFromEnv } from './env.js';
 exitWithHelpIfAsked(`action-log — projection of work items, workflow executions and steps; answers history queries
 
 Usage: npm start -w @patchflow/action-log
-Rebuild: node --conditions=development --import tsx scripts/action-log-rebuild.ts --help
+Rebuild: npx patchctl rebuild action-log --help
 
 Environment: ACTION_LOG_DATABASE_URL, NATS_URL, BUS_NAMESPACE, LOG_LEVEL, ACTION_LOG_MAX_DELIVERIES,
 ACTION_LOG_RETRY_BASE_MS, ACTION_LOG_RETRY_MAX_MS (see src/env.ts).

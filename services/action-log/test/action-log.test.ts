@@ -11,7 +11,6 @@ import {
   testLogLevel,
   testNatsUrl,
   repoRoot,
-  ServiceProcess,
   uniqueNamespace,
   waitFor,
   type TestDatabase,
@@ -180,23 +179,24 @@ describe('rebuild', () => {
     expect(await bus.call(actionLogEndpoints.history, { patchId })).toEqual(historyBefore);
   });
 
-  it('does the same from the command line, with progress output', async () => {
-    const cli = ServiceProcess.start('scripts/action-log-rebuild.ts', {
-      ACTION_LOG_DATABASE_URL: db.url,
-      NATS_URL: testNatsUrl(),
-      BUS_NAMESPACE: bus.topology.namespace,
-      LOG_LEVEL: 'warn',
-    });
+  it('does the same from the command line (patchctl rebuild action-log)', async () => {
     const before = await dump();
-    expect(await cli.exited).toBe(0);
-    expect(cli.logs).toMatch(/done: 2 work items, 14 workflow events replayed; 1 parked \(1 invalid\), 0 released/);
+    const cli = await execFileAsync(process.execPath, ['tools/patchctl/bin/patchctl.mjs', 'rebuild', 'action-log', '--json'], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        ACTION_LOG_DATABASE_URL: db.url,
+        NATS_URL: testNatsUrl(),
+        BUS_NAMESPACE: bus.topology.namespace,
+      },
+    });
+    expect(JSON.parse(cli.stdout)).toMatchObject({ work: 2, events: 14, parked: 1, invalid: 1, released: 0 });
     expect(await dump()).toEqual(before);
 
-    const help = await execFileAsync(
-      process.execPath,
-      ['--conditions=development', '--import', 'tsx', 'scripts/action-log-rebuild.ts', '--help'],
-      { cwd: repoRoot, env: { ...process.env, NATS_URL: 'nats://127.0.0.1:1' } },
-    );
-    expect(help.stdout).toMatch(/^Usage: /);
+    const help = await execFileAsync(process.execPath, ['tools/patchctl/bin/patchctl.mjs', 'rebuild', '--help'], {
+      cwd: repoRoot,
+      env: { ...process.env, NATS_URL: 'nats://127.0.0.1:1' },
+    });
+    expect(help.stdout).toMatch(/^Usage: patchctl rebuild /);
   });
 });

@@ -8,22 +8,11 @@ import { startGitlabWorkflow } from '../src/index.js';
 
 const ops = workflowOpsEndpoints('gitlab');
 
-/** The operator CLI (scripts/workflow-ops.ts) as an operator runs it. */
+/** The operator CLI (patchctl dlq) as an operator runs it. */
 async function opsCli(namespace: string, ...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [
-      '--conditions=development',
-      '--import',
-      'tsx',
-      'scripts/workflow-ops.ts',
-      ...args,
-      '--namespace',
-      namespace,
-      '--nats-url',
-      testNatsUrl(),
-      '--json',
-    ],
+    ['tools/patchctl/bin/patchctl.mjs', 'dlq', ...args, '--namespace', namespace, '--nats-url', testNatsUrl(), '--json'],
     { cwd: repoRoot },
   );
   return stdout;
@@ -143,12 +132,12 @@ describe('workflow-gitlab', () => {
       { workId: work.workId, status: 'failed', error: expect.stringMatching(/Reference not found/) },
     ]);
 
-    const cliList = JSON.parse(await opsCli(namespace, 'list', '--workflow', 'gitlab')) as Array<{ workId: string }>;
-    expect(cliList.map((i) => i.workId)).toContain(work.workId);
+    const cliList = JSON.parse(await opsCli(namespace, 'list', '--workflow', 'gitlab')) as { items: { workId: string }[] };
+    expect(cliList.items.map((i) => i.workId)).toContain(work.workId);
 
     gitlab.addRef('release/2026.49'); // the operator creates the branch
     const retried = JSON.parse(await opsCli(namespace, 'retry', '--workflow', 'gitlab', '--work-id', work.workId)) as unknown;
-    expect(retried).toEqual([{ workId: work.workId, status: 'succeeded' }]);
+    expect(retried).toEqual([{ workflow: 'gitlab', workId: work.workId, status: 'succeeded', tries: 1 }]);
     expect(await store.get(work.workId)).toMatchObject({ status: 'succeeded', attempts: 3 });
     expect(pipelinesFor(gitlab, work.patch.id)).toHaveLength(1);
     expect((await bus.call(ops.listDeadLetters, {})).items.some((i) => i.workId === work.workId)).toBe(false);

@@ -1,4 +1,5 @@
-import { defaultPoisonPolicy, openActionLogOrm, rebuildActionLog, type RebuildReport } from '@patchflow/action-log';
+import { actionLogEnv, openActionLogOrm, poisonPolicy, rebuildActionLog, type RebuildReport } from '@patchflow/action-log';
+import { parseEnv } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import { CliError, EXIT, findingError, oneLine, usageError } from '../cli-error.js';
 import type { Context } from '../context.js';
@@ -22,6 +23,21 @@ const redact = (text: string) => text.replace(/\/\/[^@/]*@/, '//***@');
 export async function rebuildCommand(ctx: Context, what: string, o: RebuildOptions): Promise<void> {
   if (what !== 'action-log') throw usageError(`rebuild: unknown projection "${what}" (only action-log)`);
   const url = o.databaseUrl ?? ctx.env.ACTION_LOG_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/patchflow_action_log';
+  // Retries of a message that fails to apply, as the service has them (ACTION_LOG_MAX_DELIVERIES, …).
+  let policy;
+  try {
+    const env = parseEnv(
+      actionLogEnv.pick({ ACTION_LOG_MAX_DELIVERIES: true, ACTION_LOG_RETRY_BASE_MS: true, ACTION_LOG_RETRY_MAX_MS: true }),
+      ctx.env,
+    );
+    policy = poisonPolicy({
+      maxDeliveries: env.ACTION_LOG_MAX_DELIVERIES,
+      retryBaseMs: env.ACTION_LOG_RETRY_BASE_MS,
+      retryMaxMs: env.ACTION_LOG_RETRY_MAX_MS,
+    });
+  } catch (err) {
+    throw usageError(oneLine(err));
+  }
   const bus = await ctx.connect();
   const logger = createLogger('patchctl-rebuild', 'silent');
   let orm;
@@ -40,7 +56,7 @@ export async function rebuildCommand(ctx: Context, what: string, o: RebuildOptio
       bus,
       logger,
       dropTables: Boolean(o.drop),
-      poisonPolicy: defaultPoisonPolicy,
+      poisonPolicy: policy,
       onProgress: (p) => {
         if (bar?.stream !== p.stream) {
           bar?.progress.finish();
