@@ -1,4 +1,5 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { currentTrace } from './trace.js';
 
 export type { Logger } from 'pino';
 
@@ -28,7 +29,33 @@ const redact: LoggerOptions['redact'] = {
   censor: '[redacted]',
 };
 
-/** One JSON logger per process, named after the service. */
-export function createLogger(service: string, level: LogLevel = 'info'): Logger {
-  return pino({ name: service, level, redact, base: { service } });
+/**
+ * One JSON logger per process, named after the service. A line written inside `withTrace` (a
+ * traced request, message or execution) carries its `traceId` and `correlationId`.
+ */
+export function createLogger(service: string, level: LogLevel = 'info', destination?: DestinationStream): Logger {
+  return pino({ name: service, level, redact, base: { service }, mixin: traceFields }, destination);
 }
+
+function traceFields(): object {
+  const t = currentTrace();
+  return t ? { traceId: t.traceId, correlationId: t.correlationId } : {};
+}
+
+export {
+  CORRELATION_ID_HEADER,
+  currentTrace,
+  formatTraceparent,
+  incomingTrace,
+  isSpanId,
+  isTraceId,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  saneCorrelationId,
+  traceHeaders,
+  TRACEPARENT_HEADER,
+  withTrace,
+  type TraceContext,
+} from './trace.js';
+export { startSpan, startTracing, type SpanKindName, type TraceSpan } from './tracing.js';
