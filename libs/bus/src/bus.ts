@@ -10,11 +10,12 @@ import {
   type StreamKey,
   type StreamMessage,
 } from '@patchflow/contracts';
-import type { Logger } from '@patchflow/log';
+import { withTrace, type Logger } from '@patchflow/log';
 import { BusAdmin, type NatsHandles } from './admin.js';
 import { decodeWith, encodeJson } from './codec.js';
 import { connectionOptions, redactNatsUrl, redactSecrets, type NatsAuth } from './connection.js';
 import { ensureStreams, isPermissionError } from './streams.js';
+import { requestTrace, withTraceHeaders } from './trace-headers.js';
 
 /** Thrown by `Bus.connect` when no NATS server answers: one line, naming the URL and the fix. */
 export class BusUnreachableError extends Error {
@@ -196,14 +197,17 @@ export class Bus {
           this.logger.error({ err, subject }, 'subscription failed');
           return;
         }
-        const work = (async (): Promise<Reply<unknown>> => {
+        const answer = async (): Promise<Reply<unknown>> => {
           try {
             const request = decodeWith(endpoint.request, msg.data, `${subject} request`) as z.infer<E['request']>;
             return { ok: true, result: await handler(request) };
           } catch (error) {
             return { ok: false, error: this.errorBody(error, subject) };
           }
-        })().then((reply) => {
+        };
+        // A request sent inside a trace is handled (and logged) inside it: see trace-headers.ts.
+        const trace = requestTrace(msg.headers);
+        const work = (trace ? withTrace(trace, answer) : answer()).then((reply) => {
           if (msg.reply) msg.respond(encodeJson(reply));
         });
         void this.track(work);
@@ -232,7 +236,8 @@ export class Bus {
     const timeout = options.timeoutMs ?? this.requestTimeoutMs;
     let data: Uint8Array;
     try {
-      const msg = await this.#nats.nc.request(subject, encodeJson(request), { timeout });
+      const headers = withTraceHeaders();
+      const msg = await this.#nats.nc.request(subject, encodeJson(request), { timeout, ...(headers ? { headers } : {}) });
       data = msg.data;
     } catch (err) {
       return { ok: false, error: requestFailure(err, subject, timeout) };
@@ -269,8 +274,10 @@ export class Bus {
    * within the stream's duplicate window is acknowledged as `duplicate` and stored once.
    */
   async publish(subject: string, value: unknown, options: { msgId?: string; timeoutMs?: number } = {}): Promise<PublishResult> {
+    const headers = withTraceHeaders();
     const ack = await this.#nats.js.publish(subject, encodeJson(value), {
       ...(options.msgId ? { msgID: options.msgId } : {}),
+      ...(headers ? { headers } : {}),
       timeout: options.timeoutMs ?? this.requestTimeoutMs,
     });
     return { seq: ack.seq, duplicate: ack.duplicate };

@@ -6,6 +6,7 @@ import { ContractError, type ConsumerDefinition } from '@patchflow/contracts';
 import { natsHandles, type Bus } from './bus.js';
 import { decodeWith } from './codec.js';
 import { BusPermissionError, isPermissionError } from './streams.js';
+import { traceHeadersOf } from './trace-headers.js';
 
 /** What the handler decided about one delivered message. */
 export type Settlement =
@@ -22,6 +23,8 @@ export interface Delivery<T> {
   deliveryCount: number;
   streamSeq: number;
   msgId: string | undefined;
+  /** The publisher's `traceparent` / `X-Correlation-Id` headers, when it published inside a trace. */
+  trace?: { traceparent?: string; correlationId?: string };
   /** The message's bytes exactly as stored (for parking a message verbatim). */
   data: Uint8Array;
   /** Tells the server the handler is still busy, resetting the ack wait. */
@@ -175,6 +178,7 @@ export class ConsumerRunner {
         deliveryCount: m.info.deliveryCount,
         streamSeq: m.seq,
         msgId: m.headers?.get('Nats-Msg-Id') || undefined,
+        trace: traceHeadersOf(m.headers),
         data: m.data,
         working: () => m.working(),
       });

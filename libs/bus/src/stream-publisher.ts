@@ -1,4 +1,5 @@
 import { headers, type Subscription } from '@nats-io/transport-node';
+import { withTraceHeaders } from './trace-headers.js';
 import type { z } from 'zod';
 import type { StreamMessage } from '@patchflow/contracts';
 import { natsHandles, type Bus } from './bus.js';
@@ -54,7 +55,7 @@ export class StreamPublisher {
 
   /** Sends one message with `Nats-Msg-Id` = `msgId` (a token without `.`, `*` or `>`). */
   publish(subject: string, value: unknown, msgId: string): void {
-    const h = headers();
+    const h = withTraceHeaders(headers())!;
     h.set('Nats-Msg-Id', msgId);
     natsHandles(this.bus).nc.publish(subject, encodeJson(value), { headers: h, reply: `${this.inbox}.${msgId}` });
   }
@@ -65,7 +66,7 @@ export class StreamPublisher {
    * loss is harmless — a progress event that a confirmed one follows.
    */
   sendUnconfirmed<S extends z.ZodType>(message: StreamMessage<S>, value: z.infer<S>): void {
-    const h = headers();
+    const h = withTraceHeaders(headers())!;
     h.set('Nats-Msg-Id', message.msgId(value));
     natsHandles(this.bus).nc.publish(message.subject(this.bus.topology, value), encodeJson(value), { headers: h });
   }
