@@ -10,6 +10,7 @@ import { percentile } from './bench-kit.js';
 import { closedLoop, openLoop } from './bench/load.js';
 import { HELP, parseBenchOptions, type SystemName } from './bench/options.js';
 import { cpuBetween, memoryMb, sampleCpu } from './bench/proc.js';
+import { collectStatements, readStatements, resetStatements, type StatementRow } from './bench/pg-statements.js';
 import type { Settled } from './bench/settle.js';
 import type { BenchSystem } from './bench/system.js';
 
@@ -46,6 +47,8 @@ interface Results {
   open: Map<number, Settled[]>;
   pickups: Map<number, number[]>;
   memory: Map<string, number>;
+  /** `--statements`: commits and statements over the closed loops, summed over rounds. */
+  pg: { commits: number; statements: Map<string, StatementRow> };
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
@@ -122,7 +125,50 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     'Peak RSS is VmHWM of each process over the whole run; for Postgres (many processes) it is the sum of their proportional set sizes (Pss) at the end, shared buffers counted once. ' +
       '"load driver + HTTP stand-ins" is this script (the same process for every row: the peers\' transition SQL and job producers run in it too).',
   );
+  if (options.statements) out.push('', ...statementTables(systems, results));
   console.log(`\n${out.join('\n')}`);
+}
+
+function addStatements(into: Results['pg'], report: { commits: number; statements: StatementRow[] }): void {
+  into.commits += report.commits;
+  for (const row of report.statements) {
+    const key = `${row.database}\u0000${row.query}`;
+    const seen = into.statements.get(key);
+    if (seen) {
+      seen.calls += row.calls;
+      seen.execMs += row.execMs;
+      seen.rows += row.rows;
+    } else into.statements.set(key, { ...row });
+  }
+}
+
+/** `--statements`: per system, commits and the most frequent statements per settled transition. */
+function statementTables(systems: readonly BenchSystem[], results: Map<BenchSystem, Results>): string[] {
+  const out = [
+    "Postgres per settled transition over the closed loop (pg_stat_statements; the driver's settle checks included, " +
+      'BEGIN/COMMIT counted as statements; "commits" from pg_stat_database):',
+    '',
+  ];
+  for (const s of systems) {
+    const r = results.get(s)!;
+    const per = (v: number) => v / Math.max(1, r.cpuSettled);
+    const rows = [...r.pg.statements.values()].sort((a, b) => b.calls - a.calls);
+    const calls = rows.reduce((sum, row) => sum + row.calls, 0);
+    out.push(
+      `**${s.label}**: ${per(r.pg.commits).toFixed(1)} commits and ${per(calls).toFixed(1)} statements per settled transition.`,
+    );
+    out.push('');
+    out.push('| database | calls / settled | exec ms / settled | rows / call | statement |');
+    out.push('| --- | ---: | ---: | ---: | --- |');
+    for (const row of rows.slice(0, 20)) {
+      const query = row.query.length > 110 ? `${row.query.slice(0, 107)}…` : row.query;
+      out.push(
+        `| ${row.database} | ${per(row.calls).toFixed(2)} | ${per(row.execMs).toFixed(3)} | ${(row.rows / Math.max(1, row.calls)).toFixed(1)} | \`${query.replace(/\|/g, '\\|').replace(/`/g, "'")}\` |`,
+      );
+    }
+    out.push('');
+  }
+  return out;
 }
 
 /** Every system started so far: stopped on the way out, however the run ends. */
@@ -151,6 +197,7 @@ async function main(): Promise<void> {
   const results = new Map<BenchSystem, Results>();
   const patches = new Map<BenchSystem, string[]>();
   try {
+    if (options.statements) collectStatements();
     if (options.dist && options.systems.includes('patchflow')) {
       say('building dist/ (npm run build)…');
       execFileSync('npm', ['run', 'build'], { stdio: ['ignore', 2, 2] });
@@ -159,7 +206,15 @@ async function main(): Promise<void> {
       say(`starting ${name}…`);
       const s = await startSystem(name);
       systems.push(s);
-      results.set(s, { closed: [], cpu: new Map(), cpuSettled: 0, open: new Map(), pickups: new Map(), memory: new Map() });
+      results.set(s, {
+        closed: [],
+        cpu: new Map(),
+        cpuSettled: 0,
+        open: new Map(),
+        pickups: new Map(),
+        memory: new Map(),
+        pg: { commits: 0, statements: new Map() },
+      });
     }
     const perRound = options.transitions + options.rates.reduce((sum, r) => sum + Math.round(r * options.seconds), 0);
     for (const s of systems) {
@@ -174,9 +229,12 @@ async function main(): Promise<void> {
       for (const s of order) {
         const r = results.get(s)!;
         const groups = s.processes();
+        const server = options.statements ? s.postgresServer?.() : undefined;
+        const commitsBefore = server ? await resetStatements(server) : 0;
         const before = sampleCpu(groups);
         const run = await closedLoop(s, patches.get(s)!, options.transitions, options.callers);
         const after = sampleCpu(groups);
+        if (server) addStatements(r.pg, await readStatements(server, commitsBefore));
         for (const [label, used] of cpuBetween(before, after)) r.cpu.set(label, (r.cpu.get(label) ?? 0) + used);
         r.cpuSettled += run.settled.length;
         r.closed.push({ count: run.settled.length, seconds: run.seconds });

@@ -33,6 +33,7 @@ describe('npm run bench:e2e options', () => {
       '--dist',
       '--prof',
       '/tmp/profiles',
+      '--statements',
     ]);
     expect(r).toEqual({
       options: {
@@ -45,6 +46,7 @@ describe('npm run bench:e2e options', () => {
         redisUrl: 'redis://127.0.0.1:6380',
         dist: true,
         profDir: '/tmp/profiles',
+        statements: true,
       },
     });
     expect(parseBenchOptions(['--skip-peers'])).toEqual({ options: expect.objectContaining({ systems: ['patchflow'] }) });

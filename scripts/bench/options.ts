@@ -23,6 +23,8 @@ export interface BenchOptions {
   dist: boolean;
   /** Write a `--cpu-prof` of every Patchflow service into this directory. */
   profDir: string | undefined;
+  /** Report Postgres statements and commits per settled transition (pg_stat_statements). */
+  statements: boolean;
 }
 
 export const HELP = `Usage: npm run bench:e2e [-- options]
@@ -50,6 +52,8 @@ Options:
   --dist            run Patchflow's services from dist/ with plain node, as production does
                     (runs \`npm run build\` first); default: from source through tsx, as npm start
   --prof DIR        write a V8 CPU profile (.cpuprofile) of every Patchflow service into DIR
+  --statements      also print each system's Postgres statements and commits per settled
+                    transition over the closed loop (pg_stat_statements, preloaded)
   --help            this text`;
 
 const DEFAULTS: BenchOptions = {
@@ -62,6 +66,7 @@ const DEFAULTS: BenchOptions = {
   redisUrl: 'redis://127.0.0.1:6379',
   dist: false,
   profDir: undefined,
+  statements: false,
 };
 
 export type ParseResult = { help: true } | { options: BenchOptions } | { error: string };
@@ -83,8 +88,9 @@ export function parseBenchOptions(argv: string[]): ParseResult {
       skipPeers = true;
       continue;
     }
-    if (name === '--dist') {
-      o.dist = true;
+    if (name === '--dist' || name === '--statements') {
+      if (name === '--dist') o.dist = true;
+      else o.statements = true;
       continue;
     }
     const known = ['--transitions', '--callers', '--rates', '--seconds', '--rounds', '--only', '--redis-url', '--prof'];

@@ -21,6 +21,7 @@ import {
 import type { Bus } from '@patchflow/bus';
 import type { ProcessGroup } from './proc.js';
 import { natsGroup, postgresGroup, processGroup } from './servers.js';
+import { postgresSettings } from './pg-statements.js';
 import { SettleTracker, type Committed, type Settled } from './settle.js';
 import { StandIns } from './stand-ins.js';
 import type { BenchSystem } from './system.js';
@@ -69,7 +70,11 @@ export class PatchflowSystem implements BenchSystem {
 
   /** `run`: how the service processes run (from dist/, with profiling flags). */
   static async start(run: SystemOptions['run'] = {}): Promise<PatchflowSystem> {
-    const [postgres, nats, standIns] = await Promise.all([PrivatePostgres.create(), PrivateNatsServer.start(), StandIns.start()]);
+    const [postgres, nats, standIns] = await Promise.all([
+      PrivatePostgres.create(postgresSettings),
+      PrivateNatsServer.start(),
+      StandIns.start(),
+    ]);
     const namespace = uniqueNamespace('benche2e');
     const bus = await connectTestBus(namespace, nats.url, 'bench-e2e');
     const databases = {
@@ -91,6 +96,10 @@ export class PatchflowSystem implements BenchSystem {
     const sys = new PatchflowSystem(postgres, nats, bus, system, standIns, actionLog);
     sys.checkBackendPid = (await actionLog.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     return sys;
+  }
+
+  postgresServer(): PrivatePostgres {
+    return this.postgres;
   }
 
   processes(): ProcessGroup[] {

@@ -9,6 +9,7 @@ import { ensureDatabase } from '@patchflow/db';
 import { PrivatePostgres, ServiceProcess } from '@patchflow/testing';
 import { createPatch, PEER_SCHEMA } from './peer-schema.js';
 import type { ProcessGroup } from './proc.js';
+import { postgresSettings } from './pg-statements.js';
 import { postgresGroup, processGroup } from './servers.js';
 import type { SettleTracker, Committed, Settled } from './settle.js';
 import { StandIns } from './stand-ins.js';
@@ -25,7 +26,7 @@ export interface PeerParts {
 }
 
 export async function startPeerParts(database: string): Promise<PeerParts> {
-  const [postgres, standIns] = await Promise.all([PrivatePostgres.create(), StandIns.start()]);
+  const [postgres, standIns] = await Promise.all([PrivatePostgres.create(postgresSettings), StandIns.start()]);
   const databaseUrl = postgres.url(database);
   await ensureDatabase(databaseUrl);
   const db = new pg.Pool({ connectionString: databaseUrl, max: 16 });
@@ -73,6 +74,10 @@ export abstract class PeerSystem implements BenchSystem {
   /** Extra process groups of the peer (Redis). */
   protected extraProcesses(): ProcessGroup[] {
     return [];
+  }
+
+  postgresServer(): PrivatePostgres {
+    return this.parts.postgres;
   }
 
   processes(): ProcessGroup[] {

@@ -1,4 +1,5 @@
 /** What the load driver needs of each system under test (Patchflow and the two peers). */
+import type { PrivatePostgres } from '@patchflow/testing';
 import type { ProcessGroup } from './proc.js';
 import type { Committed, Settled } from './settle.js';
 
@@ -18,6 +19,8 @@ export interface BenchSystem {
   settled(c: Committed): Promise<Settled>;
   /** Commit → the first routed workflow started, in ms, for each key (after they settled). */
   pickups(keys: Committed[]): Promise<number[]>;
+  /** The system's private Postgres (for `--statements`). */
+  postgresServer?(): PrivatePostgres;
   /** Anything the reader should know about the run (requests retried…). */
   notes?(): string[];
   stop(): Promise<void>;

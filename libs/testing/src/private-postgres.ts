@@ -30,15 +30,23 @@ export class PrivatePostgres {
     private readonly dir: string,
     private readonly bin: string,
     readonly port: number,
+    private readonly settings: Record<string, string> = {},
   ) {}
 
-  static async create(): Promise<PrivatePostgres> {
+  /** The server's command-line options: its port, socket directory, and the extra settings. */
+  private get serverOptions(): string {
+    const extra = Object.entries(this.settings).map(([k, v]) => ` -c ${k}=${v}`);
+    return `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1${extra.join('')}`;
+  }
+
+  /** `settings`: server settings (`-c name=value`) for every start, e.g. a preloaded extension. */
+  static async create(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
     const bin = binDir();
     if (!bin) throw new Error('no Postgres binaries under /usr/lib/postgresql');
     const dir = await mkdtemp(join(tmpdir(), 'pf-pg-'));
     await run('chown', ['postgres', dir]);
     await run('runuser', ['-u', 'postgres', '--', join(bin, 'initdb'), '-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres']);
-    const server = new PrivatePostgres(dir, bin, await freePort());
+    const server = new PrivatePostgres(dir, bin, await freePort(), settings);
     await server.start();
     return server;
   }
@@ -48,14 +56,7 @@ export class PrivatePostgres {
   }
 
   async start(): Promise<void> {
-    await this.ctl([
-      '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`,
-      '-l',
-      join(this.dir, 'log'),
-      '-w',
-      'start',
-    ]);
+    await this.ctl(['-o', this.serverOptions, '-l', join(this.dir, 'log'), '-w', 'start']);
   }
 
   async stop(): Promise<void> {
@@ -65,16 +66,7 @@ export class PrivatePostgres {
   /** What a restart or failover does to clients: every connection closed, the server back ~1 s later. */
   async restart(): Promise<void> {
     // `-l` too: without it the server would inherit (and hold open) this call's output pipes.
-    await this.ctl([
-      '-m',
-      'fast',
-      '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`,
-      '-l',
-      join(this.dir, 'log'),
-      '-w',
-      'restart',
-    ]);
+    await this.ctl(['-m', 'fast', '-o', this.serverOptions, '-l', join(this.dir, 'log'), '-w', 'restart']);
   }
 
   /**
