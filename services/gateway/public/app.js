@@ -283,7 +283,10 @@ async function showList() {
       h(
         'tr',
         {},
-        ['Patch', 'Product', 'Status', 'Version'].map((t) => h('th', { text: t })),
+        h('th', { text: 'Patch' }),
+        h('th', { class: 'wide-only', text: 'Product' }),
+        h('th', { text: 'Status' }),
+        h('th', { class: 'wide-only', text: 'Version' }),
         sortHeader,
       ),
     ),
@@ -331,9 +334,9 @@ async function showList() {
               })
             : '',
         ),
-        h('td', { text: p.product }),
+        h('td', { class: 'wide-only', text: p.product }),
         h('td', {}, badge(p.status)),
-        h('td', { text: p.version }),
+        h('td', { class: 'wide-only', text: p.version }),
         h('td', {
           class: 'muted',
           title: byCreation ? `updated ${time(p.updatedAt)}` : `created ${time(p.createdAt)}`,
@@ -644,7 +647,7 @@ function renderTimeInStatus(card, spans) {
       { 'data-testid': 'status-span', 'data-status': s.status },
       h('td', {}, badge(s.status)),
       h('td', { class: 'muted', text: time(s.enteredAt) }),
-      h('td', { class: 'nowrap', text: `${duration(s.durationMs)}${s.leftAt ? '' : ' so far'}` }),
+      h('td', { text: `${duration(s.durationMs)}${s.leftAt ? '' : ' so far'}` }),
     ),
   );
   card.replaceChildren(

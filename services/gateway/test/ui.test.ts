@@ -105,14 +105,24 @@ describe('Action History UI', () => {
     await expect
       .poll(() => page.getByTestId('actions').locator('button').allTextContents(), { timeout: 20_000 })
       .toEqual(['Mark active']);
+    // Slack answers the next message after 4 s: until then the transition's effects are running.
+    system.fakes.slack.inject({ delayMs: 4000 });
     await page.getByTestId('action-markActive').click();
     await page.getByTestId('patch-status').getByText('active').waitFor();
-    // The transition is in the history as soon as the click returns (running or settled by now).
+    // The transition is in the history as soon as the click returns.
     await page.getByTestId('entry-markActive').waitFor();
-    // Then its effects settle, said on the card and for the whole patch.
     const markActive = page.getByTestId('entry-markActive').getByTestId('settle');
+    // The card and the banner say what still runs (read together: one refresh writes both).
+    const running = () =>
+      page.evaluate(() =>
+        ['[data-testid="entry-markActive"] [data-testid="settle"]', '[data-testid="effects"]']
+          .map((sel) => document.querySelector(sel)?.textContent)
+          .join(' | '),
+      );
+    await expect.poll(running, { timeout: 20_000 }).toBe('running: slack | Still running: slack (Mark active)');
+    // Then its effects settle, said on the card and for the whole patch.
     await markActive.and(page.locator('[data-state="settled"]')).waitFor({ timeout: 30_000 });
-    expect(await markActive.textContent()).toMatch(/^all effects settled in \d+(\.\d)? (ms|s)$/);
+    expect(await markActive.textContent()).toMatch(/^all effects settled in \d+(\.\d)? s$/);
     await expect
       .poll(() => page.getByTestId('effects').textContent(), { timeout: 20_000 })
       .toMatch(/^All effects settled · the last transition settled in /);
@@ -275,6 +285,11 @@ describe('Action History UI', () => {
     expect((await api(tokens.operator, 'POST', `/patches/${patch.id}/start-deployment`)).status).toBe(200);
     await page.getByTestId('entry-startDeployment').waitFor({ timeout: 20_000 });
     expect(await page.getByTestId('skipped-markActive-jira').isVisible()).toBe(true);
+    // Its successor (ledger 2026.48.2) exists before the tests below read the list's order.
+    await page
+      .getByTestId('execution-startDeployment-successor')
+      .and(page.locator('[data-status="succeeded"]'))
+      .waitFor({ timeout: 30_000 });
   });
 
   it('shows a dead-lettered Jira move as failed: on its card, its transition, the patch and Needs attention', async () => {
@@ -461,6 +476,14 @@ describe('Action History UI', () => {
       expect(await narrow.locator('#logout').isVisible()).toBe(true);
       await narrow.getByTestId('patch-list').getByText('payments 2026.48.1').waitFor();
       expect(await narrow.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+      // The list keeps name, status and time, and fits without scrolling sideways.
+      expect(await narrow.getByTestId('patch-list').locator('th:visible').allTextContents()).toEqual([
+        'Patch',
+        'Status',
+        'Updated ↓',
+      ]);
+      expect(await narrow.getByTestId('patch-list').evaluate((t) => t.getBoundingClientRect().right)).toBeLessThanOrEqual(375);
+      await narrow.screenshot({ path: join(repoRoot, 'reports', 'patch-list-375px.png'), fullPage: true });
 
       await narrow.goto(`${system.url}/#/patches/${mainPatchId}`);
       await narrow.getByTestId('lifecycle-diagram').waitFor();
