@@ -114,10 +114,9 @@ describe('Action History UI', () => {
     const markActive = page.getByTestId('entry-markActive').getByTestId('settle');
     // The card and the banner say what still runs (read together: one refresh writes both).
     const running = () =>
-      page.evaluate(() =>
-        ['[data-testid="entry-markActive"] [data-testid="settle"]', '[data-testid="effects"]']
-          .map((sel) => document.querySelector(sel)?.textContent)
-          .join(' | '),
+      page.evaluate(
+        `['[data-testid="entry-markActive"] [data-testid="settle"]', '[data-testid="effects"]']
+          .map((sel) => document.querySelector(sel)?.textContent).join(' | ')`,
       );
     await expect.poll(running, { timeout: 20_000 }).toBe('running: slack | Still running: slack (Mark active)');
     // Then its effects settle, said on the card and for the whole patch.
