@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoTime, JsonRecord, PgInt, PgPositiveInt, text, Uuid } from './primitives.js';
+import { IsoTime, JsonRecord, PgInt, PgPositiveInt, text, TraceId, Uuid } from './primitives.js';
 import type { Endpoint } from './endpoints.js';
 import { ActionNameSchema, MAX_LIST_IDS, PatchStatusSchema, TransitionView, WorkflowNameSchema } from './patch-messages.js';
 import { executionStatuses } from './workflow-events.js';
@@ -159,6 +159,8 @@ export const WorkView = z.object({
   /** The workflows the work item was routed to (empty while the work item is unknown). */
   workflows: z.array(WorkflowNameSchema),
   executions: z.array(ExecutionView),
+  /** The trace id of the transition's work (from its work item or its first traced event); absent for untraced work. */
+  traceId: TraceId.optional(),
 });
 export type WorkView = z.infer<typeof WorkView>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoTime, PgPositiveInt, text, Uuid } from './primitives.js';
+import { IsoTime, PgPositiveInt, text, Traceparent, Uuid } from './primitives.js';
 import { actionNames, roleNames, statusNames } from './lifecycle-definition.js';
 import { workflowNames } from './routing.js';
 
@@ -153,6 +153,10 @@ export const PatchHistoryRequest = z
 export const PatchHistoryResult = z.object({ patchId: Uuid, patch: PatchView, transitions: z.array(TransitionView) });
 export type PatchHistoryResult = z.infer<typeof PatchHistoryResult>;
 
+/** A trace carried inside a message (the stored work outlives the headers it was published with). */
+export const WorkTrace = z.object({ traceparent: Traceparent, correlationId: text().min(1).max(128) });
+export type WorkTrace = z.infer<typeof WorkTrace>;
+
 /**
  * The work message, published on `patch.work.v1.<action>` with `Nats-Msg-Id` = workId. It carries
  * everything a workflow needs (the patch as the transition left it), so workflows never read
@@ -164,5 +168,11 @@ export const WorkItem = z.object({
   patch: PatchView,
   /** The workflows routed for this action when the transition committed. */
   workflows: z.array(WorkflowNameSchema),
+  /**
+   * The trace of the transition: the W3C `traceparent` of patch-status's transition span and the
+   * client's correlation id. Workflows continue it. Optional: items published before it existed
+   * (still in the work stream, the outbox, dead letters) carry none.
+   */
+  trace: WorkTrace.optional(),
 });
 export type WorkItem = z.infer<typeof WorkItem>;

@@ -40,3 +40,10 @@ function hasNul(value: unknown, depth = 0): boolean {
 export const JsonRecord = z
   .record(z.string(), z.unknown())
   .refine((v) => !hasNul(v), { message: `${NUL_MESSAGE} (in any key or string)` });
+
+/** A W3C trace id: 32 lowercase hex digits, not all zero (the one a transition's work shares). */
+export const TraceId = z.string().regex(/^(?!0{32})[0-9a-f]{32}$/, 'a W3C trace id: 32 lowercase hex digits, not all zero');
+/** A W3C `traceparent` header of version 00: `00-<trace id>-<span id>-<flags>`. */
+export const Traceparent = z
+  .string()
+  .regex(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>');

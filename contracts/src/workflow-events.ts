@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoTime, JsonRecord, PgInt, PgPositiveInt, text, Uuid } from './primitives.js';
+import { IsoTime, JsonRecord, PgInt, PgPositiveInt, text, TraceId, Uuid } from './primitives.js';
 import { ActionNameSchema, WorkflowNameSchema, WorkItem } from './patch-messages.js';
 
 export const executionStatuses = ['running', 'succeeded', 'failed', 'skipped'] as const;
@@ -15,6 +15,8 @@ const base = {
   /** 1-based run of this work item by this workflow (deliveries and operator retries alike). */
   attempt: PgPositiveInt,
   at: IsoTime,
+  /** The work item's trace id (optional: work and events from before tracing carry none). */
+  traceId: TraceId.optional(),
 };
 
 /** One logged step of an execution (`ActionLogger.subaction`). */

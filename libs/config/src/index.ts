@@ -32,12 +32,19 @@ export const natsEnv = {
   STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 };
 
+/** Tracing: spans exported over OTLP/HTTP (JSON) when set (see `startTracing` in @patchflow/log). */
+export const tracingEnv = {
+  /** The OpenTelemetry collector's base URL (`/v1/traces` is appended), e.g. http://otel-collector:4318. Unset: no export. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s) URL of an OTLP/HTTP collector' }).optional(),
+};
+
 /** Variables every service reads. */
 export const commonEnv = {
   /** Postgres of the service that owns tables; created at start when missing. */
   DATABASE_URL: z.url().default('postgres://root@127.0.0.1:5432/patchflow'),
   ...natsEnv,
   LOG_LEVEL: z.enum(logLevels).default('info'),
+  ...tracingEnv,
   /** Prefix for every subject and stream; empty in production, unique per test. */
   BUS_NAMESPACE: z
     .string()

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { streamMessages, type StepEvent, type StreamMessage, type WorkflowName, type WorkItem } from '@patchflow/contracts';
-import type { Logger } from '@patchflow/log';
+import { currentTrace, type Logger } from '@patchflow/log';
 import type { StepLogger } from './workflow-service.js';
 
 export interface Subaction {
@@ -49,6 +49,7 @@ export class ActionLogger implements StepLogger {
       workflow: this.workflow,
       attempt: this.attempt,
       at: new Date().toISOString(),
+      ...traceIdNow(),
       subactionType,
       message,
       metadata,
@@ -62,4 +63,10 @@ export class ActionLogger implements StepLogger {
   async step(stepName: string, message: string, metadata?: Record<string, unknown>): Promise<void> {
     await this.subaction({ subactionType: this.subactionType(stepName), message, ...(metadata ? { metadata } : {}) });
   }
+}
+
+/** The current trace id as a step or execution event carries it (none outside a trace). */
+export function traceIdNow(): { traceId?: string } {
+  const t = currentTrace();
+  return t ? { traceId: t.traceId } : {};
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, natsEnv, envInt } from '@patchflow/config';
+import { commonEnv, natsEnv, envInt, tracingEnv } from '@patchflow/config';
 import { RetryPolicy, retryPolicyEnvNames, retryPolicyLimits, type RetryPolicyOptions } from './retry-policy.js';
 
 /** A retry-policy variable: the policy's own bounds and default, so they are written once. */
@@ -12,6 +12,7 @@ export const workflowEnv = {
   /** Prefix for every subject and stream; empty in production, unique per test. */
   BUS_NAMESPACE: commonEnv.BUS_NAMESPACE,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
+  ...tracingEnv,
   /** The workflow services' own database (execution records, dead letters); created when missing. */
   WORKFLOW_DATABASE_URL: z.url().default('postgres://root@127.0.0.1:5432/patchflow_workflows'),
   /** Delay before the 2nd attempt after a transient failure; doubles per attempt. At most WORKFLOW_RETRY_MAX_MS. */

@@ -2,7 +2,7 @@ import { natsConnection } from '@patchflow/config';
 import type { WorkflowName } from '@patchflow/contracts';
 import { Bus, type NatsAuth } from '@patchflow/bus';
 import { ensureDatabase } from '@patchflow/db';
-import { createLogger, type Logger, type LogLevel } from '@patchflow/log';
+import { createLogger, startTracing, type Logger, type LogLevel } from '@patchflow/log';
 import { retryPolicyFromEnv, type WorkflowEnv } from './env.js';
 import { ExecutionStore } from './execution-store.js';
 import { RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
@@ -23,6 +23,8 @@ export interface WorkflowServiceOptions {
   retry?: RetryPolicy | Partial<RetryPolicyOptions>;
   concurrency?: number;
   shutdownGraceMs?: number;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: where the executions' spans are exported (none when unset). */
+  otlpEndpoint?: string;
 }
 
 export interface RunningWorkflowService {
@@ -46,6 +48,7 @@ export function workflowOptionsFromEnv(workflow: WorkflowName, env: WorkflowEnv)
     retry: retryPolicyFromEnv(env),
     concurrency: env.WORKFLOW_CONCURRENCY,
     shutdownGraceMs: env.WORKFLOW_SHUTDOWN_GRACE_MS,
+    ...(env.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
 }
 
@@ -62,6 +65,7 @@ export async function startWorkflowService(
   const retry = options.retry instanceof RetryPolicy ? options.retry : RetryPolicy.of(options.retry);
   const name = `workflow-${options.workflow}`;
   const logger = createLogger(name, options.logLevel ?? 'info');
+  const tracing = startTracing(name, options.otlpEndpoint);
   await ensureDatabase(options.databaseUrl);
   const store = await ExecutionStore.open(options.databaseUrl, options.workflow);
   if (store.appliedMigrations.length > 0) logger.info({ migrations: store.appliedMigrations }, 'migrated the workflow database');
@@ -100,6 +104,7 @@ export async function startWorkflowService(
         await runtime.stop();
         await bus.drain();
         await store.close();
+        await tracing.stop();
         logger.info('workflow stopped');
       })()),
   };

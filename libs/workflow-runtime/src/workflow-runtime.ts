@@ -13,8 +13,8 @@ import {
 import { ConfirmingStreamPublisher, ConsumerRunner, type Bus, type Delivery, type Settlement } from '@patchflow/bus';
 import { counter, durationBuckets, histogram } from '@patchflow/config';
 import { isDatabaseUnavailable } from '@patchflow/db';
-import type { Logger } from '@patchflow/log';
-import { ActionLogger, type EventSink } from './action-logger.js';
+import { incomingTrace, startSpan, withTrace, type Logger, type TraceSpan } from '@patchflow/log';
+import { ActionLogger, traceIdNow, type EventSink } from './action-logger.js';
 import { errorMessage, TransientError } from './errors.js';
 import { failureKind, type RetryPolicy } from './retry-policy.js';
 import type { ExecutionStore } from './execution-store.js';
@@ -57,6 +57,8 @@ export interface RunOptions {
   force?: { actor: string; reason: string };
   /** An operator's retry with who and why (recorded on the execution and as a step). */
   retriedBy?: { actor: string; reason: string };
+  /** The delivery's trace headers: the trace to continue when the work item carries none. */
+  traceHeaders?: { traceparent?: string; correlationId?: string };
 }
 
 /** Executions by how they ended (RunOutcome's kind), consumed from the stream or retried by an operator. */
@@ -200,6 +202,7 @@ export class WorkflowRuntime {
           finalAttempt: this.o.retry.isFinalDelivery(d.deliveryCount),
           working: d.working,
           workSeq: d.streamSeq,
+          ...(d.trace ? { traceHeaders: d.trace } : {}),
         });
       } catch (err) {
         if (!isDatabaseUnavailable(err) || this.shutdown.signal.aborted) throw err;
@@ -214,10 +217,30 @@ export class WorkflowRuntime {
   }
 
   /**
+   * One execution as a span of the work item's trace (a child of patch-status's transition span;
+   * a new trace for work from before tracing): its log lines and events carry the trace id.
+   */
+  private async run(work: WorkItem, opts: RunOptions): Promise<RunOutcome> {
+    const { workflow } = this.o;
+    const from = work.trace ?? opts.traceHeaders;
+    const parent = from?.traceparent ? incomingTrace(from.traceparent, from.correlationId) : undefined;
+    const attributes = { workId: work.workId, patchId: work.patch.id, action: work.transition.action, workflow };
+    const span = startSpan(`workflow-${workflow} execution`, parent, attributes, 'consumer');
+    let outcome: RunOutcome | undefined;
+    try {
+      outcome = await withTrace(span.trace, () => this.execute(work, opts, span));
+      return outcome;
+    } finally {
+      span.setAttributes({ outcome: outcome?.kind ?? 'error' });
+      span.end(outcome === undefined || outcome.kind === 'dead_lettered' ? (outcome?.reason ?? 'error') : undefined);
+    }
+  }
+
+  /**
    * One execution of `work`: claim it, run the handler with a heartbeat, record and publish
    * the outcome. `finalAttempt` turns a transient failure into a dead letter.
    */
-  private async run(work: WorkItem, opts: RunOptions): Promise<RunOutcome> {
+  private async execute(work: WorkItem, opts: RunOptions, span: TraceSpan): Promise<RunOutcome> {
     const { store, workflow } = this.o;
     const events = this.eventSink();
     const handler = this.o.handlers[work.transition.action];
@@ -237,6 +260,7 @@ export class WorkflowRuntime {
       return { kind: 'already_succeeded' };
     }
     const attempt = claim.attempt;
+    span.setAttributes({ attempt });
     this.stats.executed++;
     const logger = new ActionLogger(events, workflow, work, attempt, log);
     if (opts.force) {
@@ -376,6 +400,7 @@ export class WorkflowRuntime {
       workflow,
       attempt,
       at: new Date().toISOString(),
+      ...traceIdNow(),
       status,
       ...(extra.error !== undefined ? { error: extra.error.slice(0, 4000) } : {}),
       willRetry: extra.willRetry ?? false,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, natsEnv, envInt } from '@patchflow/config';
+import { commonEnv, natsEnv, envInt, tracingEnv } from '@patchflow/config';
 import { defaultHttpLimits, type HttpLimits } from './http-limits.js';
 import { parseTokens, TokenRegistry } from './tokens.js';
 
@@ -43,6 +43,7 @@ export const gatewayEnv = z
     ...natsEnv,
     BUS_NAMESPACE: commonEnv.BUS_NAMESPACE,
     LOG_LEVEL: commonEnv.LOG_LEVEL,
+    ...tracingEnv,
   })
   .superRefine((env, ctx) => {
     if (env.GATEWAY_HTTP_HEADERS_TIMEOUT_MS > env.GATEWAY_HTTP_REQUEST_TIMEOUT_MS) {

@@ -1,5 +1,5 @@
 import { exitWithHelpIfAsked, HealthServer, natsConnection, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
-import { createLogger } from '@patchflow/log';
+import { createLogger, startTracing } from '@patchflow/log';
 import { startGateway } from './app.js';
 import { gatewayEnv, httpLimitsOf } from './env.js';
 import { gatewayReadiness } from './readiness.js';
@@ -18,6 +18,7 @@ NATS_URL, BUS_NAMESPACE, LOG_LEVEL (see src/env.ts).`);
 const health = await startOrExit('gateway', () => HealthServer.start(process.env, 'gateway'));
 const env = await startOrExit('gateway', async () => parseEnv(gatewayEnv));
 const logger = createLogger('gateway', env.LOG_LEVEL);
+const tracing = startTracing('gateway', env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const gateway = await startOrExit('gateway', () =>
   startGateway({
     natsUrl: env.NATS_URL,
@@ -33,4 +34,4 @@ const gateway = await startOrExit('gateway', () =>
 );
 // Ready when NATS is up and patch-status answers (see readiness.ts).
 health.readyWhen(gatewayReadiness(new ServiceClient(gateway.bus, 1500)));
-stopOnSignals(() => health.whileStopping(() => gateway.stop()), logger);
+stopOnSignals(() => health.whileStopping(() => gateway.stop().finally(() => tracing.stop())), logger);

@@ -12,6 +12,7 @@ import { liveRoutes } from './routes/live-routes.js';
 import { metaRoutes } from './routes/meta-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { patchRoutes } from './routes/patch-routes.js';
+import { traceRequests } from './request-trace.js';
 import { uiRoutes } from './routes/ui-routes.js';
 import type { ServiceClient } from './service-client.js';
 import type { TokenRegistry } from './tokens.js';
@@ -82,6 +83,8 @@ export async function buildServer({ services, tokens, live, logger, limits }: Se
     }
   });
 
+  // Before every other hook: the rest of the request runs inside its trace.
+  traceRequests(app);
   // The order is the point: who calls → the rate limit keyed on it → the access decision.
   // All three are instance hooks, so unmatched paths (the not-found handler) pass them too.
   app.addHook('onRequest', async (request) => identify(tokens, request));
@@ -122,6 +125,7 @@ export async function buildServer({ services, tokens, live, logger, limits }: Se
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         actor: request.principal?.name,
+        traceId: request.traceSpan?.trace.traceId,
       },
       'http',
     );

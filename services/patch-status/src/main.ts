@@ -1,5 +1,5 @@
 import { exitWithHelpIfAsked, HealthServer, parseEnv, startOrExit, stopOnSignals } from '@patchflow/config';
-import { createLogger } from '@patchflow/log';
+import { createLogger, startTracing } from '@patchflow/log';
 import { start } from './app.js';
 import { PatchStatusEnv } from './env.js';
 
@@ -16,9 +16,10 @@ Environment: ${Object.keys(PatchStatusEnv.shape).join(', ')}
 const health = await startOrExit('patch-status', () => HealthServer.start(process.env, 'patch-status'));
 const env = await startOrExit('patch-status', async () => parseEnv(PatchStatusEnv));
 const logger = createLogger('patch-status', env.LOG_LEVEL);
+const tracing = startTracing('patch-status', env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const app = await startOrExit('patch-status', () => start(env, logger));
 health.readyWhenAll({
   'NATS is not reachable': () => app.bus.isConnected,
   'Postgres is not reachable': () => app.orm.isConnected(),
 });
-stopOnSignals(() => health.whileStopping(() => app.stop()), logger);
+stopOnSignals(() => health.whileStopping(() => app.stop().finally(() => tracing.stop())), logger);

@@ -17,7 +17,7 @@ import {
 } from '@patchflow/contracts';
 import { counter, durationBuckets, histogram } from '@patchflow/config';
 import type { z } from 'zod';
-import type { Logger } from '@patchflow/log';
+import { currentTrace, formatTraceparent, startSpan, withTrace, type Logger } from '@patchflow/log';
 import { PatchEntity, type Patch } from './entities/patch.js';
 import { PatchTransitionEntity } from './entities/patch-transition.js';
 import { PatchTransitionWorkEntity } from './entities/patch-transition-work.js';
@@ -254,9 +254,12 @@ export class PatchStatusService {
     const action = lifecycle.action(req.action) ? req.action : 'unknown';
     let outcome: 'committed' | 'replayed' | 'rejected' | 'failed' = 'failed';
     let code = '';
+    // A span of the caller's trace (the gateway's request), or a new trace: its traceparent goes into the work item.
+    const span = startSpan('patch-status transition', currentTrace(), { action, patchId: req.patchId }, 'server');
     try {
-      const result = await this.apply(req);
+      const result = await withTrace(span.trace, () => this.apply(req));
       outcome = result.replayed ? 'replayed' : 'committed';
+      span.setAttributes({ workId: result.transition.workId });
       return result;
     } catch (err) {
       if (err instanceof ContractError) [outcome, code] = ['rejected', err.code];
@@ -264,6 +267,8 @@ export class PatchStatusService {
     } finally {
       transitionsTotal.labels(action, outcome, code).inc();
       transitionSeconds.labels(action, outcome).observe((performance.now() - started) / 1000);
+      span.setAttributes({ outcome, ...(code ? { code } : {}) });
+      span.end(outcome === 'failed' ? 'failed' : undefined);
     }
   }
 
@@ -394,7 +399,14 @@ export function buildWork(patch: Patch, req: TransitionRequest, to: Patch['statu
     },
     patch: after,
     workflows: [...workflowsFor(req.action)],
+    ...traceOfWork(),
   };
+}
+
+/** The current trace (the transition's span) as the work item carries it. */
+function traceOfWork(): Pick<WorkItem, 'trace'> {
+  const t = currentTrace();
+  return t ? { trace: { traceparent: formatTraceparent(t), correlationId: t.correlationId } } : {};
 }
 
 function notFound(id: string): ContractError {
