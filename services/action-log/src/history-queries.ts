@@ -140,6 +140,7 @@ export class HistoryQueries {
         transition: w.transition,
         workflows: w.workflows,
         executions: own.map((e) => executionView(e, steps, events)),
+        ...(w.traceId ? { traceId: w.traceId } : {}),
       };
     });
   }

@@ -5,6 +5,7 @@ import type { Logger } from '@patchflow/log';
 import { entities } from './entities/index.js';
 import { Migration0001ProjectionTables } from './migrations/migration-0001-projection-tables.js';
 import { Migration0002ParkedMessages } from './migrations/migration-0002-parked-messages.js';
+import { Migration0003WorkTraceId } from './migrations/migration-0003-work-trace-id.js';
 
 export type ActionLogOrm = MikroORM;
 
@@ -31,6 +32,7 @@ export async function openActionLogOrm(databaseUrl: string, logger: Logger): Pro
       migrationsList: [
         { name: 'Migration0001ProjectionTables', class: Migration0001ProjectionTables },
         { name: 'Migration0002ParkedMessages', class: Migration0002ParkedMessages },
+        { name: 'Migration0003WorkTraceId', class: Migration0003WorkTraceId },
       ],
       transactional: true,
       allOrNothing: true,

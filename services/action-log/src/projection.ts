@@ -99,8 +99,9 @@ const uuidArray = (ids: Iterable<string>) => {
 const sql = {
   insertWork: (
     rows: string,
-  ) => `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq)
-    select * from jsonb_to_recordset(${rows}) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint)
+  ) => `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq, trace_id)
+    select * from jsonb_to_recordset(${rows}) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint,
+      trace_id varchar)
     on conflict (work_id) do nothing returning work_id`,
   insertStep: (
     rows: string,
@@ -233,6 +234,8 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
             transition: w.item.transition,
             workflows: w.item.workflows,
             stream_seq: w.streamSeq,
+            // `00-<trace id>-<span id>-<flags>` (checked by the contract): the trace id is fixed-width.
+            trace_id: w.item.trace ? w.item.trace.traceparent.slice(3, 35) : null,
           })),
         ),
       ),

@@ -56,6 +56,7 @@ export function historyEntry(transition: TransitionView, work: WorkView | undefi
     transition,
     workflows,
     executions,
+    ...(work?.traceId ? { traceId: work.traceId } : {}),
     ...settlementOf(executions, transition.createdAt),
   };
 }

@@ -15,6 +15,8 @@ export interface WorkRecord {
   workflows: WorkflowName[];
   /** Sequence in the work stream, for operators comparing with `nats stream view`. */
   streamSeq: number;
+  /** The transition's W3C trace id (`WorkItem.trace`); null for work published before tracing. */
+  traceId: string | null;
 }
 
 export const WorkRecordSchema = new EntitySchema<WorkRecord>({
@@ -28,5 +30,6 @@ export const WorkRecordSchema = new EntitySchema<WorkRecord>({
     transition: { type: 'json' },
     workflows: { type: 'json' },
     streamSeq: { type: new BigIntType('number') },
+    traceId: { type: 'string', length: 32, nullable: true },
   },
 });
