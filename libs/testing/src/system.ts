@@ -42,6 +42,8 @@ export interface HttpReply {
   status: number;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests assert field by field
   body: any;
+  /** Response headers, lower-case names. */
+  headers: Record<string, string>;
 }
 
 /**
@@ -131,7 +133,7 @@ export class RunningSystem {
     } catch {
       // not JSON: kept as text
     }
-    return { status: res.status, body: parsed };
+    return { status: res.status, body: parsed, headers: Object.fromEntries(res.headers) };
   }
 
   /** Services whose process has exited (with its last log lines), for an assertion message. */
