@@ -3,7 +3,7 @@ import type { Bus } from '@patchflow/bus';
 import { gauge, readWithin } from '@patchflow/config';
 import { withPoolClient } from '@patchflow/db';
 import { streamMessages, type WorkItem } from '@patchflow/contracts';
-import type { Logger } from '@patchflow/log';
+import { incomingTrace, withTrace, type Logger } from '@patchflow/log';
 
 export interface OutboxRelayOptions {
   intervalMs: number;
@@ -81,10 +81,13 @@ export class OutboxRelay {
           return 0;
         }
         const results = await Promise.allSettled(
-          claimed.rows.map((r) =>
+          claimed.rows.map((r) => {
             // The row id is the work id, which `streamMessages.work` uses as Nats-Msg-Id.
-            this.bus.send(streamMessages.work, r.payload),
-          ),
+            const send = () => this.bus.send(streamMessages.work, r.payload);
+            // Published late, still with its transition's trace headers (the item carries the trace too).
+            const trace = r.payload.trace;
+            return trace ? withTrace(incomingTrace(trace.traceparent, trace.correlationId), send) : send();
+          }),
         );
         const ok: { id: string; seq: number }[] = [];
         const failed: { id: string; error: string }[] = [];
