@@ -11,7 +11,7 @@ Usage: npm start -w @patchflow/gateway
 
 Environment: GATEWAY_TOKENS (required, name:role:token,…), GATEWAY_PORT, GATEWAY_HOST,
 GATEWAY_REQUEST_TIMEOUT_MS, GATEWAY_HTTP_*_TIMEOUT_MS, GATEWAY_RATE_LIMIT_*, GATEWAY_SSE_MAX_*,
-NATS_URL, BUS_NAMESPACE, LOG_LEVEL (see src/env.ts).`);
+NATS_URL, BUS_NAMESPACE, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT (see src/env.ts).`);
 
 // Composition root: read the environment, start, stop in reverse on a signal.
 // The health port first: /readyz answers 503 "starting" until the gateway listens.
