@@ -49,10 +49,7 @@ export interface IssuePositions {
 export class PgIssuePositions implements IssuePositions {
   private readonly pool: pg.Pool;
 
-  constructor(
-    databaseUrl: string,
-    lockTimeoutMs = 15_000,
-  ) {
+  constructor(databaseUrl: string, lockTimeoutMs = 15_000) {
     // The lock wait bound is a setting of these connections (they serve nothing else), not a
     // statement per guard.
     this.pool = new pg.Pool({
