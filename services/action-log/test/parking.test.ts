@@ -217,7 +217,14 @@ describe('a message the projection cannot apply', () => {
       logger: createLogger('rebuild-test', testLogLevel),
       poisonPolicy: policy,
     });
-    expect(report).toEqual({ work: 4, events: 5, invalid: 3, parked: 4, released: 1 });
+    expect(report).toEqual({
+      work: 4,
+      events: 5,
+      invalid: 3,
+      parked: 4,
+      released: 1,
+      swap: { tail: 0, caughtUp: 0, writersPausedMs: expect.any(Number), readersPausedMs: expect.any(Number) },
+    });
     const after = await parkedRows();
     expect(after.map((r) => r.stream_seq)).toEqual(
       before

@@ -141,10 +141,12 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
 
   program
     .command('rebuild')
-    .description('empty a projection and rebuild it from the streams (the action history), with a progress bar')
+    .description(
+      'rebuild a projection from the streams beside the live one and swap it in (the action history), with a progress bar',
+    )
     .argument('<projection>', 'action-log')
     .option('--database-url <url>', "the action-log's Postgres, default $ACTION_LOG_DATABASE_URL")
-    .option('--drop', 'drop and re-create the tables with the migrations instead of truncating them')
+    .option('--drop', 'drop and re-create the tables with the migrations and replay into them (history partial meanwhile)')
     .action(
       action(async (ctx, what: string, opts: RebuildOptions) =>
         (await import('./commands/rebuild.js')).rebuildCommand(ctx, what, opts),

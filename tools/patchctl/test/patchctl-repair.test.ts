@@ -246,7 +246,7 @@ describe('patchctl repair', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toBe('');
     const report = JSON.parse(run.stdout);
-    expect(report).toMatchObject({ mode: 'truncate', invalid: 0, parked: 0, seconds: expect.any(Number) });
+    expect(report).toMatchObject({ mode: 'swap', invalid: 0, parked: 0, seconds: expect.any(Number) });
     expect(report.work).toBeGreaterThanOrEqual(1);
     expect(report.events).toBeGreaterThanOrEqual(3);
     const after = await bus.request(actionLogEndpoints.work, { workId: work.workId });

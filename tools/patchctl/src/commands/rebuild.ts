@@ -13,12 +13,12 @@ export interface RebuildOptions {
 const redact = (text: string) => text.replace(/\/\/[^@/]*@/, '//***@');
 
 /**
- * `rebuild action-log`: empties the action-log's projection (or drops and re-migrates its tables)
- * and replays the work and workflow-events streams into it (services/action-log/src/rebuild.ts),
- * with a progress bar per stream on stderr. The service's logs are silenced: the bar, the summary
- * and errors are all this prints. The running action-log keeps consuming meanwhile (every write is
- * idempotent), but its history answers are partial until the replay has passed them: the tables
- * are emptied first.
+ * `rebuild action-log`: replays the work and workflow-events streams into tables beside the
+ * action-log's live ones and swaps them in (services/action-log/src/rebuild.ts; `--drop`: drops and
+ * re-migrates the tables and replays into them), with a progress bar per stream on stderr. The
+ * service's logs are silenced: the bar, the summary and errors are all this prints. The running
+ * action-log keeps consuming and answering meanwhile (with `--drop` its answers are partial until
+ * the replay has passed them).
  */
 export async function rebuildCommand(ctx: Context, what: string, o: RebuildOptions): Promise<void> {
   if (what !== 'action-log') throw usageError(`rebuild: unknown projection "${what}" (only action-log)`);
@@ -73,7 +73,7 @@ export async function rebuildCommand(ctx: Context, what: string, o: RebuildOptio
     await orm.close();
   }
   const seconds = (Date.now() - started) / 1000;
-  if (ctx.json) return ctx.printJson({ ...report, seconds, mode: o.drop ? 'drop' : 'truncate' });
+  if (ctx.json) return ctx.printJson({ ...report, seconds, mode: o.drop ? 'drop' : 'swap' });
   ctx.table(
     ['WORK ITEMS', 'WORKFLOW EVENTS', 'PARKED', 'INVALID', 'RELEASED', 'SECONDS'],
     [[report.work, report.events, report.parked, report.invalid, report.released, Number(seconds.toFixed(1))]],
