@@ -8,7 +8,7 @@
  *     `succeeded`: 17 messages per item — are published 64 in flight; measured from the first
  *     publish until both durable consumers are idle: messages/s, the service's CPU ms per message
  *     (utime + stime from /proc/<pid>/stat), its peak RSS (VmHWM), live-update pings received.
- *  2. rebuild: `rebuildActionLog` (truncate + replay both streams) in this process: messages/s,
+ *  2. rebuild: `rebuildActionLog` (replay both streams into shadow tables, swap) in this process: messages/s,
  *     CPU ms per message (process.cpuUsage), peak RSS; the rebuilt tables must hold the same rows.
  * The machine is shared: compare before/after in one session, several rounds.
  */

@@ -342,4 +342,36 @@ describe('rebuild into shadow tables', () => {
     expect(await shadowSchemaExists()).toBe(false);
     expect(await dump()).toEqual(before);
   });
+
+  it('failing midway (Postgres refuses to park a message) leaves the live tables as they were and no shadow behind', async () => {
+    await idle();
+    const before = await dump();
+    const oids = await liveOids();
+    await sql.query(`create function test_refuse_park() returns trigger language plpgsql as $$
+      begin raise exception 'test fault: parking refused' using errcode = '08006'; end $$`);
+    await sql.query(
+      `create trigger test_refuse_park before insert on parked_message for each row execute function test_refuse_park()`,
+    );
+    try {
+      // At the end of the events stream: the replay has written everything else into the shadow tables.
+      const invalid = {
+        ...step(workItem(patches[2]!, 'markActive', 'draft', 'active', 2), 'slack', 'notify'),
+        eventId: 'not-a-uuid',
+      };
+      const { seq } = await bus.publish(bus.topology.step('slack'), invalid);
+      await expect(rebuildActionLog({ orm: rebuildOrm, bus, logger })).rejects.toThrow(
+        `could not park message ${seq} of ${bus.topology.streams.workflowEvents.name}; is Postgres reachable?`,
+      );
+      expect(await liveOids()).toEqual(oids);
+      expect(await dump()).toEqual(before);
+      expect(await shadowSchemaExists()).toBe(false);
+    } finally {
+      await sql.query('drop trigger test_refuse_park on parked_message');
+      await sql.query('drop function test_refuse_park()');
+    }
+    await idle();
+    const report = await rebuildActionLog({ orm: rebuildOrm, bus, logger });
+    expect(report).toMatchObject({ invalid: 1, parked: 1, swap: { tail: 0 } });
+    expect(await dump()).toEqual(before);
+  });
 });
