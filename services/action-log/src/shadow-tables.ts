@@ -61,7 +61,12 @@ export async function liveSchemaOf(session: Session): Promise<string> {
  */
 export async function createShadowTables(session: Session, live: string): Promise<void> {
   await session.query(`drop schema if exists ${ident(shadowSchema)} cascade`);
-  await session.query(`create schema ${ident(shadowSchema)}`);
+  await session.query(`create schema ${ident(shadowSchema)}`).catch((err: unknown) => {
+    if ((err as { code?: string }).code !== '42501') throw err;
+    throw new Error(
+      `cannot create the schema ${shadowSchema} to rebuild into (${(err as Error).message}): the action-log's database role needs CREATE on its database (its owner has it), or rebuild with --drop`,
+    );
+  });
   for (const t of projectionTables) {
     await session.query(`create table ${shadow(t)} (like ${ident(live)}.${ident(t)} including all excluding indexes)`);
   }

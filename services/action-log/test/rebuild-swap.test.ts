@@ -375,3 +375,47 @@ describe('rebuild into shadow tables', () => {
     expect(await dump()).toEqual(before);
   });
 });
+
+describe('rebuild as the database owner, not a superuser', () => {
+  it('creates its schema, swaps and keeps the owner; without CREATE on the database it says so and changes nothing', async () => {
+    const role = `alog_owner_${uniqueSuffix()}`;
+    const name = `pf_alog_owned_${uniqueSuffix()}`;
+    const server = testPool(db.url.replace(/\/[^/]*$/, '/postgres'), 1);
+    await server.query(`create role ${role} login`);
+    await server.query(`create database ${name} owner ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.pathname = `/${name}`;
+    const orm = await openActionLogOrm(url.toString(), logger);
+    const owned = testPool(url.toString(), 1);
+    try {
+      const report = await rebuildActionLog({ orm, bus, logger });
+      expect(report.swap).toBeDefined();
+      const count = async (pool: ReturnType<typeof testPool>) =>
+        (await pool.query(`select count(*)::int as n from action_log_step`)).rows[0].n as number;
+      await idle();
+      expect(await count(owned)).toBe(await count(sql));
+      const owner = await owned.query(
+        `select pg_get_userbyid(relowner) as owner from pg_class where relname = 'action_log_step'`,
+      );
+      expect(owner.rows).toEqual([{ owner: role }]);
+
+      // A superuser's revoke acts as the owner's own: the role may no longer create schemas there.
+      await server.query(`revoke create on database ${name} from ${role}`);
+      const oids = (await owned.query(`select oid::text from pg_class where relname like 'action_log_%' order by relname`)).rows;
+      await expect(rebuildActionLog({ orm, bus, logger })).rejects.toThrow(
+        /^cannot create the schema action_log_rebuild to rebuild into \(permission denied for database .+\): the action-log's database role needs CREATE on its database/,
+      );
+      expect(
+        (await owned.query(`select oid::text from pg_class where relname like 'action_log_%' order by relname`)).rows,
+      ).toEqual(oids);
+      expect(await count(owned)).toBe(await count(sql));
+    } finally {
+      await owned.end();
+      await orm.close();
+      await server.query(`drop database if exists ${name} with (force)`);
+      await server.query(`drop role if exists ${role}`);
+      await server.end();
+    }
+  });
+});
