@@ -6,8 +6,9 @@ set -eu
 cd "${PATCHFLOW_HOME:-/app}"
 case "${SERVICE:-}" in
   setup-streams) exec node scripts/dist/setup-streams.js "$@" ;;
+  patchctl) exec node tools/patchctl/bin/patchctl.mjs "$@" ;;
   "" | */* | .*) ;;
   *) if [ -f "services/$SERVICE/dist/main.js" ]; then exec node "services/$SERVICE/dist/main.js" "$@"; fi ;;
 esac
-echo "patchflow: SERVICE must be one of: $(ls services | tr '\n' ' ')setup-streams (got \"${SERVICE:-}\")" >&2
+echo "patchflow: SERVICE must be one of: $(ls services | tr '\n' ' ')setup-streams patchctl (got \"${SERVICE:-}\")" >&2
 exit 2

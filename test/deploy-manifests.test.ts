@@ -118,7 +118,7 @@ describe('deploy/Dockerfile', () => {
     const firstRun = dockerfile.indexOf('RUN npm ci');
     const workspaces = [
       'contracts',
-      ...['libs', 'services'].flatMap((d) => readdirSync(join(repoRoot, d)).map((n) => `${d}/${n}`)),
+      ...['libs', 'services', 'tools'].flatMap((d) => readdirSync(join(repoRoot, d)).map((n) => `${d}/${n}`)),
     ].filter((w) => existsSync(join(repoRoot, w, 'package.json')));
     for (const w of workspaces) {
       const copy = dockerfile.indexOf(`COPY ${w}/package.json ${w}/`);
@@ -132,7 +132,7 @@ describe('deploy/Dockerfile', () => {
   it('ends in a runtime stage with production dependencies, the build output only, and a non-root user', () => {
     expect(runtime).toMatch(/npm ci --omit=dev/);
     expect(runtime).toMatch(/^USER node$/m);
-    expect(runtime).not.toMatch(/^COPY (contracts|libs|services|scripts) /m);
+    expect(runtime).not.toMatch(/^COPY (contracts|libs|services|tools|scripts) /m);
     expect(runtime).toMatch(/^COPY --from=build \/out \.\/$/m);
     expect(runtime).toMatch(/ENTRYPOINT \["\/usr\/local\/bin\/patchflow"\]/);
     for (const ignored of ['**/node_modules', '**/dist', 'deploy/secrets', 'deploy/k8s/secrets']) {
@@ -148,8 +148,18 @@ describe('deploy/Dockerfile', () => {
         encoding: 'utf8',
       });
       expect(r.status, `SERVICE=${bad}`).toBe(2);
-      expect(r.stderr).toContain(`SERVICE must be one of: ${[...services].sort().join(' ')} setup-streams`);
+      expect(r.stderr).toContain(`SERVICE must be one of: ${[...services].sort().join(' ')} setup-streams patchctl`);
     }
+  });
+
+  it('runs the operator CLI with SERVICE=patchctl, its arguments after the image', () => {
+    const r = spawnSync('sh', [join(repoRoot, 'deploy/docker-entrypoint.sh'), 'lifecycle', '--json'], {
+      env: { PATH: process.env.PATH, SERVICE: 'patchctl', PATCHFLOW_HOME: repoRoot },
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ initialStatus: 'draft' });
   });
 });
 
