@@ -1,6 +1,7 @@
 export { testDatabaseServerUrl, testNatsUrl, uniqueSuffix } from './env.js';
 export { createTestDatabase, testPool, type TestDatabase } from './database.js';
 export { connectTestBus, deleteNamespaceStreams, testLogLevel, uniqueNamespace } from './bus.js';
+export { fileScope, type FileScope } from './file-scope.js';
 export { freePort, PrivateNatsServer, repoRoot, ServiceProcess, waitFor } from './processes.js';
 export { freePortRange, PrivateNatsCluster, type ClusterNode } from './nats-cluster.js';
 export { PrivatePostgres } from './private-postgres.js';

@@ -1,65 +1,29 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bus } from '@patchflow/bus';
-import { actionLogEndpoints, type ActionLogUpdated, type WorkflowEvent, type WorkItem } from '@patchflow/contracts';
-import {
-  connectTestBus,
-  createTestDatabase,
-  deleteNamespaceStreams,
-  testLogLevel,
-  testNatsUrl,
-  repoRoot,
-  uniqueNamespace,
-  waitFor,
-  type TestDatabase,
-} from '@patchflow/testing';
+import { describe, expect, it } from 'vitest';
+import { actionLogEndpoints, type WorkItem } from '@patchflow/contracts';
+import { repoRoot, testLogLevel, testNatsUrl, waitFor } from '@patchflow/testing';
 import { createLogger } from '@patchflow/log';
-import { rebuildActionLog, startActionLog, type RunningActionLog } from '../src/index.js';
-import { execution, step, workItem } from './fixtures.js';
+import { rebuildActionLog } from '../src/index.js';
+import { actionLogUnderTest, execution, step, workItem } from './fixtures.js';
 
 const execFileAsync = promisify(execFile);
 
-let db: TestDatabase;
-let bus: Bus;
-let service: RunningActionLog;
-const pings: ActionLogUpdated[] = [];
+const actionLog = actionLogUnderTest({ database: 'action_log', namespace: 'alog' });
+const { pings, publishWork, publishEvent } = actionLog;
 
 const patchId = randomUUID();
 let markActive: WorkItem;
 let startDeployment: WorkItem;
 
-beforeAll(async () => {
-  db = await createTestDatabase('action_log');
-  const namespace = uniqueNamespace('alog');
-  bus = await connectTestBus(namespace);
-  service = await startActionLog({ databaseUrl: db.url, natsUrl: testNatsUrl(), namespace, logLevel: testLogLevel });
-  bus.listen(bus.topology.allActionLogUpdates, (value) => {
-    pings.push(value as ActionLogUpdated);
-  });
-});
-
-afterAll(async () => {
-  await service?.stop();
-  if (bus) {
-    await deleteNamespaceStreams(bus);
-    await bus.drain();
-  }
-  await db?.drop();
-});
-
-const publishWork = (w: WorkItem) => bus.publish(bus.topology.work(w.transition.action), w, { msgId: w.workId });
-const publishEvent = (e: WorkflowEvent) =>
-  bus.publish(e.kind === 'step' ? bus.topology.step(e.workflow) : bus.topology.execution(e.workflow), e);
-
 /** Every message both durable consumers received is settled (applied, or terminated). */
 async function idle(): Promise<void> {
-  const defs = bus.topology.actionLogConsumers();
+  const defs = actionLog.bus.topology.actionLogConsumers();
   await waitFor(
     async () => {
       for (const def of [defs.work, defs.events]) {
-        const info = await bus.admin.consumerInfo(def.stream, def.durableName);
+        const info = await actionLog.bus.admin.consumerInfo(def.stream, def.durableName);
         if (info.pending > 0 || info.ackPending > 0) return false;
       }
       return true;
@@ -88,14 +52,14 @@ describe('action-log projection', () => {
     await publishEvent(execution(markActive, 'jira', 'succeeded'));
     await publishEvent(execution(markActive, 'slack', 'skipped'));
     // A poison message must not block what follows.
-    await bus.publish(bus.topology.step('slack'), { kind: 'step', eventId: 'not-a-uuid' });
+    await actionLog.bus.publish(actionLog.bus.topology.step('slack'), { kind: 'step', eventId: 'not-a-uuid' });
     await publishWork(startDeployment);
     // Published twice (a workflow retrying its publish): stored twice in the stream, once here.
     await publishEvent(created);
     await publishEvent(execution(startDeployment, 'successor', 'succeeded'));
 
     await idle();
-    const history = await bus.call(actionLogEndpoints.history, { patchId });
+    const history = await actionLog.bus.call(actionLogEndpoints.history, { patchId });
     expect(history.entries.map((e) => e.transition?.action)).toEqual(['markActive', 'startDeployment']);
     const [first, second] = history.entries;
     expect(first?.executions.map((e) => [e.workflow, e.status, e.attempts])).toEqual([
@@ -119,34 +83,40 @@ describe('action-log projection', () => {
   });
 
   it('answers one work item, and not_found / validation_failed for bad requests', async () => {
-    const { work } = await bus.call(actionLogEndpoints.work, { workId: markActive.workId });
+    const { work } = await actionLog.bus.call(actionLogEndpoints.work, { workId: markActive.workId });
     expect(work.transition?.id).toBe(markActive.transition.id);
     expect(work.workflows).toEqual(['gitlab', 'jira', 'slack']);
 
-    const missing = await bus.request(actionLogEndpoints.work, { workId: randomUUID() });
+    const missing = await actionLog.bus.request(actionLogEndpoints.work, { workId: randomUUID() });
     expect(missing).toMatchObject({ ok: false, error: { code: 'not_found' } });
 
-    const invalid = await bus.requestRaw(bus.topology.subjects.actionLogWork, new TextEncoder().encode('{"workId":"x"}'));
+    const invalid = await actionLog.bus.requestRaw(
+      actionLog.bus.topology.subjects.actionLogWork,
+      new TextEncoder().encode('{"workId":"x"}'),
+    );
     expect(invalid).toMatchObject({ ok: false, error: { code: 'validation_failed', details: { fields: [{ path: 'workId' }] } } });
-    const notJson = await bus.requestRaw(bus.topology.subjects.actionLogHistory, new TextEncoder().encode('{'));
+    const notJson = await actionLog.bus.requestRaw(
+      actionLog.bus.topology.subjects.actionLogHistory,
+      new TextEncoder().encode('{'),
+    );
     expect(notJson).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
   });
 
   it('pages a history by transition', async () => {
-    const page1 = await bus.call(actionLogEndpoints.history, { patchId, limit: 1 });
+    const page1 = await actionLog.bus.call(actionLogEndpoints.history, { patchId, limit: 1 });
     expect(page1.entries.map((e) => e.workId)).toEqual([markActive.workId]);
     expect(page1.nextCursor).not.toBeNull();
-    const page2 = await bus.call(actionLogEndpoints.history, { patchId, limit: 1, cursor: page1.nextCursor ?? '' });
+    const page2 = await actionLog.bus.call(actionLogEndpoints.history, { patchId, limit: 1, cursor: page1.nextCursor ?? '' });
     expect(page2.entries.map((e) => e.workId)).toEqual([startDeployment.workId]);
     expect(page2.nextCursor).toBeNull();
-    const bad = await bus.request(actionLogEndpoints.history, { patchId, cursor: 'nonsense' });
+    const bad = await actionLog.bus.request(actionLogEndpoints.history, { patchId, cursor: 'nonsense' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'validation_failed', details: { fields: [{ path: 'cursor' }] } } });
   });
 });
 
 describe('rebuild', () => {
   async function dump(): Promise<Record<string, unknown[]>> {
-    const em = service.orm.em.fork();
+    const em = actionLog.service.orm.em.fork();
     const keys: Record<string, string> = {
       action_log_work: 'work_id',
       action_log_execution: 'work_id, workflow',
@@ -161,13 +131,13 @@ describe('rebuild', () => {
   it('drops the tables, replays the streams and gets exactly the same contents', async () => {
     await idle();
     const before = await dump();
-    const historyBefore = await bus.call(actionLogEndpoints.history, { patchId });
+    const historyBefore = await actionLog.bus.call(actionLogEndpoints.history, { patchId });
     expect(before.action_log_step).toHaveLength(3);
 
     const progress: string[] = [];
     const report = await rebuildActionLog({
-      orm: service.orm,
-      bus,
+      orm: actionLog.service.orm,
+      bus: actionLog.bus,
       logger: createLogger('rebuild-test', testLogLevel),
       dropTables: true,
       onProgress: (p) => progress.push(`${p.stream} ${p.done}/${p.total}`),
@@ -176,7 +146,7 @@ describe('rebuild', () => {
     expect(report).toEqual({ work: 2, events: 14, invalid: 1, parked: 1, released: 0 });
     expect(progress.at(-1)).toMatch(/ 14\/14$/);
     expect(await dump()).toEqual(before);
-    expect(await bus.call(actionLogEndpoints.history, { patchId })).toEqual(historyBefore);
+    expect(await actionLog.bus.call(actionLogEndpoints.history, { patchId })).toEqual(historyBefore);
   });
 
   it('does the same from the command line (patchctl rebuild action-log)', async () => {
@@ -185,9 +155,9 @@ describe('rebuild', () => {
       cwd: repoRoot,
       env: {
         ...process.env,
-        ACTION_LOG_DATABASE_URL: db.url,
+        ACTION_LOG_DATABASE_URL: actionLog.db.url,
         NATS_URL: testNatsUrl(),
-        BUS_NAMESPACE: bus.topology.namespace,
+        BUS_NAMESPACE: actionLog.bus.topology.namespace,
       },
     });
     expect(JSON.parse(cli.stdout)).toMatchObject({ work: 2, events: 14, parked: 1, invalid: 1, released: 0 });

@@ -1,39 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Bus } from '@patchflow/bus';
+import { expect, it } from 'vitest';
 import { actionLogEndpoints, type WorkflowEvent } from '@patchflow/contracts';
-import {
-  connectTestBus,
-  createTestDatabase,
-  deleteNamespaceStreams,
-  testLogLevel,
-  testNatsUrl,
-  uniqueNamespace,
-  waitFor,
-  type TestDatabase,
-} from '@patchflow/testing';
-import { startActionLog, type RunningActionLog } from '../src/index.js';
-import { execution, step, workItem } from './fixtures.js';
+import { waitFor } from '@patchflow/testing';
+import { actionLogUnderTest, execution, step, workItem } from './fixtures.js';
 
-let db: TestDatabase;
-let bus: Bus;
-let service: RunningActionLog;
-
-beforeAll(async () => {
-  db = await createTestDatabase('action_log_text');
-  const namespace = uniqueNamespace('altext');
-  bus = await connectTestBus(namespace);
-  service = await startActionLog({ databaseUrl: db.url, natsUrl: testNatsUrl(), namespace, logLevel: testLogLevel });
-});
-
-afterAll(async () => {
-  await service?.stop();
-  if (bus) {
-    await deleteNamespaceStreams(bus);
-    await bus.drain();
-  }
-  await db?.drop();
-});
+const actionLog = actionLogUnderTest({ database: 'action_log_text', namespace: 'altext' });
 
 // The projection inlines its rows as SQL string literals (projection.ts): every character that
 // means something to SQL or JSON must come back exactly as published.
@@ -47,13 +18,11 @@ it('stores text with quotes, backslashes and non-ASCII exactly as published', as
     metadata: { [tricky]: [tricky, 1, null, { nested: tricky }] },
   };
   const failed = execution(work, 'jira', 'failed', 1, { error: tricky, willRetry: true });
-  await bus.publish(bus.topology.work('markActive'), work, { msgId: work.workId });
-  for (const e of [s, failed] as WorkflowEvent[]) {
-    await bus.publish(e.kind === 'step' ? bus.topology.step(e.workflow) : bus.topology.execution(e.workflow), e);
-  }
+  await actionLog.publishWork(work);
+  for (const e of [s, failed] as WorkflowEvent[]) await actionLog.publishEvent(e);
   const history = await waitFor(
     async () => {
-      const h = await bus.call(actionLogEndpoints.history, { patchId: work.patch.id });
+      const h = await actionLog.bus.call(actionLogEndpoints.history, { patchId: work.patch.id });
       const entry = h.entries[0];
       return entry?.executions.some((x) => x.steps.length > 0) && entry.executions.some((x) => x.lastError) ? entry : undefined;
     },

@@ -1,50 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bus } from '@patchflow/bus';
-import { actionLogEndpoints, type ActionLogUpdated, type WorkflowEvent, type WorkItem } from '@patchflow/contracts';
-import {
-  connectTestBus,
-  createTestDatabase,
-  deleteNamespaceStreams,
-  testLogLevel,
-  testNatsUrl,
-  uniqueNamespace,
-  waitFor,
-  type TestDatabase,
-} from '@patchflow/testing';
-import { startActionLog, type RunningActionLog } from '../src/index.js';
-import { execution, step, workItem } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { actionLogEndpoints, type ActionLogUpdated, type WorkItem } from '@patchflow/contracts';
+import { waitFor } from '@patchflow/testing';
+import { actionLogUnderTest, execution, step, workItem } from './fixtures.js';
 
 // The derived views of issue 11: attempts, durations and links per execution, the patch-wide
 // open executions, failure counts for the list, and the settlement carried by the live pings.
 
-let db: TestDatabase;
-let bus: Bus;
-let service: RunningActionLog;
-const pings: ActionLogUpdated[] = [];
+const actionLog = actionLogUnderTest({ database: 'action_log_views', namespace: 'alogv' });
+const { pings, publishWork, publishEvent } = actionLog;
 
-beforeAll(async () => {
-  db = await createTestDatabase('action_log_views');
-  const namespace = uniqueNamespace('alogv');
-  bus = await connectTestBus(namespace);
-  service = await startActionLog({ databaseUrl: db.url, natsUrl: testNatsUrl(), namespace, logLevel: testLogLevel });
-  bus.listen(bus.topology.allActionLogUpdates, (value) => {
-    pings.push(value as ActionLogUpdated);
-  });
-});
-
-afterAll(async () => {
-  await service?.stop();
-  if (bus) {
-    await deleteNamespaceStreams(bus);
-    await bus.drain();
-  }
-  await db?.drop();
-});
-
-const publishWork = (w: WorkItem) => bus.publish(bus.topology.work(w.transition.action), w, { msgId: w.workId });
-const publishEvent = (e: WorkflowEvent) =>
-  bus.publish(e.kind === 'step' ? bus.topology.step(e.workflow) : bus.topology.execution(e.workflow), e);
 const pingFor = (workId: string, settled: boolean, effects: ActionLogUpdated['effects']) =>
   waitFor(() => pings.some((p) => p.workId === workId && p.settled === settled && p.effects === effects), {
     what: `a ping for ${workId} with settled=${settled}, effects=${effects}`,
@@ -84,7 +49,7 @@ describe('history views', () => {
     );
     await pingFor(markActive.workId, true, 'failed');
 
-    const { work } = await bus.call(actionLogEndpoints.work, { workId: markActive.workId });
+    const { work } = await actionLog.bus.call(actionLogEndpoints.work, { workId: markActive.workId });
     const gitlab = work.executions.find((e) => e.workflow === 'gitlab');
     expect(gitlab?.attemptList).toEqual([
       { attempt: 1, startedAt: firstRun.at, finishedAt: firstFail.at, outcome: 'failed', error: 'GitLab answered 503' },
@@ -105,11 +70,12 @@ describe('history views', () => {
     await publishEvent(run);
     await waitFor(
       async () =>
-        (await bus.call(actionLogEndpoints.work, { workId: item.workId })).work.executions.find((e) => e.workflow === 'jira')
-          ?.status === 'running',
+        (await actionLog.bus.call(actionLogEndpoints.work, { workId: item.workId })).work.executions.find(
+          (e) => e.workflow === 'jira',
+        )?.status === 'running',
       { what: 'the jira execution to run' },
     );
-    const { work } = await bus.call(actionLogEndpoints.work, { workId: item.workId });
+    const { work } = await actionLog.bus.call(actionLogEndpoints.work, { workId: item.workId });
     const jira = work.executions.find((e) => e.workflow === 'jira');
     expect(jira?.attemptList).toEqual([{ attempt: 1, startedAt: run.at, finishedAt: null, outcome: 'running', error: null }]);
     expect(jira?.durationMs).toBeNull();
@@ -123,7 +89,7 @@ describe('history views', () => {
     const startDeployment = workItem(patchId, 'startDeployment', 'active', 'in_deployment', 3);
     await publishWork(startDeployment);
     await pingFor(startDeployment.workId, false, 'running');
-    const history = await bus.call(actionLogEndpoints.history, { patchId, limit: 1 });
+    const history = await actionLog.bus.call(actionLogEndpoints.history, { patchId, limit: 1 });
     expect(history.entries.map((e) => e.workId)).toEqual([markActive.workId]);
     expect(new Set(history.knownWorkIds)).toEqual(new Set([markActive.workId, startDeployment.workId]));
     expect(history.open.failed).toEqual([{ workId: markActive.workId, action: 'markActive', workflow: 'jira' }]);
@@ -132,33 +98,35 @@ describe('history views', () => {
   });
 
   it('counts open failures per patch and lists the failing patches; a retried failure is no longer open', async () => {
-    const counts = await bus.call(actionLogEndpoints.failureCounts, { patchIds: [patchId, otherPatchId, randomUUID()] });
+    const counts = await actionLog.bus.call(actionLogEndpoints.failureCounts, {
+      patchIds: [patchId, otherPatchId, randomUUID()],
+    });
     expect(counts.counts).toEqual({ [patchId]: 1 });
-    expect(await bus.call(actionLogEndpoints.failingPatches, {})).toEqual({ patchIds: [patchId], truncated: false });
-    expect(await bus.call(actionLogEndpoints.failureCounts, { patchIds: [] })).toEqual({ counts: {} });
+    expect(await actionLog.bus.call(actionLogEndpoints.failingPatches, {})).toEqual({ patchIds: [patchId], truncated: false });
+    expect(await actionLog.bus.call(actionLogEndpoints.failureCounts, { patchIds: [] })).toEqual({ counts: {} });
 
     // An operator retry: attempt 2 of the dead-lettered Jira move succeeds.
     await publishEvent(execution(markActive, 'jira', 'running', 2));
     await publishEvent(execution(markActive, 'jira', 'succeeded', 2));
     await pingFor(markActive.workId, true, 'settled');
-    expect((await bus.call(actionLogEndpoints.failureCounts, { patchIds: [patchId] })).counts).toEqual({});
-    expect(await bus.call(actionLogEndpoints.failingPatches, { limit: 5 })).toEqual({ patchIds: [], truncated: false });
+    expect((await actionLog.bus.call(actionLogEndpoints.failureCounts, { patchIds: [patchId] })).counts).toEqual({});
+    expect(await actionLog.bus.call(actionLogEndpoints.failingPatches, { limit: 5 })).toEqual({ patchIds: [], truncated: false });
   });
 
   it('refuses bad failure requests, naming the field', async () => {
-    const tooMany = await bus.request(actionLogEndpoints.failureCounts, {
+    const tooMany = await actionLog.bus.request(actionLogEndpoints.failureCounts, {
       patchIds: Array.from({ length: 201 }, () => randomUUID()),
     });
     expect(tooMany).toMatchObject({
       ok: false,
       error: { code: 'validation_failed', details: { fields: [{ path: 'patchIds' }] } },
     });
-    const notUuid = await bus.request(actionLogEndpoints.failureCounts, { patchIds: ['x'] });
+    const notUuid = await actionLog.bus.request(actionLogEndpoints.failureCounts, { patchIds: ['x'] });
     expect(notUuid).toMatchObject({
       ok: false,
       error: { code: 'validation_failed', details: { fields: [{ path: 'patchIds.0' }] } },
     });
-    const zero = await bus.request(actionLogEndpoints.failingPatches, { limit: 0 });
+    const zero = await actionLog.bus.request(actionLogEndpoints.failingPatches, { limit: 0 });
     expect(zero).toMatchObject({ ok: false, error: { code: 'validation_failed', details: { fields: [{ path: 'limit' }] } } });
   });
 });

@@ -5,67 +5,41 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bus } from '@patchflow/bus';
-import { actionLogEndpoints, type WorkflowEvent, type WorkItem } from '@patchflow/contracts';
-import {
-  connectTestBus,
-  createTestDatabase,
-  deleteNamespaceStreams,
-  repoRoot,
-  testLogLevel,
-  testNatsUrl,
-  testPool,
-  uniqueNamespace,
-  waitFor,
-  type TestDatabase,
-} from '@patchflow/testing';
+import { actionLogEndpoints } from '@patchflow/contracts';
+import { repoRoot, testLogLevel, testPool, waitFor } from '@patchflow/testing';
 import { createLogger } from '@patchflow/log';
-import { rebuildActionLog, startActionLog, type PoisonPolicy, type RunningActionLog } from '../src/index.js';
-import { step, workItem } from './fixtures.js';
+import { rebuildActionLog, type PoisonPolicy } from '../src/index.js';
+import { actionLogUnderTest, step, workItem } from './fixtures.js';
 
 const execFileAsync = promisify(execFile);
 
 // Small numbers so the "retried, then parked" path takes a fraction of a second.
 const policy: PoisonPolicy = { maxDeliveries: 3, retryBaseMs: 50, retryMaxMs: 200 };
 
-let db: TestDatabase;
-let sql: pg.Pool;
-let bus: Bus;
-let service: RunningActionLog;
 const logLines: Record<string, unknown>[] = [];
+// The service's own log, kept to check what a parked message leaves in it.
+const sink = new Writable({
+  write(chunk: Buffer, _enc, done) {
+    for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+const logger = pino({ name: 'action-log', level: 'warn' }, sink);
+const actionLog = actionLogUnderTest({ database: 'action_log_parking', namespace: 'alpark' }, { logger, poisonPolicy: policy });
+const { publishWork, publishEvent } = actionLog;
+let sql: pg.Pool;
 const encoder = new TextEncoder();
 
-beforeAll(async () => {
-  db = await createTestDatabase('action_log_parking');
-  sql = testPool(db.url);
-  const namespace = uniqueNamespace('alpark');
-  bus = await connectTestBus(namespace);
-  // The service's own log, kept to check what a parked message leaves in it.
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const logger = pino({ name: 'action-log', level: 'warn' }, sink);
-  service = await startActionLog({ databaseUrl: db.url, natsUrl: testNatsUrl(), namespace, logger, poisonPolicy: policy });
+beforeAll(() => {
+  sql = testPool(actionLog.db.url);
 });
 
 afterAll(async () => {
-  await service?.stop();
-  if (bus) {
-    await deleteNamespaceStreams(bus);
-    await bus.drain();
-  }
   await sql?.end();
-  await db?.drop();
 });
 
-const publishWork = (w: WorkItem) => bus.publish(bus.topology.work(w.transition.action), w, { msgId: w.workId });
-const publishEvent = (e: WorkflowEvent) =>
-  bus.publish(e.kind === 'step' ? bus.topology.step(e.workflow) : bus.topology.execution(e.workflow), e);
 /** Bytes exactly as given: what an attacker (or a broken publisher) can put on the stream. */
-const publishRaw = async (subject: string, data: Uint8Array) => (await bus.admin.publishRaw(subject, data)).seq;
+const publishRaw = async (subject: string, data: Uint8Array) => (await actionLog.bus.admin.publishRaw(subject, data)).seq;
 
 interface ParkedRow {
   stream: string;
@@ -80,9 +54,9 @@ interface ParkedRow {
 const parkedRows = async () => (await sql.query<ParkedRow>('select * from parked_message order by stream, stream_seq')).rows;
 
 async function consumersIdle(): Promise<boolean> {
-  const defs = bus.topology.actionLogConsumers();
+  const defs = actionLog.bus.topology.actionLogConsumers();
   for (const def of [defs.work, defs.events]) {
-    const info = await bus.admin.consumerInfo(def.stream, def.durableName);
+    const info = await actionLog.bus.admin.consumerInfo(def.stream, def.durableName);
     if (info.pending > 0 || info.ackPending > 0) return false;
   }
   return true;
@@ -110,8 +84,8 @@ describe('a message the projection cannot apply', () => {
     await sql.query(`create trigger test_explode before insert on action_log_step for each row execute function test_explode()`);
     await sql.query(`alter table action_log_step add constraint test_refuse_step check (message not like 'rejected-by-check%')`);
 
-    seqs.garbage = await publishRaw(bus.topology.work('markActive'), garbage);
-    seqs.hugeVersion = await publishRaw(bus.topology.work('close'), hugeVersionBytes);
+    seqs.garbage = await publishRaw(actionLog.bus.topology.work('markActive'), garbage);
+    seqs.hugeVersion = await publishRaw(actionLog.bus.topology.work('close'), hugeVersionBytes);
     seqs.tooLong = (await publishEvent(tooLong)).seq;
     seqs.exploding = (await publishEvent(exploding)).seq;
     const goodSteps = [step(good1, 'gitlab', 'triggerPipeline'), step(good2, 'successor', 'createSuccessor')];
@@ -123,7 +97,7 @@ describe('a message the projection cannot apply', () => {
     // The good messages arrive at once, whatever is still being retried ahead of them.
     const history = await waitFor(
       async () => {
-        const h = await bus.call(actionLogEndpoints.history, { patchId });
+        const h = await actionLog.bus.call(actionLogEndpoints.history, { patchId });
         const steps = h.entries.flatMap((e) => e.executions.flatMap((x) => x.steps));
         return h.entries.length === 2 && steps.length === 2 ? h : undefined;
       },
@@ -135,7 +109,7 @@ describe('a message the projection cannot apply', () => {
     await waitFor(async () => (await parkedRows()).length === 4 && (await consumersIdle()), {
       what: 'four parked messages and idle consumers',
     });
-    const defs = bus.topology.actionLogConsumers();
+    const defs = actionLog.bus.topology.actionLogConsumers();
     const rows = await parkedRows();
     const bySeq = (stream: string, seq: number | undefined) =>
       rows.find((r) => r.stream === stream && Number(r.stream_seq) === seq);
@@ -144,7 +118,7 @@ describe('a message the projection cannot apply', () => {
     expect(garbageRow).toMatchObject({
       reason: 'invalid',
       consumer: defs.work.durableName,
-      subject: bus.topology.work('markActive'),
+      subject: actionLog.bus.topology.work('markActive'),
     });
     expect(garbageRow?.error).toMatch(/not valid JSON/);
     expect(Buffer.compare(garbageRow?.data ?? Buffer.alloc(0), Buffer.from(garbage))).toBe(0);
@@ -187,11 +161,11 @@ describe('a message the projection cannot apply', () => {
       ...step(workItem(randomUUID(), 'markActive', 'draft', 'active', 2), 'slack', 'notify'),
       eventId: 'not-a-uuid',
     };
-    const seq = (await bus.publish(bus.topology.step('slack'), invalid)).seq;
-    const defs = bus.topology.actionLogConsumers();
+    const seq = (await actionLog.bus.publish(actionLog.bus.topology.step('slack'), invalid)).seq;
+    const defs = actionLog.bus.topology.actionLogConsumers();
     await waitFor(
       async () => {
-        const info = await bus.admin.consumerInfo(defs.events.stream, defs.events.durableName);
+        const info = await actionLog.bus.admin.consumerInfo(defs.events.stream, defs.events.durableName);
         return info.redelivered > 0 && info.ackPending === 1;
       },
       { what: 'the unparkable message to be redelivered' },
@@ -212,8 +186,8 @@ describe('a message the projection cannot apply', () => {
     await sql.query('drop trigger test_explode on action_log_step');
     const before = await parkedRows();
     const report = await rebuildActionLog({
-      orm: service.orm,
-      bus,
+      orm: actionLog.service.orm,
+      bus: actionLog.bus,
       logger: createLogger('rebuild-test', testLogLevel),
       poisonPolicy: policy,
     });
@@ -228,10 +202,13 @@ describe('a message the projection cannot apply', () => {
     const after = await parkedRows();
     expect(after.map((r) => r.stream_seq)).toEqual(
       before
-        .filter((r) => Number(r.stream_seq) !== seqs.exploding || r.stream !== bus.topology.actionLogConsumers().events.stream)
+        .filter(
+          (r) =>
+            Number(r.stream_seq) !== seqs.exploding || r.stream !== actionLog.bus.topology.actionLogConsumers().events.stream,
+        )
         .map((r) => r.stream_seq),
     );
-    const history = await bus.call(actionLogEndpoints.history, { patchId });
+    const history = await actionLog.bus.call(actionLogEndpoints.history, { patchId });
     const jira = history.entries[0]?.executions.find((e) => e.workflow === 'jira');
     expect(jira?.steps.map((s) => s.message)).toEqual(['explode']);
   });
@@ -240,7 +217,7 @@ describe('a message the projection cannot apply', () => {
     const run = (args: string[]) =>
       execFileAsync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/action-log-parked.ts', ...args], {
         cwd: repoRoot,
-        env: { ...process.env, ACTION_LOG_DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+        env: { ...process.env, ACTION_LOG_DATABASE_URL: actionLog.db.url, LOG_LEVEL: 'warn' },
       });
     const text = await run([]);
     const lines = text.stdout.trimEnd().split('\n');
