@@ -5,19 +5,8 @@
  * recorded at the claim), and a discarded dead letter that a new failure opens again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bus } from '@patchflow/bus';
 import { workflowOpsEndpoints, type WorkItem } from '@patchflow/contracts';
-import {
-  buildWorkItem,
-  connectTestBus,
-  createTestDatabase,
-  deleteNamespaceStreams,
-  testLogLevel,
-  testNatsUrl,
-  uniqueNamespace,
-  waitFor,
-  type TestDatabase,
-} from '@patchflow/testing';
+import { buildWorkItem, fileScope, testLogLevel, testNatsUrl, waitFor } from '@patchflow/testing';
 import {
   PermanentError,
   routedHandlers,
@@ -33,20 +22,16 @@ const behaviour = new Map<string, Behaviour>();
 let releaseHang: () => void = () => undefined;
 const hang = new Promise<void>((resolve) => (releaseHang = resolve));
 
-let db: TestDatabase;
-let bus: Bus;
+const file = fileScope({ database: 'wf_operator', namespace: 'wfops' });
 let service: RunningWorkflowService;
 
 beforeAll(async () => {
-  db = await createTestDatabase('wf_operator');
-  const namespace = uniqueNamespace('wfops');
-  bus = await connectTestBus(namespace);
   service = await startWorkflowService(
     {
       workflow: 'slack',
       natsUrl: testNatsUrl(),
-      namespace,
-      databaseUrl: db.url,
+      namespace: file.namespace,
+      databaseUrl: file.db.url,
       logLevel: testLogLevel,
       // A failed attempt waits a minute for its redelivery: long enough to be seen as `failed`.
       retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, maxAttempts: 5 },
@@ -66,20 +51,15 @@ beforeAll(async () => {
 afterAll(async () => {
   releaseHang();
   await service?.stop();
-  if (bus) {
-    await deleteNamespaceStreams(bus);
-    await bus.drain();
-  }
-  await db?.drop();
 });
 
 async function publish(work: WorkItem, b: Behaviour): Promise<void> {
   behaviour.set(work.workId, b);
-  await bus.publish(bus.topology.work(work.transition.action), work, { msgId: work.workId });
+  await file.bus.publish(file.bus.topology.work(work.transition.action), work, { msgId: work.workId });
 }
 
 const status = async (workId: string) => (await service.store.get(workId))?.status;
-const attention = async (stuckAfterMs = 600_000) => (await bus.call(ops.attention, { stuckAfterMs })).items;
+const attention = async (stuckAfterMs = 600_000) => (await file.bus.call(ops.attention, { stuckAfterMs })).items;
 
 describe('operator repair in the runtime', () => {
   it('a failed attempt waiting for its redelivery is `failed` under attention; retrying it now succeeds', async () => {
@@ -98,7 +78,7 @@ describe('operator repair in the runtime', () => {
       }),
     );
     behaviour.set(work.workId, 'ok');
-    const retried = await bus.call(ops.retryExecution, { workId: work.workId, actor: 'otto', reason: 'Slack is back' });
+    const retried = await file.bus.call(ops.retryExecution, { workId: work.workId, actor: 'otto', reason: 'Slack is back' });
     expect(retried).toEqual({ outcome: { workId: work.workId, workflow: 'slack', status: 'succeeded' } });
     expect(await service.store.get(work.workId)).toMatchObject({
       status: 'succeeded',
@@ -107,7 +87,7 @@ describe('operator repair in the runtime', () => {
       operatorReason: 'Slack is back',
     });
     expect((await attention()).some((i) => i.workId === work.workId)).toBe(false);
-    const again = await bus.request(ops.retryExecution, { workId: work.workId });
+    const again = await file.bus.request(ops.retryExecution, { workId: work.workId });
     expect(again.ok ? 'ok' : again.error).toMatchObject({
       code: 'invalid_transition',
       message: expect.stringMatching(/already succeeded/),
@@ -123,7 +103,7 @@ describe('operator repair in the runtime', () => {
     });
     expect((await attention(1000)).find((i) => i.workId === work.workId)?.reason).toMatch(/^running for longer than/);
     expect((await attention()).some((i) => i.workId === work.workId)).toBe(false);
-    const retried = await bus.call(ops.retryExecution, { workId: work.workId });
+    const retried = await file.bus.call(ops.retryExecution, { workId: work.workId });
     expect(retried.outcome.status).toBe('queued');
     expect(await service.store.get(work.workId)).toMatchObject({ status: 'running', attempts: 1 });
   });
@@ -133,11 +113,16 @@ describe('operator repair in the runtime', () => {
     await publish(work, 'ok');
     await waitFor(async () => (await status(work.workId)) === 'succeeded', { what: 'succeeded' });
     expect((await service.store.get(work.workId))?.workSeq).toEqual(expect.any(Number));
-    const plain = await bus.call(ops.replay, { items: [{ workId: work.workId }] });
+    const plain = await file.bus.call(ops.replay, { items: [{ workId: work.workId }] });
     expect(plain.outcomes).toEqual([{ workId: work.workId, status: 'already_succeeded', detail: expect.any(String) }]);
-    const forced = await bus.call(ops.replay, { items: [{ workId: work.workId }], force: true, actor: 'ada', reason: 'again' });
+    const forced = await file.bus.call(ops.replay, {
+      items: [{ workId: work.workId }],
+      force: true,
+      actor: 'ada',
+      reason: 'again',
+    });
     expect(forced.outcomes).toEqual([{ workId: work.workId, status: 'succeeded', attempt: 2 }]);
-    const unknown = await bus.call(ops.replay, { items: [{ workId: '00000000-0000-4000-8000-000000000000' }] });
+    const unknown = await file.bus.call(ops.replay, { items: [{ workId: '00000000-0000-4000-8000-000000000000' }] });
     expect(unknown.outcomes[0]).toMatchObject({ status: 'not_found', detail: expect.stringMatching(/no execution of work/) });
   });
 
@@ -149,23 +134,27 @@ describe('operator repair in the runtime', () => {
       expect.objectContaining({ kind: 'dead_letter', workId: work.workId, patchName: work.patch.name }),
     );
 
-    const blank = await bus.request(ops.discardDeadLetter, { workId: work.workId, actor: 'ops', reason: '  ' });
+    const blank = await file.bus.request(ops.discardDeadLetter, { workId: work.workId, actor: 'ops', reason: '  ' });
     expect(blank.ok ? 'ok' : blank.error.code).toBe('validation_failed');
-    const unforced = await bus.request(ops.replay, { items: [{ workId: work.workId }], force: true, actor: 'ops' });
+    const unforced = await file.bus.request(ops.replay, { items: [{ workId: work.workId }], force: true, actor: 'ops' });
     expect(unforced.ok ? 'ok' : unforced.error.message).toMatch(/force needs a reason and an actor/);
-    expect((await bus.call(ops.listDeadLetters, {})).items.map((i) => i.workId)).toContain(work.workId);
+    expect((await file.bus.call(ops.listDeadLetters, {})).items.map((i) => i.workId)).toContain(work.workId);
 
-    const discarded = await bus.call(ops.discardDeadLetter, { workId: work.workId, actor: 'ops', reason: 'channel archived' });
+    const discarded = await file.bus.call(ops.discardDeadLetter, {
+      workId: work.workId,
+      actor: 'ops',
+      reason: 'channel archived',
+    });
     expect(discarded).toEqual({ workId: work.workId, discardedAt: expect.any(String) });
-    expect((await bus.call(ops.listDeadLetters, {})).items.map((i) => i.workId)).not.toContain(work.workId);
+    expect((await file.bus.call(ops.listDeadLetters, {})).items.map((i) => i.workId)).not.toContain(work.workId);
     expect((await attention()).some((i) => i.workId === work.workId)).toBe(false);
-    const twice = await bus.request(ops.discardDeadLetter, { workId: work.workId, actor: 'ops', reason: 'again' });
+    const twice = await file.bus.request(ops.discardDeadLetter, { workId: work.workId, actor: 'ops', reason: 'again' });
     expect(twice.ok ? 'ok' : twice.error.code).toBe('not_found');
 
     // Replayed (it never succeeded, so no force is needed) and still failing: dead-lettered again, open again.
-    const replayed = await bus.call(ops.replay, { items: [{ workId: work.workId }] });
+    const replayed = await file.bus.call(ops.replay, { items: [{ workId: work.workId }] });
     expect(replayed.outcomes[0]).toMatchObject({ status: 'failed', detail: expect.stringMatching(/channel_not_found/) });
-    const open = (await bus.call(ops.listDeadLetters, {})).items.find((i) => i.workId === work.workId);
+    const open = (await file.bus.call(ops.listDeadLetters, {})).items.find((i) => i.workId === work.workId);
     expect(open).toMatchObject({ discarded: null, retriedAt: null });
   });
 });
