@@ -3,7 +3,6 @@
  * configuration `npm run nats:config` generates (its own inbox prefix, JetStream administration,
  * the workflows' ops subjects, nothing else), against a workflow running as its own user.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,12 +18,12 @@ import {
   PrivateNatsServer,
   generateNatsConfig,
   readStream,
-  repoRoot,
   ServiceProcess,
   uniqueNamespace,
   waitFor,
   type TestDatabase,
 } from '@patchflow/testing';
+import { patchctl as run } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pf-patchctl-'));
 const namespace = uniqueNamespace('ctlops');
@@ -38,19 +37,19 @@ let patchStatus: ServiceProcess;
 let publisher: Bus;
 const env = {} as Record<'ops' | 'patch-status' | 'workflow-gitlab' | 'gateway', Record<string, string>>;
 
-function patchctl(
-  args: string[],
-  extra: Record<string, string> = env.ops,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['tools/patchctl/bin/patchctl.mjs', ...args, '--namespace', namespace],
-      { cwd: repoRoot, env: { ...process.env, NATS_URL: url, ...extra }, timeout: 100_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
+/** patchctl in this file's namespace on the private server, as the ops user unless `extra` says otherwise. */
+const patchctl = (args: string[], extra: Record<string, string> = env.ops) =>
+  run([...args, '--namespace', namespace], { NATS_URL: url, ...extra });
+
+/** A bus on the private server as one of the generated users. */
+const connectAs = (user: keyof typeof env, name: string) =>
+  Bus.connect({
+    url,
+    auth: { user: env[user].NATS_USER, pass: env[user].NATS_PASSWORD, inboxPrefix: env[user].NATS_INBOX_PREFIX },
+    name,
+    namespace,
+    logger: createLogger(name, 'silent'),
   });
-}
 
 beforeAll(async () => {
   const port = await freePort();
@@ -58,27 +57,11 @@ beforeAll(async () => {
   const generated = generateNatsConfig(dir, ['--listen', `127.0.0.1:${port}`, '--namespace', namespace]);
   for (const p of ['ops', 'patch-status', 'workflow-gitlab', 'gateway'] as const) env[p] = generated[p];
   server = await PrivateNatsServer.start({ port, configFile: join(dir, 'nats-server.conf') });
-  const ops = await Bus.connect({
-    url,
-    auth: { user: env.ops.NATS_USER, pass: env.ops.NATS_PASSWORD, inboxPrefix: env.ops.NATS_INBOX_PREFIX },
-    name: 'ops',
-    namespace,
-    logger: createLogger('ops', 'silent'),
-  });
+  const ops = await connectAs('ops', 'ops');
   await ops.ensureStreams();
   await ops.close();
   // The outbox's publisher: only patch-status may put work on the stream.
-  publisher = await Bus.connect({
-    url,
-    auth: {
-      user: env['patch-status'].NATS_USER,
-      pass: env['patch-status'].NATS_PASSWORD,
-      inboxPrefix: env['patch-status'].NATS_INBOX_PREFIX,
-    },
-    name: 'patch-status',
-    namespace,
-    logger: createLogger('ps', 'silent'),
-  });
+  publisher = await connectAs('patch-status', 'patch-status');
   [db, patchDb, gitlab] = await Promise.all([
     createTestDatabase('patchctl_ops'),
     createTestDatabase('patchctl_ops_ps'),
@@ -172,20 +155,8 @@ describe('patchctl as the ops user', () => {
   });
 
   it('outbox: work left unpublished while NATS refused it is listed, then pushed by outbox publish', async () => {
-    const ops = await Bus.connect({
-      url,
-      auth: { user: env.ops.NATS_USER, pass: env.ops.NATS_PASSWORD, inboxPrefix: env.ops.NATS_INBOX_PREFIX },
-      name: 'ops-outbox',
-      namespace,
-      logger: createLogger('ops', 'silent'),
-    });
-    const gateway = await Bus.connect({
-      url,
-      auth: { user: env.gateway.NATS_USER, pass: env.gateway.NATS_PASSWORD, inboxPrefix: env.gateway.NATS_INBOX_PREFIX },
-      name: 'gateway',
-      namespace,
-      logger: createLogger('gw', 'silent'),
-    });
+    const ops = await connectAs('ops', 'ops-outbox');
+    const gateway = await connectAs('gateway', 'gateway');
     try {
       // No stream stores work any more: patch-status's publish after commit is refused.
       expect(await ops.admin.deleteStream(ops.topology.streams.work.name)).toBe(true);

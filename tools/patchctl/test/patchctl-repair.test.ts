@@ -3,68 +3,27 @@
  * in this file's bus namespace and databases: replay (skip what succeeded, --force as a new
  * attempt with actor and reason in the history, not routed), dlq discard, rebuild, lifecycle.
  */
-import { execFile } from 'node:child_process';
 import { describe, expect } from 'vitest';
 import { startActionLog } from '@patchflow/action-log';
 import { actionLogEndpoints, workflowOpsEndpoints, type ExecutionView } from '@patchflow/contracts';
-import {
-  buildWorkItem,
-  createTestDatabase,
-  FakeGitlab,
-  readStream,
-  repoRoot,
-  testLogLevel,
-  testNatsUrl,
-  waitFor,
-  workflowTest,
-} from '@patchflow/testing';
-import { startGitlabWorkflow } from '@patchflow/workflow-gitlab';
-import { ExecutionStore } from '@patchflow/workflow-runtime';
+import { buildWorkItem, createTestDatabase, readStream, testLogLevel, testNatsUrl, waitFor } from '@patchflow/testing';
+import { at, gitlabWorkflowTest, patchctl, pipelinesFor } from './fixtures.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** patchctl as an operator runs it: the package's bin, its own process (stdout and stderr are pipes, not a terminal). */
-function patchctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['tools/patchctl/bin/patchctl.mjs', ...args],
-      { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 100_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-const it = workflowTest({
-  workflow: 'gitlab',
-  label: 'ctlrepair',
-  remote: () => FakeGitlab.start({ refs: ['main'] }),
-  start: ({ remote: gitlab, ...at }) =>
-    startGitlabWorkflow({
-      ...at,
-      retry: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 2 },
-      gitlab: { url: gitlab.url, projectId: gitlab.projectId, triggerToken: gitlab.triggerToken },
-      defaultRef: 'main',
-    }),
-  openStore: (url) => ExecutionStore.open(url, 'gitlab', 2),
-}).extend('actionLog', { scope: 'file', auto: true }, async ({ namespace, workflow: _started }, { onCleanup }) => {
-  const db = await createTestDatabase('ctlrepair_log');
-  const app = await startActionLog({ databaseUrl: db.url, natsUrl: testNatsUrl(), namespace, logLevel: testLogLevel });
-  onCleanup(async () => {
-    await app.stop();
-    await db.drop();
-  });
-  return { databaseUrl: db.url };
-});
+const it = gitlabWorkflowTest('ctlrepair', 2).extend(
+  'actionLog',
+  { scope: 'file', auto: true },
+  async ({ namespace, workflow: _started }, { onCleanup }) => {
+    const db = await createTestDatabase('ctlrepair_log');
+    const app = await startActionLog({ databaseUrl: db.url, natsUrl: testNatsUrl(), namespace, logLevel: testLogLevel });
+    onCleanup(async () => {
+      await app.stop();
+      await db.drop();
+    });
+    return { databaseUrl: db.url };
+  },
+);
 
 describe('patchctl repair', () => {
-  const pipelinesFor = (gitlab: FakeGitlab, patchId: string) => gitlab.pipelines.filter((p) => p.variables.PATCH_ID === patchId);
-  const at = (namespace: string) => ['--namespace', namespace, '--nats-url', testNatsUrl()];
-
   it('replay skips what already succeeded; --force needs a reason and runs it as a new attempt, actor and reason in the history', async ({
     namespace,
     bus,

@@ -1,53 +1,8 @@
-import { execFile } from 'node:child_process';
 import { describe, expect } from 'vitest';
-import {
-  buildWorkItem,
-  createTestDatabase,
-  FakeGitlab,
-  freePort,
-  repoRoot,
-  ServiceProcess,
-  testNatsUrl,
-  waitFor,
-  workflowTest,
-} from '@patchflow/testing';
-import { ExecutionStore } from '@patchflow/workflow-runtime';
-import { startGitlabWorkflow } from '@patchflow/workflow-gitlab';
+import { buildWorkItem, createTestDatabase, freePort, ServiceProcess, testNatsUrl, waitFor } from '@patchflow/testing';
+import { at, gitlabWorkflowTest, patchctl, pipelinesFor } from './fixtures.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** patchctl as an operator runs it: the package's bin, its own process. */
-function patchctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['tools/patchctl/bin/patchctl.mjs', ...args],
-      { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 100_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-const it = workflowTest({
-  workflow: 'gitlab',
-  label: 'patchctl',
-  remote: () => FakeGitlab.start({ refs: ['main'] }),
-  start: ({ remote: gitlab, ...at }) =>
-    startGitlabWorkflow({
-      ...at,
-      retry: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 3 },
-      gitlab: { url: gitlab.url, projectId: gitlab.projectId, triggerToken: gitlab.triggerToken },
-      defaultRef: 'main',
-    }),
-  openStore: (url) => ExecutionStore.open(url, 'gitlab', 2),
-})
+const it = gitlabWorkflowTest('patchctl', 3)
   // patch-status as its own process in the file's namespace: the outbox and a health port.
   .extend('patchStatus', { scope: 'file' }, async ({ namespace }, { onCleanup }) => {
     const [db, healthPort] = await Promise.all([createTestDatabase('patchctl_ps'), freePort()]);
@@ -66,8 +21,6 @@ const it = workflowTest({
   });
 
 describe('patchctl', () => {
-  const pipelinesFor = (gitlab: FakeGitlab, patchId: string) => gitlab.pipelines.filter((p) => p.variables.PATCH_ID === patchId);
-
   it('status shows the streams, the durable consumers, dead letters per workflow, the outbox and service health', async ({
     namespace,
     workflow,
@@ -77,10 +30,7 @@ describe('patchctl', () => {
     await workflow.publish(work);
     await waitFor(workflow.reaches(work.workId, 'failed'), { what: 'dead-lettered' });
     const common = [
-      '--namespace',
-      namespace,
-      '--nats-url',
-      testNatsUrl(),
+      ...at(namespace),
       '--database-url',
       patchStatus.databaseUrl,
       '--health',
@@ -140,7 +90,7 @@ describe('patchctl', () => {
     store,
     workflow,
   }) => {
-    const at = ['--namespace', namespace, '--nats-url', testNatsUrl()];
+    const ns = at(namespace);
     const work = buildWorkItem('markActive', { gitRef: 'release/retry' });
     const stuck = buildWorkItem('markActive', { gitRef: 'release/never' });
     await workflow.publish(work);
@@ -148,18 +98,18 @@ describe('patchctl', () => {
     await waitFor(workflow.reaches(work.workId, 'failed'), { what: 'dead-lettered' });
     await waitFor(workflow.reaches(stuck.workId, 'failed'), { what: 'dead-lettered' });
 
-    const list = await patchctl(['dlq', 'list', '--workflow', 'gitlab', '--json', ...at]);
+    const list = await patchctl(['dlq', 'list', '--workflow', 'gitlab', '--json', ...ns]);
     expect(list.code, list.stderr).toBe(0);
     const listed = JSON.parse(list.stdout);
     expect(listed.unanswered).toEqual([]);
     expect(listed.items.map((i: { workId: string }) => i.workId)).toEqual(expect.arrayContaining([work.workId, stuck.workId]));
-    const table = await patchctl(['dlq', 'list', '-w', 'gitlab', ...at]);
+    const table = await patchctl(['dlq', 'list', '-w', 'gitlab', ...ns]);
     expect(table.stdout.split('\n')[0]).toMatch(
       /^WORKFLOW +WORK ID +ACTION +PATCH +ATTEMPTS +RETRIES +DEAD-LETTERED +RETRIED +REASON$/,
     );
     expect(table.stdout).toContain(work.workId);
 
-    const show = await patchctl(['dlq', 'show', work.workId, '--json', ...at, '-w', 'gitlab']);
+    const show = await patchctl(['dlq', 'show', work.workId, '--json', ...ns, '-w', 'gitlab']);
     expect(show.code, show.stderr).toBe(0);
     expect(JSON.parse(show.stdout)).toEqual([
       expect.objectContaining({ workId: work.workId, retriedAt: null, reason: expect.stringMatching(/Reference not found/) }),
@@ -181,7 +131,7 @@ describe('patchctl', () => {
       '--backoff',
       '300ms',
       '--json',
-      ...at,
+      ...ns,
     ]);
     expect(retry.code, retry.stderr).toBe(0);
     expect(JSON.parse(retry.stdout)).toEqual([{ workflow: 'gitlab', workId: work.workId, status: 'succeeded', tries: 2 }]);
@@ -189,7 +139,7 @@ describe('patchctl', () => {
     expect(await store.get(work.workId)).toMatchObject({ status: 'succeeded' });
 
     // Still broken after every round: reported per item, exit 1.
-    const all = await patchctl(['dlq', 'retry', '--workflow', 'gitlab', '--all', '--attempts', '2', '--backoff', '100ms', ...at]);
+    const all = await patchctl(['dlq', 'retry', '--workflow', 'gitlab', '--all', '--attempts', '2', '--backoff', '100ms', ...ns]);
     expect(all.code).toBe(1);
     expect(all.stdout).toMatch(/^WORKFLOW +WORK ID +RESULT +TRIES +ERROR/m);
     expect(all.stdout).toMatch(new RegExp(`^gitlab +${stuck.workId} +failed +2 `, 'm'));
@@ -197,12 +147,12 @@ describe('patchctl', () => {
     expect(all.stderr).toMatch(/round 1: \d+ still failing; next round in 0\.1s/);
 
     // The retried item now shows as closed, and a show of an unknown id is a finding (exit 1).
-    const closed = JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', '--include-retried', '--json', ...at])).stdout);
+    const closed = JSON.parse((await patchctl(['dlq', 'list', '-w', 'gitlab', '--include-retried', '--json', ...ns])).stdout);
     expect(closed.items.find((i: { workId: string }) => i.workId === work.workId)).toMatchObject({
       retriedAt: expect.any(String),
       retries: 2,
     });
-    const missing = await patchctl(['dlq', 'show', '00000000-0000-4000-8000-000000000000', '-w', 'gitlab', ...at]);
+    const missing = await patchctl(['dlq', 'show', '00000000-0000-4000-8000-000000000000', '-w', 'gitlab', ...ns]);
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
@@ -221,10 +171,7 @@ describe('patchctl', () => {
       '--patch',
       done.patch.id,
       '--json',
-      '--namespace',
-      namespace,
-      '--nats-url',
-      testNatsUrl(),
+      ...at(namespace),
       '--workflow-database-url',
       db.url,
     ]);
@@ -241,10 +188,7 @@ describe('patchctl', () => {
       '--workflow',
       'successor',
       '--json',
-      '--namespace',
-      namespace,
-      '--nats-url',
-      testNatsUrl(),
+      ...at(namespace),
       '--workflow-database-url',
       db.url,
     ]);
@@ -261,10 +205,7 @@ describe('patchctl', () => {
       '--action',
       'markActive',
       '--json',
-      '--namespace',
-      namespace,
-      '--nats-url',
-      testNatsUrl(),
+      ...at(namespace),
       '--workflow-database-url',
       db.url,
     ]);
