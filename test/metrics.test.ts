@@ -13,38 +13,29 @@ import { createLogger } from '@patchflow/log';
 import {
   createTestDatabase,
   deleteNamespaceStreams,
-  FakeGitlab,
-  FakeJira,
-  FakeSlack,
   freePort,
   metricValue,
   parseMetrics,
   repoRoot,
   ServiceProcess,
+  startFakes,
+  systemServices,
   testNatsUrl,
   uniqueNamespace,
   waitFor,
   type MetricSample,
+  type RunningFakes,
+  type SystemService,
   type TestDatabase,
 } from '@patchflow/testing';
 
 const TOKEN = 'metrics-admin-token-0123456789';
 const namespace = uniqueNamespace('metrics');
 const topology = new Topology(namespace);
-const services = [
-  'patch-status',
-  'action-log',
-  'workflow-gitlab',
-  'workflow-jira',
-  'workflow-slack',
-  'workflow-successor',
-  'gateway',
-] as const;
-type Service = (typeof services)[number];
-const healthPorts = {} as Record<Service, number>;
+const healthPorts = {} as Record<SystemService, number>;
 const processes: ServiceProcess[] = [];
 const databases: TestDatabase[] = [];
-let fakes: { slack: FakeSlack; gitlab: FakeGitlab; jira: FakeJira } | undefined;
+let fakes: RunningFakes | undefined;
 let gatewayUrl: string;
 
 async function http(method: string, path: string) {
@@ -56,7 +47,7 @@ async function http(method: string, path: string) {
 /** Every metric family any service declared (its `# TYPE` line), over all scrapes. */
 const families = new Set<string>();
 
-async function scrape(service: Service): Promise<MetricSample[]> {
+async function scrape(service: SystemService): Promise<MetricSample[]> {
   const res = await fetch(`http://127.0.0.1:${healthPorts[service]}/metrics`);
   expect(res.status, service).toBe(200);
   const text = await res.text();
@@ -69,14 +60,14 @@ beforeAll(async () => {
     ['metrics_ps', 'metrics_al', 'metrics_wf'].map((l) => createTestDatabase(l)),
   );
   databases.push(patchDb!, logDb!, workflowDb!);
-  fakes = { slack: await FakeSlack.start(), gitlab: await FakeGitlab.start(), jira: await FakeJira.start() };
+  fakes = await startFakes();
   fakes.jira.addIssue('PAY-48');
-  for (const s of services) healthPorts[s] = await freePort();
+  for (const s of systemServices) healthPorts[s] = await freePort();
   const gatewayPort = await freePort();
   gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const common = { NATS_URL: testNatsUrl(), BUS_NAMESPACE: namespace, LOG_LEVEL: 'warn' };
   const workflow = { ...common, WORKFLOW_DATABASE_URL: workflowDb!.url };
-  const env: Record<Service, Record<string, string>> = {
+  const env: Record<SystemService, Record<string, string>> = {
     'patch-status': { ...common, DATABASE_URL: patchDb!.url },
     'action-log': { ...common, ACTION_LOG_DATABASE_URL: logDb!.url },
     'workflow-successor': workflow,
@@ -90,12 +81,12 @@ beforeAll(async () => {
     'workflow-slack': { ...workflow, SLACK_WEBHOOK_URL: fakes.slack.webhookUrl },
     gateway: { ...common, GATEWAY_PORT: String(gatewayPort), GATEWAY_TOKENS: `admin:admin:${TOKEN}` },
   };
-  for (const s of services) {
+  for (const s of systemServices) {
     processes.push(ServiceProcess.start(`services/${s}/src/main.ts`, { ...env[s], HEALTH_PORT: String(healthPorts[s]) }));
   }
   // Generous: seven cold tsx processes on a loaded 2-core machine can take a minute to start.
   await Promise.all(
-    services.map((s) =>
+    systemServices.map((s) =>
       waitFor(async () => (await fetch(`http://127.0.0.1:${healthPorts[s]}/readyz`).catch(() => undefined))?.status === 200, {
         timeoutMs: 150_000,
         intervalMs: 250,
@@ -111,7 +102,7 @@ afterAll(async () => {
   await deleteNamespaceStreams(bus);
   await bus.close();
   await Promise.all(databases.map((d) => d.drop()));
-  await Promise.all(fakes ? [fakes.slack.close(), fakes.gitlab.close(), fakes.jira.close()] : []);
+  await fakes?.close();
 });
 
 describe('GET /metrics on every health port after real work', () => {
@@ -143,7 +134,7 @@ describe('GET /metrics on every health port after real work', () => {
   });
 
   it('every service: its process metrics, every sample labelled with its name', async () => {
-    for (const s of services) {
+    for (const s of systemServices) {
       const samples = await scrape(s);
       expect(metricValue(samples, 'process_resident_memory_bytes', { service: s }), s).toBeGreaterThan(0);
       expect(metricValue(samples, 'process_cpu_seconds_total', { service: s }), s).toBeGreaterThan(0);

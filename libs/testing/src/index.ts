@@ -18,6 +18,7 @@ export { FakeHttpServer, type Fault, type FakeResponse, type RecordedCall } from
 export { FakeGitlab, type FakePipeline } from './fakes/fake-gitlab.js';
 export { FakeJira, type FakeJiraIssue, type FakeJiraTransition } from './fakes/fake-jira.js';
 export { FakeSlack, slackControlSequences, type SlackPost } from './fakes/fake-slack.js';
+export { startFakes, type Fakes, type RunningFakes } from './fakes/fakes.js';
 export { buildWorkItem } from './work-items.js';
 export { readStream, type StoredMessage } from './streams.js';
 export { faultInjectors } from './faults/index.js';

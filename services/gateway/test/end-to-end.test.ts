@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { routing, type ActionName, type WorkView } from '@patchflow/contracts';
 import { waitFor } from '@patchflow/testing';
-import { client, tokens } from './helpers.js';
-import { startSystemAsProcesses, type System } from './system.js';
+import { tokens } from './helpers.js';
+import { startSystemAsProcesses, systemPerFile } from './system.js';
 
 // Every service as its own process (patch-status, action-log, the four workflows, gateway), the
 // fake Slack/GitLab/Jira servers, and a patch driven through its whole lifecycle over HTTP only.
-let system: System;
-let http: ReturnType<typeof client>;
-
-beforeAll(async () => {
-  system = await startSystemAsProcesses('e2e');
-  system.fakes.jira.addIssue('PAY-77');
-  http = client(system.url);
-}, 240_000);
-
-afterAll(async () => {
-  await system?.stop();
-}, 60_000);
+const system = systemPerFile(() => startSystemAsProcesses('e2e'), { timeoutMs: 240_000, jiraIssues: ['PAY-77'] });
+const { http } = system;
 
 const lifecyclePath: { action: ActionName; path: string; token: string; body?: Record<string, unknown> }[] = [
   { action: 'markActive', path: 'mark-active', token: tokens.operator },
@@ -105,8 +95,6 @@ describe('end to end', () => {
   });
 
   it('stops every service cleanly on SIGTERM', async () => {
-    const s = system;
-    system = undefined as unknown as System;
-    await s.stop(); // throws if any process exits non-zero
+    await system.stop(); // throws if any process exits non-zero
   }, 60_000);
 });

@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HistoryEntry, PatchHistoryPage } from '@patchflow/contracts';
 import { waitFor } from '@patchflow/testing';
-import { client, readEvents, tokens } from './helpers.js';
-import { startSystemInProcess, type System } from './system.js';
+import { readEvents, tokens } from './helpers.js';
+import { startSystemInProcess, systemPerFile } from './system.js';
 
 // The history a release manager trusts, against every service (in-process) and the fake GitLab
 // and Jira: a transition settles once every routed workflow is final, with its time to settle;
 // a retry shows as two attempts; the pipeline and the issue are links; a dead-lettered move makes
 // the transition (and the patch) `failed`, counted and filterable in the list, and the live
 // event says so.
-let system: System;
-let http: ReturnType<typeof client>;
-
-beforeAll(async () => {
-  system = await startSystemInProcess('hist');
-  system.fakes.jira.addIssue('PAY-3');
-  http = client(system.url);
-}, 120_000);
-
-afterAll(async () => {
-  await system?.stop();
-}, 60_000);
+const system = systemPerFile(() => startSystemInProcess('hist'), { timeoutMs: 120_000, jiraIssues: ['PAY-3'] });
+const { http } = system;
 
 const history = async (id: string) =>
   (await http<PatchHistoryPage>('GET', `/api/patches/${id}/history`, { token: tokens.viewer })).body;

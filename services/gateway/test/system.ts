@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { Bus } from '@patchflow/bus';
 import { startActionLog } from '@patchflow/action-log';
 import { startPatchStatus } from '@patchflow/patch-status';
@@ -5,28 +6,20 @@ import {
   connectTestBus,
   createTestDatabase,
   deleteNamespaceStreams,
-  FakeGitlab,
-  FakeJira,
-  FakeSlack,
   freePort,
   ServiceProcess,
+  startFakes,
   testLogLevel,
   testNatsUrl,
   uniqueNamespace,
+  type Fakes,
 } from '@patchflow/testing';
 import { startGitlabWorkflow } from '@patchflow/workflow-gitlab';
 import { startJiraWorkflow } from '@patchflow/workflow-jira';
 import { startSlackWorkflow } from '@patchflow/workflow-slack';
 import { startSuccessorWorkflow } from '@patchflow/workflow-successor';
 import { parseTokens, startGateway, TokenRegistry } from '../src/index.js';
-import { GATEWAY_TOKENS } from './helpers.js';
-
-/** The fake Slack, GitLab and Jira, one set per test file. */
-export interface Fakes {
-  slack: FakeSlack;
-  gitlab: FakeGitlab;
-  jira: FakeJira;
-}
+import { client, GATEWAY_TOKENS } from './helpers.js';
 
 /** A whole Patchflow behind one gateway URL, in its own databases and bus namespace. */
 export interface System {
@@ -49,14 +42,10 @@ async function prepare(label: string) {
   ]);
   const namespace = uniqueNamespace(label);
   const bus = await connectTestBus(namespace);
-  const fakes: Fakes = {
-    slack: await FakeSlack.start(),
-    gitlab: await FakeGitlab.start({ refs: ['main', 'release/2026.48'] }),
-    jira: await FakeJira.start(),
-  };
+  const fakes = await startFakes({ gitlab: { refs: ['main', 'release/2026.48'] } });
   const cleanup = [
     () => Promise.all([patchDb.drop(), logDb.drop(), workflowDb.drop()]),
-    () => Promise.all([fakes.slack.close(), fakes.gitlab.close(), fakes.jira.close()]),
+    () => fakes.close(),
     async () => {
       await deleteNamespaceStreams(bus);
       await bus.drain();
@@ -144,4 +133,49 @@ export async function startSystemAsProcesses(label: string): Promise<System & { 
     await stopAll(stops);
     throw err;
   }
+}
+
+/**
+ * The system of one test file: started by `start` before its first test (within `timeoutMs`),
+ * with `jiraIssues` known to the fake Jira, and stopped after its last test unless a test stopped
+ * it; `http` is a client of its gateway. Its fields are read once it started.
+ */
+export function systemPerFile(
+  start: () => Promise<System>,
+  options: { timeoutMs: number; jiraIssues?: string[] },
+): System & { http: ReturnType<typeof client> } {
+  let running: System | undefined;
+  let http: ReturnType<typeof client> | undefined;
+  let stopped: Promise<void> | undefined;
+  beforeAll(async () => {
+    running = await start();
+    for (const key of options.jiraIssues ?? []) running.fakes.jira.addIssue(key);
+    http = client(running.url);
+  }, options.timeoutMs);
+  afterAll(async () => {
+    if (running && !stopped) await running.stop();
+  }, 60_000);
+  const started = () => {
+    if (!running) throw new Error('systemPerFile: the system starts in beforeAll, not yet');
+    return running;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get namespace() {
+      return started().namespace;
+    },
+    get bus() {
+      return started().bus;
+    },
+    get fakes() {
+      return started().fakes;
+    },
+    http: (method, path, requestOptions) => {
+      if (!http) throw new Error('systemPerFile: the system starts in beforeAll, not yet');
+      return http(method, path, requestOptions);
+    },
+    stop: () => (stopped ??= started().stop()),
+  };
 }
