@@ -40,6 +40,12 @@ export const ExecutionEvent = z.object({
   kind: z.literal('execution'),
   status: z.enum(executionStatuses),
   error: text().max(4000).optional(),
+  /**
+   * On an outcome: when its attempt started. The runtime publishes `running` only for an attempt
+   * still going after WORKFLOW_RUNNING_EVENT_DELAY_MS, so the outcome says when it began (optional:
+   * events from before carry none; the action-log then takes the `running` event's time).
+   */
+  startedAt: IsoTime.optional(),
   willRetry: z.boolean().default(false),
   deadLettered: z.boolean().default(false),
 });

@@ -27,6 +27,8 @@ export const workflowEnv = {
   WORKFLOW_CONCURRENCY: envInt(1, 512).default(16),
   /** On SIGTERM, how long in-flight executions may finish before they are aborted and nak'ed. */
   WORKFLOW_SHUTDOWN_GRACE_MS: envInt(0, 600_000).default(10_000),
+  /** An execution reports `running` only once it has run this long (0: at once); a quicker one reports just its outcome. */
+  WORKFLOW_RUNNING_EVENT_DELAY_MS: envInt(0, 600_000).default(250),
   /** Timeout of each call to the external system. */
   HTTP_TIMEOUT_MS: envInt(100, 600_000).default(10_000),
 };

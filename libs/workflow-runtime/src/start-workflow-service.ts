@@ -23,6 +23,8 @@ export interface WorkflowServiceOptions {
   retry?: RetryPolicy | Partial<RetryPolicyOptions>;
   concurrency?: number;
   shutdownGraceMs?: number;
+  /** See WorkflowRuntimeOptions.runningEventDelayMs. */
+  runningEventDelayMs?: number;
   /** OTEL_EXPORTER_OTLP_ENDPOINT: where the executions' spans are exported (none when unset). */
   otlpEndpoint?: string;
 }
@@ -48,6 +50,7 @@ export function workflowOptionsFromEnv(workflow: WorkflowName, env: WorkflowEnv)
     retry: retryPolicyFromEnv(env),
     concurrency: env.WORKFLOW_CONCURRENCY,
     shutdownGraceMs: env.WORKFLOW_SHUTDOWN_GRACE_MS,
+    runningEventDelayMs: env.WORKFLOW_RUNNING_EVENT_DELAY_MS,
     ...(env.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
 }
@@ -92,6 +95,7 @@ export async function startWorkflowService(
     retry,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+    ...(options.runningEventDelayMs !== undefined ? { runningEventDelayMs: options.runningEventDelayMs } : {}),
   });
   let stopping: Promise<void> | undefined;
   return {

@@ -35,7 +35,15 @@ export interface WorkflowRuntimeOptions {
   shutdownGraceMs?: number;
   /** How long a step or execution event may wait for the stream's ack before it counts as failed (default 5000, as `bus.send`). */
   eventAckTimeoutMs?: number;
+  /**
+   * An execution publishes `running` only when its handler is still going after this long (default
+   * 250; 0: at once). A quicker one publishes just its outcome, which carries `startedAt`.
+   */
+  runningEventDelayMs?: number;
 }
+
+/** What an execution event carries besides its status; `startedAt`: when its attempt started. */
+type ExecutionExtra = Pick<ExecutionEvent, 'error' | 'startedAt'> & { willRetry?: boolean; deadLettered?: boolean };
 
 /** How one run of one work item ended, and so how its message is settled. */
 export type RunOutcome =
@@ -260,6 +268,7 @@ export class WorkflowRuntime {
       return { kind: 'already_succeeded' };
     }
     const attempt = claim.attempt;
+    const startedAt = new Date().toISOString();
     span.setAttributes({ attempt });
     this.stats.executed++;
     const logger = new ActionLogger(events, workflow, work, attempt, log);
@@ -275,11 +284,15 @@ export class WorkflowRuntime {
       await store.recordOperator(work.workId, opts.retriedBy);
       await logger.step('operator', `retried by ${actor}: ${reason}`, { actor, reason });
     }
-    // Not confirmed: the handler need not wait a round trip for a progress event, and the stream
-    // is not asked to ack it (one message less each way). Publishes leave in order on one
-    // connection, so `running` still lands before the steps and the outcome; if it is lost, the
-    // confirmed outcome event that follows says more anyway.
-    this.publishRunning(work, attempt, log);
+    // Only an execution still going after runningEventDelayMs reports `running` (the action-log
+    // already counts an attempt with steps as running, and the outcome carries startedAt): most
+    // finish sooner, one event less each. Not confirmed: the handler need not wait a round trip for a progress event, and
+    // the stream is not asked to ack it. Publishes leave in order on one connection, so `running`
+    // lands before the outcome; if it is lost, the confirmed outcome event that follows says more.
+    const delayMs = this.o.runningEventDelayMs ?? 250;
+    let running: NodeJS.Timeout | undefined;
+    if (delayMs === 0) this.publishRunning(work, attempt, startedAt, log);
+    else running = setTimeout(() => this.publishRunning(work, attempt, startedAt, log), delayMs);
     const heartbeat = setInterval(() => {
       opts.working();
       void store.renewLease(work.workId, this.leaseMs).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
@@ -299,18 +312,19 @@ export class WorkflowRuntime {
         },
       });
     } catch (error) {
-      return this.failed(work, attempt, error, opts.finalAttempt, logger, log);
+      return this.failed(work, attempt, startedAt, error, opts.finalAttempt, logger, log);
     } finally {
+      clearTimeout(running);
       clearInterval(heartbeat);
       handlerSeconds.labels(workflow).observe((performance.now() - started) / 1000);
     }
     if (result && result.status === 'skipped') {
       await logger.step('skipped', `skipped: ${result.reason}`);
-      await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'skipped')]);
+      await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'skipped', { startedAt })]);
       this.stats.skipped++;
       return { kind: 'skipped', reason: result.reason };
     }
-    await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'succeeded')]);
+    await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'succeeded', { startedAt })]);
     this.stats.succeeded++;
     log.info({ attempt }, 'execution succeeded');
     return { kind: 'succeeded' };
@@ -319,6 +333,7 @@ export class WorkflowRuntime {
   private async failed(
     work: WorkItem,
     attempt: number,
+    startedAt: string,
     error: unknown,
     finalAttempt: boolean,
     logger: ActionLogger,
@@ -331,7 +346,7 @@ export class WorkflowRuntime {
       case 'not_configured': {
         const reason = `not configured (${message})`;
         await logger.step('skipped', `skipped: ${reason}`);
-        await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'skipped')]);
+        await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'skipped', { startedAt })]);
         this.stats.skipped++;
         return { kind: 'skipped', reason };
       }
@@ -339,7 +354,7 @@ export class WorkflowRuntime {
         if (this.shutdown.signal.aborted) {
           // Cut short by shutdown: not the work's fault, hand it straight to another instance.
           await store.markRetrying(work.workId, message);
-          await this.publishExecution(work, attempt, 'failed', { error: message, willRetry: true });
+          await this.publishExecution(work, attempt, 'failed', { error: message, willRetry: true, startedAt });
           return { kind: 'retry', delayMs: 0, error: message };
         }
         if (!finalAttempt) {
@@ -347,14 +362,14 @@ export class WorkflowRuntime {
           if (!(error instanceof TransientError)) log.error({ err: error }, 'unexpected error; treated as transient');
           log.warn({ attempt, delayMs, error: message }, 'execution failed; will retry');
           await store.markRetrying(work.workId, message);
-          await this.publishExecution(work, attempt, 'failed', { error: message, willRetry: true });
+          await this.publishExecution(work, attempt, 'failed', { error: message, willRetry: true, startedAt });
           this.stats.retried++;
           return { kind: 'retry', delayMs, error: message };
         }
-        return this.deadLetter(work, attempt, `gave up after ${attempt} attempts: ${message}`, log);
+        return this.deadLetter(work, attempt, startedAt, `gave up after ${attempt} attempts: ${message}`, log);
       }
       case 'permanent':
-        return this.deadLetter(work, attempt, message, log);
+        return this.deadLetter(work, attempt, startedAt, message, log);
       default: {
         const never: never = kind;
         throw new Error(`unknown failure kind ${String(never)}`);
@@ -363,12 +378,12 @@ export class WorkflowRuntime {
   }
 
   /** Final failure: execution failed + dead-letter row (one transaction), dead letter on the stream, event. */
-  private async deadLetter(work: WorkItem, attempt: number, reason: string, log: Logger): Promise<RunOutcome> {
+  private async deadLetter(work: WorkItem, attempt: number, startedAt: string, reason: string, log: Logger): Promise<RunOutcome> {
     const { store, workflow } = this.o;
     await store.deadLetter(work, reason, attempt);
     const deadLetter: DeadLetter = { workflow, work, reason, attempts: attempt, at: new Date().toISOString() };
     await this.eventSink().send(streamMessages.deadLetter, deadLetter);
-    await this.publishExecution(work, attempt, 'failed', { error: reason, deadLettered: true });
+    await this.publishExecution(work, attempt, 'failed', { error: reason, deadLettered: true, startedAt });
     this.stats.deadLettered++;
     deadLettersTotal.labels(workflow).inc();
     log.error({ attempt, reason }, 'execution failed; dead-lettered');
@@ -379,17 +394,12 @@ export class WorkflowRuntime {
     work: WorkItem,
     attempt: number,
     status: ExecutionStatus,
-    extra: { error?: string; willRetry?: boolean; deadLettered?: boolean } = {},
+    extra: ExecutionExtra = {},
   ): Promise<void> {
     await this.eventSink().send(streamMessages.execution, this.executionEvent(work, attempt, status, extra));
   }
 
-  private executionEvent(
-    work: WorkItem,
-    attempt: number,
-    status: ExecutionStatus,
-    extra: { error?: string; willRetry?: boolean; deadLettered?: boolean },
-  ): ExecutionEvent {
+  private executionEvent(work: WorkItem, attempt: number, status: ExecutionStatus, extra: ExecutionExtra): ExecutionEvent {
     const { workflow } = this.o;
     return {
       kind: 'execution',
@@ -403,13 +413,14 @@ export class WorkflowRuntime {
       ...traceIdNow(),
       status,
       ...(extra.error !== undefined ? { error: extra.error.slice(0, 4000) } : {}),
+      ...(extra.startedAt !== undefined ? { startedAt: extra.startedAt } : {}),
       willRetry: extra.willRetry ?? false,
       deadLettered: extra.deadLettered ?? false,
     };
   }
 
-  private publishRunning(work: WorkItem, attempt: number, log: Logger): void {
-    const event = this.executionEvent(work, attempt, 'running', {});
+  private publishRunning(work: WorkItem, attempt: number, startedAt: string, log: Logger): void {
+    const event = this.executionEvent(work, attempt, 'running', { startedAt });
     try {
       if (this.events) this.events.sendUnconfirmed(streamMessages.execution, event);
       else

@@ -19,7 +19,13 @@ const unset = Object.fromEntries(
     'GITLAB_TRIGGER_TOKEN',
     'SLACK_WEBHOOK_URL',
   ]
-    .concat(['WORKFLOW_RETRY_BASE_MS', 'WORKFLOW_RETRY_MAX_MS', 'WORKFLOW_MAX_ATTEMPTS', 'WORKFLOW_ACK_WAIT_MS'])
+    .concat([
+      'WORKFLOW_RETRY_BASE_MS',
+      'WORKFLOW_RETRY_MAX_MS',
+      'WORKFLOW_MAX_ATTEMPTS',
+      'WORKFLOW_ACK_WAIT_MS',
+      'WORKFLOW_RUNNING_EVENT_DELAY_MS',
+    ])
     .map((name) => [name, '']),
 );
 
@@ -70,6 +76,14 @@ describe('workflow services refuse a bad environment at start', () => {
     const r = await start('workflow-slack', { WORKFLOW_MAX_ATTEMPTS: '0' });
     expect(r.code).toBe(2);
     expect(problemLines('workflow-slack', r.err)).toEqual([expect.stringMatching(/^WORKFLOW_MAX_ATTEMPTS: /)]);
+  });
+
+  it('workflow-gitlab: a running-event delay that is not a whole number of milliseconds is one line naming it', async () => {
+    const r = await start('workflow-gitlab', { WORKFLOW_RUNNING_EVENT_DELAY_MS: 'soon' });
+    expect(r.code).toBe(2);
+    expect(problemLines('workflow-gitlab', r.err)).toEqual([expect.stringMatching(/^WORKFLOW_RUNNING_EVENT_DELAY_MS: /)]);
+    const negative = await start('workflow-gitlab', { WORKFLOW_RUNNING_EVENT_DELAY_MS: '-1' });
+    expect(problemLines('workflow-gitlab', negative.err)).toEqual([expect.stringMatching(/^WORKFLOW_RUNNING_EVENT_DELAY_MS: /)]);
   });
 
   it('workflow-jira: a partial set of credentials names what is missing, never the token', async () => {

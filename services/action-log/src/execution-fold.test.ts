@@ -64,4 +64,42 @@ describe('foldExecution', () => {
       lastError: 'x',
     });
   });
+
+  it("takes an outcome's startedAt as the start when no running event was sent, whatever the arrival order", () => {
+    const started = (ms: number) => new Date(1_800_000_000_000 + ms);
+    const events = [
+      fact('failed', 1, 40, { error: 'HTTP 502', willRetry: true, startedAt: started(10) }),
+      fact('succeeded', 2, 90, { startedAt: started(60) }),
+    ];
+    const results = permutations(events).map((p) => foldExecution(p, 2));
+    for (const r of results) expect(r).toEqual(results[0]);
+    expect(results[0]).toMatchObject({ status: 'succeeded', attempts: 2, startedAt: started(10), finishedAt: started(90) });
+    // A quick attempt: its outcome alone, with its steps (no running event) — finished, not running.
+    expect(foldExecution([fact('succeeded', 1, 25, { startedAt: started(20) })], 1)).toMatchObject({
+      status: 'succeeded',
+      startedAt: started(20),
+      finishedAt: started(25),
+    });
+  });
+
+  it('folds events from before startedAt as before: the first running event is the start, else the first event', () => {
+    const old = [
+      fact('running', 1, 0),
+      fact('failed', 1, 10, { error: 'x', willRetry: true }),
+      fact('running', 2, 20),
+      fact('succeeded', 2, 30),
+    ];
+    expect(foldExecution(old, 2)).toMatchObject({
+      status: 'succeeded',
+      startedAt: new Date(1_800_000_000_000),
+      finishedAt: new Date(1_800_000_000_030),
+    });
+    expect(foldExecution([fact('skipped', 1, 5)], 0)).toMatchObject({
+      status: 'skipped',
+      startedAt: new Date(1_800_000_000_005),
+    });
+    // A running event of a slow attempt, sent after the delay, says when its attempt really started.
+    const late = foldExecution([fact('running', 1, 250, { startedAt: new Date(1_800_000_000_000) })], 0);
+    expect(late).toMatchObject({ status: 'running', startedAt: new Date(1_800_000_000_000), finishedAt: null });
+  });
 });

@@ -9,6 +9,8 @@ export interface ExecutionFact {
   willRetry: boolean;
   deadLettered: boolean;
   at: Date;
+  /** When the event's attempt started (ExecutionEvent.startedAt); null on events from before it was sent. */
+  startedAt?: Date | null;
   streamSeq: number;
 }
 
@@ -36,6 +38,19 @@ function compareFacts(a: ExecutionFact, b: ExecutionFact): number {
 }
 
 /**
+ * When the earliest attempt of `facts` started: an event's `startedAt`, or for one without (sent
+ * before the field existed) a `running` event's time. Undefined when none says.
+ */
+export function earliestStart(facts: readonly Pick<ExecutionFact, 'status' | 'at' | 'startedAt'>[]): Date | undefined {
+  let earliest: Date | undefined;
+  for (const f of facts) {
+    const start = f.startedAt ?? (f.status === 'running' ? f.at : null);
+    if (start && (!earliest || start < earliest)) earliest = start;
+  }
+  return earliest;
+}
+
+/**
  * The summary of one execution from everything known about it. A pure function of the *set* of
  * events (it sorts them itself), so the projection converges whatever order they arrive in, and
  * a rebuild from the streams gives the same row.
@@ -48,7 +63,7 @@ export function foldExecution(facts: readonly ExecutionFact[], stepAttempts: num
   const latest = sorted.at(-1);
   const attempts = Math.max(stepAttempts, ...sorted.map((f) => f.attempt), 0);
   const lastError = [...sorted].reverse().find((f) => f.status === 'failed' && f.error)?.error ?? null;
-  const startedAt = sorted.find((f) => f.status === 'running')?.at ?? sorted[0]?.at ?? null;
+  const startedAt = earliestStart(sorted) ?? sorted[0]?.at ?? null;
   if (!latest) {
     return {
       status: stepAttempts > 0 ? 'running' : 'pending',

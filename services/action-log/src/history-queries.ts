@@ -25,6 +25,7 @@ import {
   type StepRecord,
   type WorkRecord,
 } from './entities/index.js';
+import { earliestStart } from './execution-fold.js';
 import type { ActionLogOrm } from './orm.js';
 
 /** Reads of the projection for the request-reply endpoints; a fresh EntityManager per request. */
@@ -150,9 +151,10 @@ export class HistoryQueries {
 const rank = { running: 0, failed: 1, skipped: 2, succeeded: 2 } as const;
 
 /**
- * Every attempt of one execution, from its stored execution events (each attempt reports
- * `running`, then its outcome) and, for an attempt that has logged steps but no event yet, its
- * first step. An attempt whose latest event is `running` is still running.
+ * Every attempt of one execution, from its stored execution events (its outcome, which says when
+ * it started, and `running` if it ran a while — events from before `startedAt` was sent always
+ * have one) and, for an attempt that has logged steps but no event yet, its first step. An
+ * attempt whose latest event is `running`, or that has steps but no event, is still running.
  */
 export function attemptList(events: readonly ExecutionEventRecord[], steps: readonly StepRecord[]): AttemptView[] {
   const byAttempt = new Map<number, { events: ExecutionEventRecord[]; firstStep: Date | null }>();
@@ -173,7 +175,7 @@ export function attemptList(events: readonly ExecutionEventRecord[], steps: read
         (a, b) => a.at.getTime() - b.at.getTime() || rank[a.status] - rank[b.status] || a.streamSeq - b.streamSeq,
       );
       const latest = sorted.at(-1);
-      const started = sorted.find((e) => e.status === 'running')?.at ?? sorted[0]?.at ?? firstStep!;
+      const started = earliestStart(sorted) ?? sorted[0]?.at ?? firstStep!;
       const begin = firstStep && firstStep < started ? firstStep : started;
       if (!latest || latest.status === 'running') {
         return { attempt, startedAt: begin.toISOString(), finishedAt: null, outcome: 'running', error: null };

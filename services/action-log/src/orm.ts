@@ -6,6 +6,7 @@ import { entities } from './entities/index.js';
 import { Migration0001ProjectionTables } from './migrations/migration-0001-projection-tables.js';
 import { Migration0002ParkedMessages } from './migrations/migration-0002-parked-messages.js';
 import { Migration0003WorkTraceId } from './migrations/migration-0003-work-trace-id.js';
+import { Migration0004ExecutionEventStartedAt } from './migrations/migration-0004-execution-event-started-at.js';
 
 export type ActionLogOrm = MikroORM;
 
@@ -33,6 +34,7 @@ export async function openActionLogOrm(databaseUrl: string, logger: Logger): Pro
         { name: 'Migration0001ProjectionTables', class: Migration0001ProjectionTables },
         { name: 'Migration0002ParkedMessages', class: Migration0002ParkedMessages },
         { name: 'Migration0003WorkTraceId', class: Migration0003WorkTraceId },
+        { name: 'Migration0004ExecutionEventStartedAt', class: Migration0004ExecutionEventStartedAt },
       ],
       transactional: true,
       allOrNothing: true,

@@ -111,9 +111,10 @@ const sql = {
     on conflict (event_id) do nothing returning event_id`,
   insertExecutionEvent: (
     rows: string,
-  ) => `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq)
+  ) => `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq,
+      started_at)
     select * from jsonb_to_recordset(${rows}) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, status varchar, attempt int, error text,
-      will_retry bool, dead_lettered bool, at timestamptz, stream_seq bigint)
+      will_retry bool, dead_lettered bool, at timestamptz, stream_seq bigint, started_at timestamptz)
     on conflict (event_id) do nothing returning event_id`,
   // A pending execution per routed workflow (or per event whose work item has not arrived yet).
   ensureExecution: (
@@ -133,11 +134,12 @@ const sql = {
     keys: string,
     ids: string,
   ) => `select e.work_id, e.workflow, e.event_id, e.status, e.attempt, e.error, e.will_retry, e.dead_lettered,
-      (extract(epoch from e.at) * 1000)::float8 as at_ms, e.stream_seq::float8 as seq
+      (extract(epoch from e.at) * 1000)::float8 as at_ms, e.stream_seq::float8 as seq,
+      (extract(epoch from e.started_at) * 1000)::float8 as started_ms
     from action_log_execution_event e join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on e.work_id = k.w and e.workflow = k.f
     where e.work_id = any(${ids})
     union all
-    select s.work_id, s.workflow, null, null, max(s.attempt), null, null, null, null, null
+    select s.work_id, s.workflow, null, null, max(s.attempt), null, null, null, null, null, null
     from action_log_step s join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on s.work_id = k.w and s.workflow = k.f
     where s.work_id = any(${ids})
     group by s.work_id, s.workflow`,
@@ -279,6 +281,7 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
             dead_lettered: e.deadLettered,
             at: e.at,
             stream_seq: seq,
+            started_at: e.startedAt ?? null,
           })),
         ),
       ),
@@ -376,6 +379,7 @@ function refold(keys: { w: string; f: WorkflowName }[], stored: Row[]): object[]
       willRetry: row.will_retry as boolean,
       deadLettered: row.dead_lettered as boolean,
       at: new Date(Math.round(Number(row.at_ms))),
+      startedAt: row.started_ms === null ? null : new Date(Math.round(Number(row.started_ms))),
       streamSeq: Number(row.seq),
     });
     facts.set(key, list);

@@ -62,12 +62,11 @@ describe('workflow-gitlab', () => {
       metadata: { pipelineId: pipeline!.id, webUrl: pipeline!.web_url },
     });
     const mine = await workflow.executionEvents({ workId: work.workId });
-    expect(mine.map((e) => `${e.status}${e.willRetry ? '+retry' : ''}`)).toEqual([
-      'running',
+    // `running` comes only from an attempt slower than WORKFLOW_RUNNING_EVENT_DELAY_MS (a busy machine).
+    const outcomes = mine.filter((e) => e.status !== 'running');
+    expect(outcomes.map((e) => `${e.status}${e.willRetry ? '+retry' : ''}`)).toEqual([
       'failed+retry',
-      'running',
       'failed+retry',
-      'running',
       'succeeded',
     ]);
 

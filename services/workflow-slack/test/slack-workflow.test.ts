@@ -40,7 +40,8 @@ describe('workflow-slack', () => {
     const blocks = JSON.stringify(post?.blocks);
     for (const s of ['payments 2026.48.1', 'Active → In deployment', 'startDeployment', 'carol']) expect(blocks).toContain(s);
     const events = await workflow.executionEvents({ workId: work.workId });
-    expect(events.map((e) => e.status)).toEqual(['running', 'succeeded']);
+    // `running` comes only from an execution slower than WORKFLOW_RUNNING_EVENT_DELAY_MS (a busy machine).
+    expect(events.map((e) => e.status).filter((s) => s !== 'running')).toEqual(['succeeded']);
     const steps = await workflow.stepEvents({ workId: work.workId });
     expect(steps.map((s) => s.subactionType)).toEqual(['patch.workflow.startDeployment.notifySlack']);
   });

@@ -14,6 +14,8 @@ export interface ExecutionEventRecord {
   deadLettered: boolean;
   /** When the workflow reported it (its clock, millisecond precision). */
   at: Date;
+  /** When its attempt started (ExecutionEvent.startedAt); null for events from before it was sent. */
+  startedAt: Date | null;
   /** Sequence in the workflow-events stream: the tie-break for equal times. */
   streamSeq: number;
 }
@@ -33,6 +35,7 @@ export const ExecutionEventRecordSchema = new EntitySchema<ExecutionEventRecord>
     willRetry: { type: 'boolean' },
     deadLettered: { type: 'boolean' },
     at: { type: 'Date' },
+    startedAt: { type: 'Date', nullable: true },
     streamSeq: { type: new BigIntType('number') },
   },
 });
