@@ -4,19 +4,23 @@
  * generated `<service>.env`), the whole lifecycle works, and everything the security review
  * tried as "any NATS client" is refused.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, BusPermissionError, ensureConsumer, type NatsAuth } from '@patchflow/bus';
+import { Bus, BusPermissionError, ensureConsumer, pingInstances, type NatsAuth } from '@patchflow/bus';
 import {
+  busPermissions,
   busPrincipals,
   patchEndpoints,
+  pingedServices,
+  Topology,
   patchStatusOpsEndpoints,
   workflowOpsEndpoints,
   type BusPrincipal,
   type ExecutionEvent,
+  type InstancePing,
   type PatchView,
 } from '@patchflow/contracts';
 import { createLogger } from '@patchflow/log';
@@ -367,5 +371,104 @@ describe('every service as its own NATS user', () => {
     });
     buses.push(ok);
     expect(ok.isConnected).toBe(true);
+  });
+});
+
+/** patchctl as operators run it: its bin, as the generated `ops` user, in this file's namespace. */
+function patchctlAsOps(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['tools/patchctl/bin/patchctl.mjs', ...args],
+      { cwd: repoRoot, env: { ...process.env, ...credentials.ops, NATS_URL: `nats://127.0.0.1:${port}` }, timeout: 100_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+// Last in the file: it starts a second workflow-slack and stops action-log.
+describe('the instance ping (patchctl status lists every running instance)', () => {
+  it('the matrix: every service may answer it, only ops may ask', () => {
+    const t = new Topology(namespace);
+    const matrix = busPermissions(t);
+    for (const p of busPrincipals) {
+      const service = p !== 'ops';
+      expect(matrix[p].subscribe.includes(t.instancePing), p).toBe(service);
+      expect(matrix[p].allowResponses, p).toBe(service);
+      expect(matrix[p].publish.includes(t.instancePing), p).toBe(!service);
+    }
+  });
+
+  it('ops sees each instance once: two workflow-slack processes and one of every other service', async () => {
+    const slack2 = ServiceProcess.start('services/workflow-slack/src/main.ts', {
+      NATS_URL: `nats://127.0.0.1:${port}`,
+      LOG_LEVEL: 'info',
+      WORKFLOW_DATABASE_URL: databases[2]!.url,
+      SLACK_WEBHOOK_URL: fakes.slack.webhookUrl,
+      ...credentials['workflow-slack'],
+    });
+    processes['workflow-slack-2'] = slack2;
+    await slack2.waitForLog(/workflow consuming work/, 150_000);
+
+    const run = await patchctlAsOps([
+      'status',
+      '--json',
+      '--health',
+      'none',
+      '--database-url',
+      databases[0]!.url,
+      '--fail-on-down',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const { instances } = JSON.parse(run.stdout) as {
+      instances: { instances: InstancePing[]; missing: string[]; ignoredReplies: number };
+    };
+    expect(instances.missing).toEqual([]);
+    expect(instances.ignoredReplies).toBe(0);
+    const byService = (s: string) => instances.instances.filter((i) => i.service === s);
+    for (const s of pingedServices) expect(byService(s).length, s).toBe(s === 'workflow-slack' ? 2 : 1);
+    expect(new Set(instances.instances.map((i) => i.instanceId)).size).toBe(8);
+    // Each reply is the process itself: its pid, its connection name.
+    expect(
+      byService('workflow-slack')
+        .map((i) => i.pid)
+        .sort(),
+    ).toEqual([processes['workflow-slack']!.pid, slack2.pid].sort());
+    expect(byService('gateway')[0]).toMatchObject({
+      pid: processes.gateway!.pid,
+      natsName: 'gateway',
+      version: expect.any(String),
+    });
+
+    const text = await patchctlAsOps(['status', '--health', 'none', '--database-url', databases[0]!.url]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(
+      /Instances \(answering the instance ping within 500 ms\)\nSERVICE\s+INSTANCE\s+HOST\s+PID\s+VERSION\s+UP\s+NATS NAME/,
+    );
+    expect(text.stdout).not.toContain('no instance answering');
+  });
+
+  it('a workflow or the gateway may not ask (only answer)', async () => {
+    for (const p of ['workflow-slack', 'gateway'] as const) {
+      await expect(pingInstances(await as(p), 300), p).rejects.toThrow(BusPermissionError);
+    }
+  });
+
+  it('a stopped service shows as missing, and --fail-on-down exits 1 naming it', async () => {
+    await processes['action-log']!.stop('SIGTERM');
+    const common = ['status', '--health', 'none', '--database-url', databases[0]!.url, '--ping-wait', '1s'];
+    const json = await patchctlAsOps([...common, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as { instances: { instances: InstancePing[]; missing: string[] } };
+    expect(report.instances.missing).toEqual(['action-log']);
+    expect(report.instances.instances.some((i) => i.service === 'action-log')).toBe(false);
+    const text = await patchctlAsOps(common);
+    expect(text.stdout).toContain('warning: no instance answering: action-log');
+    const failing = await patchctlAsOps([...common, '--fail-on-down']);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr.trim()).toMatch(/^patchctl: not ready: .*action-log \(no instance\)/);
+    const bad = await patchctlAsOps([...common, '--ping-wait', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('patchctl: --ping-wait: "soon" is not a duration (e.g. 500ms, 2s, 5m, 1h)');
   });
 });

@@ -69,7 +69,7 @@ function workflowPermissions(t: Topology, w: WorkflowName): Omit<BusPermissions,
       // The successor asks patch-status for the next patch; no other workflow talks to it.
       ...(w === 'successor' ? [patchEndpoints.create.subject(t)] : []),
     ],
-    subscribe: subjectsOf(t, workflowOpsEndpoints(w)),
+    subscribe: [...subjectsOf(t, workflowOpsEndpoints(w)), t.instancePing],
     allowResponses: true,
   };
 }
@@ -90,12 +90,13 @@ export function busPermissions(t: Topology): Record<BusPrincipal, BusPermissions
           return [ops.retryExecution, ops.replay, ops.attention].map((e) => e.subject(t));
         }),
       ],
-      subscribe: [t.allActionLogUpdates],
-      allowResponses: false,
+      subscribe: [t.allActionLogUpdates, t.instancePing],
+      // Only to answer the instance ping: the gateway serves no other request on the bus.
+      allowResponses: true,
     },
     'patch-status': {
       publish: [jsAccountInfo, ...streamInfo(t, ['work']), t.allWork],
-      subscribe: [...subjectsOf(t, patchEndpoints), ...subjectsOf(t, patchStatusOpsEndpoints)],
+      subscribe: [...subjectsOf(t, patchEndpoints), ...subjectsOf(t, patchStatusOpsEndpoints), t.instancePing],
       allowResponses: true,
     },
     'action-log': {
@@ -106,7 +107,7 @@ export function busPermissions(t: Topology): Record<BusPrincipal, BusPermissions
         ...durableConsumer(events),
         t.allActionLogUpdates,
       ],
-      subscribe: subjectsOf(t, actionLogEndpoints),
+      subscribe: [...subjectsOf(t, actionLogEndpoints), t.instancePing],
       allowResponses: true,
     },
     'workflow-successor': workflowPermissions(t, 'successor'),
@@ -114,10 +115,11 @@ export function busPermissions(t: Topology): Record<BusPrincipal, BusPermissions
     'workflow-jira': workflowPermissions(t, 'jira'),
     'workflow-slack': workflowPermissions(t, 'slack'),
     // Operators administer streams and consumers, read any stream (replay, rebuild) and call the
-    // workflows' and patch-status's ops endpoints. They never take transitions or publish work and
-    // events by hand: a replay asks the workflow, which reads the work from the stream itself.
+    // workflows' and patch-status's ops endpoints, and ping every instance (which every service
+    // answers). They never take transitions or publish work and events by hand: a replay asks the
+    // workflow, which reads the work from the stream itself.
     ops: {
-      publish: [`${JS}.>`, t.workflowOpsWildcard, ...subjectsOf(t, patchStatusOpsEndpoints)],
+      publish: [`${JS}.>`, t.workflowOpsWildcard, ...subjectsOf(t, patchStatusOpsEndpoints), t.instancePing],
       subscribe: ['$JS.EVENT.>'],
       allowResponses: false,
     },

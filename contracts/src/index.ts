@@ -11,3 +11,4 @@ export * from './action-log-messages.js';
 export * from './primitives.js';
 export * from './bus-permissions.js';
 export * from './stream-messages.js';
+export * from './instance-ping.js';

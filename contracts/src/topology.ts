@@ -32,6 +32,8 @@ export const baseSubjects = {
   actionLogFailingPatches: 'actionlog.v1.failures.patches',
   /** `actionlog.v1.updated.<patchId>`: core NATS ping after the projection changed (live UI). */
   actionLogUpdatedPrefix: 'actionlog.v1.updated',
+  /** Core NATS, no queue group: every instance of every service answers (contracts/src/instance-ping.ts). */
+  instancePing: 'ops.v1.ping',
 } as const;
 
 export const baseStreams = {
@@ -164,6 +166,10 @@ export class Topology {
   }
   get allActionLogUpdates(): string {
     return this.subject(`${baseSubjects.actionLogUpdatedPrefix}.>`);
+  }
+  /** The instance ping: every running service process answers it (no queue group). */
+  get instancePing(): string {
+    return this.subject(baseSubjects.instancePing);
   }
 
   get streams(): Record<StreamKey, StreamDefinition> {

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import {
   ContractError,
   ErrorBody,
+  isPingedService,
   Topology,
   type Endpoint,
   type Reply,
@@ -14,6 +15,7 @@ import { withTrace, type Logger } from '@patchflow/log';
 import { BusAdmin, type NatsHandles } from './admin.js';
 import { decodeWith, encodeJson } from './codec.js';
 import { connectionOptions, redactNatsUrl, redactSecrets, type NatsAuth } from './connection.js';
+import { answerInstancePing } from './ping.js';
 import { ensureStreams, isPermissionError } from './streams.js';
 import { requestTrace, withTraceHeaders } from './trace-headers.js';
 
@@ -35,6 +37,11 @@ export interface BusOptions {
   logger: Logger;
   /** Default request timeout in ms. */
   requestTimeoutMs?: number;
+  /**
+   * Answer the instance ping (ping.ts) as this service; default: `name` when it is a service's
+   * (contracts' `pingedServices`), so every service answers without a line of its own. `false`: never.
+   */
+  service?: string | false;
 }
 
 export interface PublishResult {
@@ -174,7 +181,10 @@ export class Bus {
           : `NATS at ${where} has no JetStream (${reason}); start nats-server with -js`,
       );
     });
-    return new Bus(nc, jsm, topology, logger, options.requestTimeoutMs ?? 5000, options.auth?.inboxPrefix ?? '_INBOX');
+    const bus = new Bus(nc, jsm, topology, logger, options.requestTimeoutMs ?? 5000, options.auth?.inboxPrefix ?? '_INBOX');
+    const service = options.service ?? (isPingedService(options.name) ? options.name : false);
+    if (service) bus.subscriptions.push(answerInstancePing(bus, service, options.name));
+    return bus;
   }
 
   /** Creates or updates the streams (all by default). Safe to call from every service at start. */

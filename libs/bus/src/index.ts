@@ -13,3 +13,4 @@ export { BusPermissionError, ensureStreams, isPermissionError } from './streams.
 export { ConsumerRunner, ensureConsumer, type ConsumeOptions, type Delivery, type Settlement } from './consumer.js';
 export { ConfirmingStreamPublisher, StreamPublisher, StreamPublishError, type StreamAck } from './stream-publisher.js';
 export { connectionOptions, redactNatsUrl, redactSecrets, splitNatsUrl, type NatsAuth } from './connection.js';
+export { instanceInfo, pingInstances, type PingResult } from './ping.js';

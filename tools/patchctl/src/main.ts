@@ -47,17 +47,20 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
 
   program
     .command('status')
-    .description('streams, durable consumers (lag), open dead letters per workflow, the outbox backlog, service health')
+    .description(
+      'streams, durable consumers (lag), open dead letters per workflow, the outbox backlog, running instances (ping), service health',
+    )
     .option('--database-url <url>', "patch-status's Postgres (read-only query), default $DATABASE_URL")
     .option('--health <list>', 'health ports to probe: name=port or name=host:port, comma-separated; "none" to skip')
     .option(
       '--health-base <port>',
       "npm start's scheme: patch-status at base, action-log +1, … gateway +6 (default $HEALTH_PORT_BASE or 9101)",
     )
+    .option('--ping-wait <duration>', "how long to gather the instances' ping replies (1ms–60s)", '500ms')
     .option('--fail-on-dlq', 'exit 1 when any workflow has open dead letters')
     .option(
       '--fail-on-down',
-      'exit 1 when a probed service is not ready, a workflow does not answer or the outbox cannot be read',
+      'exit 1 when a probed service is not ready, a service has no instance answering the ping, a workflow does not answer or the outbox cannot be read',
     )
     .action(action(async (ctx, opts: StatusOptions) => (await import('./commands/status.js')).statusCommand(ctx, opts)));
 

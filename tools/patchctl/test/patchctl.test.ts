@@ -71,6 +71,18 @@ describe('patchctl', () => {
     expect(report.services).toEqual([
       { service: 'patch-status', url: `http://127.0.0.1:${patchStatus.healthPort}`, state: 'ready' },
     ]);
+    // Instances: patch-status's process and the gitlab workflow running in this test process answer the ping.
+    expect(report.instances.instances.map((i: { service: string; pid: number }) => [i.service, i.pid])).toEqual([
+      ['patch-status', expect.any(Number)],
+      ['workflow-gitlab', process.pid],
+    ]);
+    expect([...report.instances.missing].sort()).toEqual([
+      'action-log',
+      'gateway',
+      'workflow-jira',
+      'workflow-slack',
+      'workflow-successor',
+    ]);
 
     const text = await patchctl(['status', ...common]);
     expect(text.code).toBe(0);
@@ -78,6 +90,9 @@ describe('patchctl', () => {
     expect(text.stdout).toMatch(/^STREAM +CONSUMER +PENDING +ACK PENDING +REDELIVERED +LAST ACTIVE/m);
     expect(text.stdout).toMatch(/^gitlab +1 /m);
     expect(text.stdout).toMatch(/^BACKLOG/m);
+    expect(text.stdout).toMatch(/^SERVICE +INSTANCE +HOST +PID +VERSION +UP +NATS NAME$/m);
+    expect(text.stdout).toMatch(/^workflow-gitlab +[0-9a-f]{8} /m);
+    expect(text.stdout).toContain('warning: no instance answering: gateway, action-log');
 
     const failing = await patchctl(['status', ...common, '--fail-on-dlq']);
     expect(failing.code).toBe(1);

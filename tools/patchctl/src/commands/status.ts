@@ -1,8 +1,9 @@
 import pg from 'pg';
-import type { Bus } from '@patchflow/bus';
-import { workflowNames, workflowOpsEndpoints, type WorkflowName } from '@patchflow/contracts';
+import { pingInstances, type Bus } from '@patchflow/bus';
+import { pingedServices, workflowNames, workflowOpsEndpoints, type InstancePing, type WorkflowName } from '@patchflow/contracts';
 import { findingError, oneLine, usageError } from '../cli-error.js';
 import type { Context } from '../context.js';
+import { parseDuration } from '../duration.js';
 import { age, bytes, clip } from '../table.js';
 
 export interface StreamRow {
@@ -52,12 +53,26 @@ export interface ServiceRow {
   reason?: string;
 }
 
+/** Every running service process that answered the instance ping (contracts/src/instance-ping.ts). */
+export interface InstancesReport {
+  instances: InstancePing[];
+  /** Services of which no instance answered within the window. */
+  missing: string[];
+  /** Replies that were not an instance ping (someone answering junk on the subject). */
+  ignoredReplies: number;
+  /** How long replies were gathered, ms. */
+  waitedMs: number;
+  /** The ping could not be sent (e.g. this NATS user may not); `missing` is then empty. */
+  error?: string;
+}
+
 export interface StatusReport {
   namespace: string;
   streams: StreamRow[];
   consumers: ConsumerRow[];
   deadLetters: DeadLetterRow[];
   outbox: OutboxReport;
+  instances: InstancesReport;
   services: ServiceRow[];
 }
 
@@ -81,6 +96,17 @@ export interface StatusOptions {
   healthBase?: string;
   failOnDlq?: boolean;
   failOnDown?: boolean;
+  /** How long to gather instance ping replies (a duration, default 500ms). */
+  pingWait?: string;
+}
+
+const MAX_PING_WAIT_MS = 60_000;
+
+/** `--ping-wait`: 1 ms to 60 s. */
+export function pingWaitOf(options: StatusOptions): number {
+  const ms = parseDuration(options.pingWait ?? '500ms', '--ping-wait');
+  if (ms < 1 || ms > MAX_PING_WAIT_MS) throw usageError(`--ping-wait: "${options.pingWait}" must be from 1ms to 60s`);
+  return ms;
 }
 
 /** `--health name=host:port,…`, else the npm start scheme from `--health-base` (default 9101); `none`: skip. */
@@ -206,6 +232,16 @@ async function outbox(databaseUrl: string): Promise<OutboxReport> {
   }
 }
 
+async function instances(bus: Bus, waitedMs: number): Promise<InstancesReport> {
+  try {
+    const { instances, ignored } = await pingInstances(bus, waitedMs);
+    const answered = new Set(instances.map((i) => i.service));
+    return { instances, missing: pingedServices.filter((s) => !answered.has(s)), ignoredReplies: ignored, waitedMs };
+  } catch (err) {
+    return { instances: [], missing: [], ignoredReplies: 0, waitedMs, error: `instance ping: ${oneLine(err)}` };
+  }
+}
+
 async function probe(target: { service: string; url: string }): Promise<ServiceRow> {
   try {
     const res = await fetch(`${target.url}/readyz`, { signal: AbortSignal.timeout(1500) });
@@ -220,15 +256,17 @@ async function probe(target: { service: string; url: string }): Promise<ServiceR
 
 export async function collectStatus(ctx: Context, options: StatusOptions): Promise<StatusReport> {
   const targets = healthTargets(options, ctx.env);
+  const pingWaitMs = pingWaitOf(options);
   const bus = await ctx.connect();
   const databaseUrl = options.databaseUrl ?? ctx.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/patchflow';
-  const [jet, dls, box, services] = await Promise.all([
+  const [jet, dls, box, running, services] = await Promise.all([
     streamsAndConsumers(bus),
     deadLetters(bus, Math.min(ctx.timeoutMs, 5000)),
     outbox(databaseUrl),
+    instances(bus, pingWaitMs),
     Promise.all(targets.map(probe)),
   ]);
-  return { namespace: ctx.namespace, ...jet, deadLetters: dls, outbox: box, services };
+  return { namespace: ctx.namespace, ...jet, deadLetters: dls, outbox: box, instances: running, services };
 }
 
 export async function statusCommand(ctx: Context, options: StatusOptions): Promise<void> {
@@ -241,6 +279,8 @@ export async function statusCommand(ctx: Context, options: StatusOptions): Promi
     ...report.services.filter((s) => s.state !== 'ready').map((s) => s.service),
     ...report.deadLetters.filter((d) => d.open === null).map((d) => `workflow-${d.workflow} (ops)`),
     ...(report.outbox.error ? ['the outbox (patch-status database)'] : []),
+    ...report.instances.missing.map((s) => `${s} (no instance)`),
+    ...(report.instances.error ? ['the instance ping'] : []),
   ];
   if (options.failOnDown && down.length > 0) throw findingError(`not ready: ${[...new Set(down)].join(', ')}`, 'down');
 }
@@ -299,6 +339,25 @@ function printStatus(ctx: Context, r: StatusReport): void {
         ],
       ],
     );
+  }
+  ctx.say(`\nInstances (answering the instance ping within ${r.instances.waitedMs} ms)`);
+  if (r.instances.error) ctx.say(`  unavailable: ${r.instances.error}`);
+  else {
+    ctx.table(
+      ['SERVICE', 'INSTANCE', 'HOST', 'PID', 'VERSION', 'UP', 'NATS NAME'],
+      r.instances.instances.map((i) => [
+        i.service,
+        i.instanceId.slice(0, 8),
+        i.hostname,
+        i.pid,
+        i.version,
+        age(new Date(Date.now() - i.uptimeSeconds * 1000)),
+        i.natsName,
+      ]),
+    );
+    if (r.instances.missing.length > 0) ctx.say(`warning: no instance answering: ${r.instances.missing.join(', ')}`);
+    if (r.instances.ignoredReplies > 0)
+      ctx.say(`warning: ${r.instances.ignoredReplies} reply(ies) that are not an instance ping ignored`);
   }
   if (r.services.length > 0) {
     ctx.say('\nServices (health ports: one process per port; instances behind a load balancer are not counted)');
