@@ -41,7 +41,7 @@ const env = {} as Record<'ops' | 'patch-status' | 'workflow-gitlab' | 'gateway',
 const patchctl = (args: string[], extra: Record<string, string> = env.ops) =>
   run([...args, '--namespace', namespace], { NATS_URL: url, ...extra });
 
-/** A bus on the private server as one of the generated users. */
+/** A bus on the private server as one of the generated users (a test client: it does not answer the instance ping). */
 const connectAs = (user: keyof typeof env, name: string) =>
   Bus.connect({
     url,
@@ -49,6 +49,7 @@ const connectAs = (user: keyof typeof env, name: string) =>
     name,
     namespace,
     logger: createLogger(name, 'silent'),
+    service: false,
   });
 
 beforeAll(async () => {
@@ -116,6 +117,13 @@ describe('patchctl as the ops user', () => {
     const report = JSON.parse(status.stdout);
     expect(report.consumers).toContainEqual(expect.objectContaining({ durable: 'workflow-gitlab', pending: 0 }));
     expect(report.deadLetters.find((d: { workflow: string }) => d.workflow === 'gitlab')).toMatchObject({ open: 1 });
+    // The ops user pings every instance: the two service processes answer, each as its own user.
+    expect(report.instances.instances.map((i: { service: string; pid: number }) => [i.service, i.pid])).toEqual([
+      ['patch-status', patchStatus.pid],
+      ['workflow-gitlab', workflow.pid],
+    ]);
+    expect(report.instances).toMatchObject({ ignoredReplies: 0 });
+    expect(report.instances.error).toBeUndefined();
 
     const plan = await patchctl(['replay', '--dry-run', '--from-seq', '1', '--workflow-database-url', db.url, ...at]);
     expect(plan.code, plan.stderr).toBe(0);
