@@ -112,7 +112,7 @@ describe('spans', () => {
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
-    const tracing = startTracing('svc-under-test', `http://127.0.0.1:${port}/`);
+    const tracing = await startTracing('svc-under-test', `http://127.0.0.1:${port}/`);
     const parent = incomingTrace(`00-${TRACE}-${SPAN}-01`);
     const outer = startSpan('outer', parent, { patchId: 'p1' }, 'server');
     const inner = startSpan('inner', outer.trace);

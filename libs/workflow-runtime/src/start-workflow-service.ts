@@ -68,7 +68,7 @@ export async function startWorkflowService(
   const retry = options.retry instanceof RetryPolicy ? options.retry : RetryPolicy.of(options.retry);
   const name = `workflow-${options.workflow}`;
   const logger = createLogger(name, options.logLevel ?? 'info');
-  const tracing = startTracing(name, options.otlpEndpoint);
+  const tracing = await startTracing(name, options.otlpEndpoint);
   await ensureDatabase(options.databaseUrl);
   const store = await ExecutionStore.open(options.databaseUrl, options.workflow);
   if (store.appliedMigrations.length > 0) logger.info({ migrations: store.appliedMigrations }, 'migrated the workflow database');

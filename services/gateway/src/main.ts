@@ -18,7 +18,7 @@ NATS_URL, BUS_NAMESPACE, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT (see src/env.ts)
 const health = await startOrExit('gateway', () => HealthServer.start(process.env, 'gateway'));
 const env = await startOrExit('gateway', async () => parseEnv(gatewayEnv));
 const logger = createLogger('gateway', env.LOG_LEVEL);
-const tracing = startTracing('gateway', env.OTEL_EXPORTER_OTLP_ENDPOINT);
+const tracing = await startTracing('gateway', env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const gateway = await startOrExit('gateway', () =>
   startGateway({
     natsUrl: env.NATS_URL,

@@ -16,7 +16,7 @@ Environment: ${Object.keys(PatchStatusEnv.shape).join(', ')}
 const health = await startOrExit('patch-status', () => HealthServer.start(process.env, 'patch-status'));
 const env = await startOrExit('patch-status', async () => parseEnv(PatchStatusEnv));
 const logger = createLogger('patch-status', env.LOG_LEVEL);
-const tracing = startTracing('patch-status', env.OTEL_EXPORTER_OTLP_ENDPOINT);
+const tracing = await startTracing('patch-status', env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const app = await startOrExit('patch-status', () => start(env, logger));
 health.readyWhenAll({
   'NATS is not reachable': () => app.bus.isConnected,
