@@ -74,6 +74,14 @@ describe('the trace of a transition', () => {
 
   it("the relay's late publish keeps the item's trace and sends it as headers", async () => {
     const sql = testPool(db.url);
+    // patch-status marks a row published after the stream's ack, a moment after the publish the
+    // first test waited for: let both marks land first, or one would undo the reset below.
+    await waitFor(
+      async () =>
+        (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM patch_transition_work WHERE published_at IS NOT NULL'))
+          .rows[0]!.n === 2,
+      { what: 'both rows marked published by patch-status' },
+    );
     await sql.query('UPDATE patch_transition_work SET published_at = NULL');
     const relay = new OutboxRelay(relayBus, sql, createLogger('relay', 'silent'), {
       intervalMs: 1000,
