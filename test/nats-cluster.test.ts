@@ -205,7 +205,7 @@ describe('a 3-node NATS cluster', () => {
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
       const page = await system.http(
         'GET',
-        `/api/patches?product=cluster&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        `/api/patches?product=cluster&sort=created&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
       );
       patches.push(...(page.body.items as { predecessorId: string | null }[]));
       cursor = page.body.nextCursor ?? undefined;

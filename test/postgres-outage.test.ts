@@ -99,7 +99,7 @@ async function listProduct(product: string): Promise<{ id: string; predecessorId
   do {
     const page = await system.http(
       'GET',
-      `/api/patches?product=${product}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      `/api/patches?product=${product}&sort=created&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
     );
     expect(page.status).toBe(200);
     out.push(...(page.body.items as { id: string; predecessorId: string | null }[]));
