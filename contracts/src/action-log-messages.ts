@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IsoTime, JsonRecord, PgInt, PgPositiveInt, text, TraceId, Uuid } from './primitives.js';
-import type { Endpoint } from './endpoints.js';
+import { endpoint } from './endpoints.js';
 import { ActionNameSchema, MAX_LIST_IDS, PatchStatusSchema, TransitionView, WorkflowNameSchema } from './patch-messages.js';
 import { executionStatuses } from './workflow-events.js';
 import type { WorkflowName } from './routing.js';
@@ -260,10 +260,6 @@ export const historyCursor = {
     return match?.[1] ? Number(match[1]) : undefined;
   },
 };
-
-function endpoint<Req extends z.ZodType, Res extends z.ZodType>(e: Endpoint<Req, Res>): Endpoint<Req, Res> {
-  return e;
-}
 
 /** action-log's request-reply API. */
 export const actionLogEndpoints = {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IsoTime, PgInt, text, Uuid } from './primitives.js';
-import type { Endpoint } from './endpoints.js';
+import { endpoint } from './endpoints.js';
 import { ActionNameSchema, WorkflowNameSchema } from './patch-messages.js';
 import type { WorkflowName } from './routing.js';
 import type { Topology } from './topology.js';
@@ -163,37 +163,26 @@ export type AttentionResult = z.infer<typeof AttentionResult>;
 
 /** A workflow service's operator endpoints (request-reply, shared by its instances). */
 export function workflowOpsEndpoints(workflow: WorkflowName) {
+  const at = (op: Parameters<Topology['workflowOps']>[1]) => (t: Topology) => t.workflowOps(workflow, op);
   return {
-    listDeadLetters: {
-      subject: (t: Topology) => t.workflowOps(workflow, 'deadletters.list'),
+    listDeadLetters: endpoint({
+      subject: at('deadletters.list'),
       request: ListDeadLettersRequest,
       result: ListDeadLettersResult,
-    } satisfies Endpoint<typeof ListDeadLettersRequest, typeof ListDeadLettersResult>,
-    retryDeadLetters: {
-      subject: (t: Topology) => t.workflowOps(workflow, 'deadletters.retry'),
+    }),
+    retryDeadLetters: endpoint({
+      subject: at('deadletters.retry'),
       request: RetryDeadLettersRequest,
       result: RetryDeadLettersResult,
-    } satisfies Endpoint<typeof RetryDeadLettersRequest, typeof RetryDeadLettersResult>,
-    discardDeadLetter: {
-      subject: (t: Topology) => t.workflowOps(workflow, 'deadletters.discard'),
+    }),
+    discardDeadLetter: endpoint({
+      subject: at('deadletters.discard'),
       request: DiscardDeadLetterRequest,
       result: DiscardDeadLetterResult,
-    } satisfies Endpoint<typeof DiscardDeadLetterRequest, typeof DiscardDeadLetterResult>,
-    retryExecution: {
-      subject: (t: Topology) => t.workflowOps(workflow, 'execution.retry'),
-      request: RetryExecutionRequest,
-      result: RetryExecutionResult,
-    } satisfies Endpoint<typeof RetryExecutionRequest, typeof RetryExecutionResult>,
-    replay: {
-      subject: (t: Topology) => t.workflowOps(workflow, 'replay'),
-      request: ReplayRequest,
-      result: ReplayResult,
-    } satisfies Endpoint<typeof ReplayRequest, typeof ReplayResult>,
-    attention: {
-      subject: (t: Topology) => t.workflowOps(workflow, 'attention'),
-      request: AttentionRequest,
-      result: AttentionResult,
-    } satisfies Endpoint<typeof AttentionRequest, typeof AttentionResult>,
+    }),
+    retryExecution: endpoint({ subject: at('execution.retry'), request: RetryExecutionRequest, result: RetryExecutionResult }),
+    replay: endpoint({ subject: at('replay'), request: ReplayRequest, result: ReplayResult }),
+    attention: endpoint({ subject: at('attention'), request: AttentionRequest, result: AttentionResult }),
   } as const;
 }
 
@@ -222,14 +211,10 @@ export type PublishOutboxResult = z.infer<typeof PublishOutboxResult>;
 
 /** patch-status's operator endpoints (the outbox relay). */
 export const patchStatusOpsEndpoints = {
-  listOutbox: {
-    subject: (t: Topology) => t.patchStatusOps('outbox.list'),
-    request: ListOutboxRequest,
-    result: ListOutboxResult,
-  } satisfies Endpoint<typeof ListOutboxRequest, typeof ListOutboxResult>,
-  publishOutbox: {
-    subject: (t: Topology) => t.patchStatusOps('outbox.publish'),
+  listOutbox: endpoint({ subject: (t) => t.patchStatusOps('outbox.list'), request: ListOutboxRequest, result: ListOutboxResult }),
+  publishOutbox: endpoint({
+    subject: (t) => t.patchStatusOps('outbox.publish'),
     request: PublishOutboxRequest,
     result: PublishOutboxResult,
-  } satisfies Endpoint<typeof PublishOutboxRequest, typeof PublishOutboxResult>,
+  }),
 } as const;
