@@ -60,8 +60,9 @@ function renderSchema(schema, depth = 0) {
   return el('div', { class: 'schema' }, el('table', {}, el('tbody', {}, rows)), note);
 }
 
-function renderOperation(path, method, op) {
-  const params = op.parameters ?? [];
+function renderOperation(path, method, op, components) {
+  // Parameters shared by every operation (the trace headers) are references to components.
+  const params = (op.parameters ?? []).map((p) => (p.$ref ? (components?.parameters?.[p.$ref.split('/').pop()] ?? p) : p));
   const body = op.requestBody?.content?.['application/json']?.schema;
   return el(
     'section',
@@ -146,7 +147,7 @@ async function main() {
     for (const [method, op] of Object.entries(operations)) {
       const tag = op.tags?.[0] ?? 'other';
       if (!byTag.has(tag)) byTag.set(tag, []);
-      byTag.get(tag).push(renderOperation(path, method, op));
+      byTag.get(tag).push(renderOperation(path, method, op, doc.components));
     }
   }
   const schemas = Object.entries(doc.components?.schemas ?? {});

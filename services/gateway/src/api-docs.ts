@@ -31,14 +31,63 @@ export async function registerApiDocs(app: FastifyInstance): Promise<void> {
       if (input.route.config?.public === true && out.schema) out.schema = { ...out.schema, security: [] };
       return out;
     },
-    transformObject: (input) => withoutUnusedSchemas(markOptionalBodies(zodTransformObject(input) as OpenApiDocument)),
+    transformObject: (input) =>
+      withTraceHeaders(withoutUnusedSchemas(markOptionalBodies(zodTransformObject(input) as OpenApiDocument))),
   });
 }
 
-type OpenApiDocument = {
-  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; 'x-optional-body'?: boolean }>>;
-  components?: { schemas?: Record<string, unknown> };
+type Operation = {
+  requestBody?: { required?: boolean };
+  'x-optional-body'?: boolean;
+  parameters?: unknown[];
+  responses?: Record<string, { headers?: Record<string, unknown> }>;
 };
+type OpenApiDocument = {
+  paths?: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, unknown>; parameters?: Record<string, unknown>; headers?: Record<string, unknown> };
+};
+
+const traceparentText =
+  'W3C trace context (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`); a missing or invalid one starts a new trace';
+const correlationText = '1-128 safe characters kept across the trace; by default the trace id';
+
+/**
+ * Every answer carries `traceparent` (the request's span) and `X-Correlation-Id`, and every
+ * operation takes them (request-trace.ts): declared once as components, referenced by each.
+ */
+function withTraceHeaders(doc: OpenApiDocument): OpenApiDocument {
+  const schema = { type: 'string' };
+  doc.components = {
+    ...doc.components,
+    parameters: {
+      ...doc.components?.parameters,
+      traceparent: { name: 'traceparent', in: 'header', required: false, description: traceparentText, schema },
+      correlationId: { name: 'X-Correlation-Id', in: 'header', required: false, description: correlationText, schema },
+    },
+    headers: {
+      ...doc.components?.headers,
+      traceparent: { description: "this request's span in the trace (give it to support with the correlation id)", schema },
+      correlationId: { description: 'the correlation id of the trace', schema },
+    },
+  };
+  for (const operations of Object.values(doc.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      operation.parameters = [
+        ...(operation.parameters ?? []),
+        { $ref: '#/components/parameters/traceparent' },
+        { $ref: '#/components/parameters/correlationId' },
+      ];
+      for (const response of Object.values(operation.responses ?? {})) {
+        response.headers = {
+          ...response.headers,
+          traceparent: { $ref: '#/components/headers/traceparent' },
+          'X-Correlation-Id': { $ref: '#/components/headers/correlationId' },
+        };
+      }
+    }
+  }
+  return doc;
+}
 
 /**
  * `@fastify/swagger` marks every request body required; a route whose body may be left out says

@@ -108,7 +108,9 @@ describe('the OpenAPI document', () => {
     expect(body.required).toEqual(['name', 'product']);
     expect(body.additionalProperties).toBe(false);
     expect(JSON.stringify(body.properties.name)).toContain('\\\\u0000'); // the NUL-byte refusal is documented too
-    expect(create.parameters).toEqual([expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false })]);
+    // The route's own parameters (the trace headers every operation shares are checked below).
+    const own = (op: Operation) => (op.parameters ?? []).filter((p) => p.name !== undefined);
+    expect(own(create)).toEqual([expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false })]);
     expect(Object.keys(create.responses).sort()).toEqual(['200', '201', '400', '401', '403', '409', '422', '429', '503', '504']);
 
     const close = doc.paths['/api/patches/{id}/close']!.post!;
@@ -120,7 +122,7 @@ describe('the OpenAPI document', () => {
       properties: { expectedVersion: { maximum: number } };
     };
     expect(transition.properties.expectedVersion.maximum).toBe(2 ** 31 - 1);
-    const list = doc.paths['/api/patches']!.get!.parameters!.map((p) => `${p.in}:${p.name}`);
+    const list = own(doc.paths['/api/patches']!.get!).map((p) => `${p.in}:${p.name}`);
     expect(list.sort()).toEqual([
       'query:cursor',
       'query:hasFailures',
@@ -133,6 +135,34 @@ describe('the OpenAPI document', () => {
     const events = doc.paths['/api/patches/{id}/events']!.get!;
     expect(events.parameters!.map((p) => p.name)).toContain('access_token');
     expect(Object.keys(events.responses['200']!.content!)).toEqual(['text/event-stream']);
+  });
+
+  it('documents the trace headers every operation takes and every answer carries, and the gateway sends them', async () => {
+    type Ref = { $ref?: string };
+    const components = doc.components as unknown as {
+      parameters: Record<string, { name: string }>;
+      headers: Record<string, unknown>;
+    };
+    expect(components.parameters.traceparent!.name).toBe('traceparent');
+    expect(components.parameters.correlationId!.name).toBe('X-Correlation-Id');
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(operations)) {
+        const refs = ((op.parameters ?? []) as Ref[]).map((p) => p.$ref);
+        expect(refs, `${method} ${path}`).toEqual(
+          expect.arrayContaining(['#/components/parameters/traceparent', '#/components/parameters/correlationId']),
+        );
+        for (const [status, response] of Object.entries(op.responses)) {
+          const headers = (response as { headers?: Record<string, Ref> }).headers ?? {};
+          expect(headers.traceparent?.$ref, `${method} ${path} ${status}`).toBe('#/components/headers/traceparent');
+          expect(headers['X-Correlation-Id']?.$ref, `${method} ${path} ${status}`).toBe('#/components/headers/correlationId');
+        }
+      }
+    }
+    // What the document promises is what an answer carries, an error too.
+    const res = await app.inject({ method: 'GET', url: '/api/patches', headers: { 'x-correlation-id': 'docs-check' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    expect(res.headers['x-correlation-id']).toBe('docs-check');
   });
 
   it('names the response schemas once, as components, with nothing unused', () => {

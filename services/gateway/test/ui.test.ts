@@ -523,6 +523,9 @@ describe('Action History UI', () => {
     await expect.poll(() => docsPage.getByTestId('operation').count(), { timeout: 20_000 }).toBe(operations);
     const create = docsPage.locator('[data-testid="operation"][data-method="POST"][data-path="/api/patches"]');
     expect(await create.textContent()).toMatch(/Create a patch.*name\s*required/s);
+    // The trace headers every operation shares are references in the document, shown by name.
+    expect(await create.textContent()).toContain('traceparent (header)');
+    expect(await docsPage.locator('body').textContent()).not.toContain('undefined');
     expect(await docsPage.getByTestId('schema').count()).toBeGreaterThan(5);
     expect(problems).toEqual([]);
     expect(outside).toEqual([]);
