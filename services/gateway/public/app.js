@@ -949,6 +949,7 @@ async function showAttention() {
             title: time(item.since),
             text: `${duration(Math.max(0, Date.now() - Date.parse(item.since)))} ago`,
           }),
+          h('td', {}, item.kind === 'stuck' ? '' : attentionRetry(item, load)),
         ),
       ),
     );
@@ -964,7 +965,7 @@ async function showAttention() {
     h(
       'p',
       { class: 'muted' },
-      'Dead letters, executions whose last attempt failed, and executions stuck running, across every patch, oldest first. Open a patch to retry from its history.',
+      'Dead letters, executions whose last attempt failed, and executions stuck running, across every patch, oldest first. Retry here, or open the patch to see its history.',
     ),
     missing,
     h(
@@ -979,7 +980,7 @@ async function showAttention() {
           h(
             'tr',
             {},
-            ['Kind', 'Patch', 'Action · workflow', 'Why', 'Since'].map((t) => h('th', { text: t })),
+            ['Kind', 'Patch', 'Action · workflow', 'Why', 'Since', ''].map((t) => h('th', { text: t })),
           ),
         ),
         rows,
@@ -988,6 +989,43 @@ async function showAttention() {
     empty,
   );
   await load().catch(showError);
+}
+
+/** Retry from a Needs attention row (the same request as the card's Retry), then reload the list. */
+function attentionRetry(item, reload) {
+  const outcome = h('div', { class: 'repair-outcome', 'data-testid': 'attention-outcome', role: 'status' });
+  const button = h('button', {
+    type: 'button',
+    class: 'secondary small',
+    'data-testid': 'attention-retry',
+    text: 'Retry',
+    onclick: async () => {
+      const label = actionDef(item.action)?.label ?? item.action;
+      const answer = await ask({
+        title: `Retry ${item.workflow}?`,
+        message: `Runs the ${item.workflow} workflow again for “${label}” of ${item.patchName ?? item.patchId}.`,
+        confirm: 'Retry',
+        reason: { required: false },
+      });
+      if (!answer) return;
+      button.disabled = true;
+      outcome.textContent = 'retrying…';
+      try {
+        const result = await api(`/api/work/${item.workId}/workflows/${item.workflow}/retry`, {
+          method: 'POST',
+          body: JSON.stringify(answer.reason ? { reason: answer.reason } : {}),
+        });
+        const detail = result.outcome.error ?? result.outcome.detail;
+        outcome.textContent = `retry: ${result.outcome.status.replace(/_/g, ' ')}${detail ? ` — ${detail}` : ''}`;
+        if (result.outcome.status !== 'failed') await reload().catch(showError);
+      } catch (err) {
+        outcome.textContent = `retry refused: ${describe(err)}`;
+      } finally {
+        button.disabled = false;
+      }
+    },
+  });
+  return h('div', { class: 'repair' }, button, outcome);
 }
 
 $('#login-form').addEventListener('submit', (e) => {

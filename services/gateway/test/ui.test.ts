@@ -32,6 +32,7 @@ beforeAll(async () => {
   system = await startSystemInProcess('ui');
   system.fakes.jira.addIssue('PAY-48');
   system.fakes.jira.addIssue('PAY-49');
+  system.fakes.jira.addIssue('PAY-50');
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumArgs });
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
 });
@@ -403,6 +404,46 @@ describe('Action History UI', () => {
     expect(await card.getByTestId('retry-jira').count()).toBe(0);
     // Who retried and why is in the history.
     await expect.poll(() => card.textContent(), { timeout: 20_000 }).toMatch(/retried by otto: Jira is back/);
+  });
+
+  it('retries a dead-lettered Jira move from its Needs attention row: the row goes, the move lands', async () => {
+    const recover = system.fakes.jira.failTransitionsTo('PAY-50', 'In Progress');
+    let patchId: string;
+    const row = page.getByTestId('attention-item').filter({ hasText: 'ledger 2026.50.1' });
+    try {
+      const created = await api(tokens.operator, 'POST', '/patches', {
+        name: 'ledger 2026.50.1',
+        product: 'ledger',
+        jiraKey: 'PAY-50',
+      });
+      expect(created.status).toBe(201);
+      patchId = ((await created.json()) as { patch: { id: string } }).patch.id;
+      expect((await api(tokens.operator, 'POST', `/patches/${patchId}/mark-active`)).status).toBe(200);
+      await page.goto(`${system.url}/#/attention`);
+      // Dead-lettered after its quick retries; the list is read when the page opens.
+      await expect
+        .poll(
+          async () => {
+            await page.getByRole('button', { name: 'Refresh' }).click();
+            return row.getAttribute('data-kind', { timeout: 2000 }).catch(() => null);
+          },
+          { timeout: 60_000, interval: 1000 },
+        )
+        .toBe('dead_letter');
+    } finally {
+      recover();
+    }
+    await row.getByTestId('attention-retry').click();
+    expect(await page.getByTestId('dialog-title').textContent()).toBe('Retry jira?');
+    await page.getByTestId('dialog-reason').fill('PAY-50 unlocked');
+    await page.getByTestId('dialog-confirm').click();
+    // Once it succeeded the list is read again and the row is gone.
+    await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(0);
+    expect(system.fakes.jira.issues.get('PAY-50')!.status).toBe('In Progress');
+    await page.goto(`${system.url}/#/patches/${patchId}`);
+    const card = page.getByTestId('execution-markActive-jira');
+    await card.and(page.locator('[data-status="succeeded"]')).waitFor({ timeout: 30_000 });
+    await expect.poll(() => card.textContent(), { timeout: 20_000 }).toMatch(/retried by otto: PAY-50 unlocked/);
   });
 
   it('asks an admin before Cancel, and lets an admin replay a workflow with a required reason', async () => {
