@@ -79,7 +79,7 @@ export class TransitionStore {
       name: 'patch-insert',
       text: `INSERT INTO patch (id, name, product, status, version, jira_key, git_ref, predecessor_id,
                                 idempotency_key, idempotency_fingerprint, created_by, created_at, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now()
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12
               WHERE $8::uuid IS NULL OR EXISTS (SELECT 1 FROM patch WHERE id = $8::uuid)
              ON CONFLICT DO NOTHING
              RETURNING *`,
@@ -95,6 +95,10 @@ export class TransitionStore {
         p.idempotencyKey,
         p.idempotencyFingerprint,
         p.createdBy,
+        // The time from here, not now(): every patch time is a JS Date (milliseconds), as the
+        // list's keyset cursor carries it; a microsecond now() made a row with the cursor's
+        // millisecond but a later microsecond fall out of the next page.
+        new Date(),
       ],
     });
     const row = r.rows[0];

@@ -46,6 +46,23 @@ describe('list: sort, q and ids', () => {
     expect(await all({ product, sort: 'created' })).toEqual([...names].reverse());
   });
 
+  it('keeps every patch time to whole milliseconds, as the cursor carries it: concurrent creates page exactly', async () => {
+    const burst = 'burst';
+    const made = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => h.createPatch({ product: burst, name: `b${i}.1` }).then((p) => p.name)),
+    );
+    const sub = await h.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM patch
+        WHERE created_at <> date_trunc('milliseconds', created_at) OR updated_at <> date_trunc('milliseconds', updated_at)`,
+    );
+    expect(sub.rows[0]!.n).toBe(0);
+    for (const sort of ['created', 'updated'] as const) {
+      const walked = await all({ product: burst, sort });
+      expect(walked.length, sort).toBe(30);
+      expect(new Set(walked), sort).toEqual(new Set(made));
+    }
+  });
+
   it('searches a name substring case-insensitively, % and _ taken literally', async () => {
     expect(await all({ product, q: 'rc' })).toEqual(['rc_1', 'RC-big.1', 'rc%1']);
     expect(await all({ product, q: 'c_' })).toEqual(['rc_1']);
