@@ -16,6 +16,7 @@ import {
   uniqueNamespace,
   type TestDatabase,
 } from '@patchflow/testing';
+import { npmStartServices } from '../tools/patchctl/src/commands/status.js';
 import { freePortRange, runStart } from './start-helpers.js';
 
 /** Free ports for every run, so none of them meets a developer's running `npm start`. */
@@ -122,6 +123,9 @@ describe('npm start -- --help', () => {
     expect(r.out).toMatch(/Usage: npm start/);
     expect(r.out).toMatch(new RegExp(`${ports.HEALTH_PORT_BASE}\\s+patch-status`));
     expect(r.out).toMatch(new RegExp(`${Number(ports.HEALTH_PORT_BASE) + 6}\\s+gateway`));
+    // patchctl status probes the same ports by the same order: the two lists must agree.
+    const listed = [...r.out.matchAll(/^ {2}(\d+)\s+([a-z-]+)$/gm)].map((m) => m[2]);
+    expect(listed).toEqual([...npmStartServices]);
   });
 
   it('installs nothing, even in a checkout without node_modules (and --only is checked before any install)', () => {

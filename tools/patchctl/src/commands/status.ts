@@ -78,7 +78,8 @@ export interface StatusReport {
 
 /**
  * The services `npm start` runs, in its order, which decides their health ports (base + index):
- * patch-status first, action-log, the workflows by name, the gateway last (scripts/start.mjs).
+ * patch-status first, action-log, the workflows by name, the gateway last (scripts/start.mjs;
+ * test/start-command.test.ts checks that the two orders agree).
  */
 export const npmStartServices = [
   'patch-status',
