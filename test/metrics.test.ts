@@ -71,14 +71,9 @@ beforeAll(async () => {
     'patch-status': { ...common, DATABASE_URL: patchDb!.url },
     'action-log': { ...common, ACTION_LOG_DATABASE_URL: logDb!.url },
     'workflow-successor': workflow,
-    'workflow-gitlab': {
-      ...workflow,
-      GITLAB_URL: fakes.gitlab.url,
-      GITLAB_PROJECT_ID: fakes.gitlab.projectId,
-      GITLAB_TRIGGER_TOKEN: fakes.gitlab.triggerToken,
-    },
-    'workflow-jira': { ...workflow, JIRA_URL: fakes.jira.url, JIRA_EMAIL: fakes.jira.email, JIRA_API_TOKEN: fakes.jira.apiToken },
-    'workflow-slack': { ...workflow, SLACK_WEBHOOK_URL: fakes.slack.webhookUrl },
+    'workflow-gitlab': { ...workflow, ...fakes.gitlab.env },
+    'workflow-jira': { ...workflow, ...fakes.jira.env },
+    'workflow-slack': { ...workflow, ...fakes.slack.env },
     gateway: { ...common, GATEWAY_PORT: String(gatewayPort), GATEWAY_TOKENS: `admin:admin:${TOKEN}` },
   };
   for (const s of systemServices) {

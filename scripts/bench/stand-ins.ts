@@ -29,13 +29,9 @@ export class StandIns {
   /** The environment of a workflow process that calls these stand-ins. */
   get env(): Record<string, string> {
     return {
-      GITLAB_URL: this.gitlab.url,
-      GITLAB_PROJECT_ID: this.gitlab.projectId,
-      GITLAB_TRIGGER_TOKEN: this.gitlab.triggerToken,
-      JIRA_URL: this.jira.url,
-      JIRA_EMAIL: this.jira.email,
-      JIRA_API_TOKEN: this.jira.apiToken,
-      SLACK_WEBHOOK_URL: this.slack.webhookUrl,
+      ...this.gitlab.env,
+      ...this.jira.env,
+      ...this.slack.env,
     };
   }
 

@@ -86,14 +86,9 @@ export class RunningSystem {
         ACTION_LOG_RETRY_MAX_MS: '1000',
       },
       'workflow-successor': workflow,
-      'workflow-gitlab': {
-        ...workflow,
-        GITLAB_URL: gitlab.url,
-        GITLAB_PROJECT_ID: gitlab.projectId,
-        GITLAB_TRIGGER_TOKEN: gitlab.triggerToken,
-      },
+      'workflow-gitlab': { ...workflow, ...gitlab.env },
       'workflow-jira': workflow,
-      'workflow-slack': { ...workflow, SLACK_WEBHOOK_URL: slack.webhookUrl },
+      'workflow-slack': { ...workflow, ...slack.env },
       // The load is one token hammering the API: no rate limit (a 429 is not what these tests study).
       gateway: {
         ...common,

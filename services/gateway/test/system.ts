@@ -100,22 +100,9 @@ export async function startSystemAsProcesses(label: string): Promise<System & { 
       ['patch-status', { ...common, DATABASE_URL: patchDb.url }, /patch-status ready/],
       ['action-log', { ...common, ACTION_LOG_DATABASE_URL: logDb.url }, /action-log started/],
       ['workflow-successor', workflow, /workflow consuming work/],
-      [
-        'workflow-gitlab',
-        {
-          ...workflow,
-          GITLAB_URL: fakes.gitlab.url,
-          GITLAB_PROJECT_ID: fakes.gitlab.projectId,
-          GITLAB_TRIGGER_TOKEN: fakes.gitlab.triggerToken,
-        },
-        /workflow consuming work/,
-      ],
-      [
-        'workflow-jira',
-        { ...workflow, JIRA_URL: fakes.jira.url, JIRA_EMAIL: fakes.jira.email, JIRA_API_TOKEN: fakes.jira.apiToken },
-        /workflow consuming work/,
-      ],
-      ['workflow-slack', { ...workflow, SLACK_WEBHOOK_URL: fakes.slack.webhookUrl }, /workflow consuming work/],
+      ['workflow-gitlab', { ...workflow, ...fakes.gitlab.env }, /workflow consuming work/],
+      ['workflow-jira', { ...workflow, ...fakes.jira.env }, /workflow consuming work/],
+      ['workflow-slack', { ...workflow, ...fakes.slack.env }, /workflow consuming work/],
       ['gateway', { ...common, GATEWAY_PORT: String(port), GATEWAY_TOKENS }, /gateway listening/],
     ];
     for (const [name, env] of specs) {

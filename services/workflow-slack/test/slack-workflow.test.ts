@@ -156,7 +156,7 @@ describe('workflow-slack', () => {
     NATS_URL: testNatsUrl(),
     BUS_NAMESPACE: ns,
     WORKFLOW_DATABASE_URL: databaseUrl,
-    SLACK_WEBHOOK_URL: slack.webhookUrl,
+    ...slack.env,
     HTTP_TIMEOUT_MS: '60000',
     ...extra,
   });

@@ -82,9 +82,7 @@ beforeAll(async () => {
     WORKFLOW_MAX_ATTEMPTS: '2',
     WORKFLOW_RETRY_BASE_MS: '50',
     WORKFLOW_RETRY_MAX_MS: '200',
-    GITLAB_URL: gitlab.url,
-    GITLAB_PROJECT_ID: gitlab.projectId,
-    GITLAB_TRIGGER_TOKEN: gitlab.triggerToken,
+    ...gitlab.env,
     ...env['workflow-gitlab'],
   });
   await Promise.all([

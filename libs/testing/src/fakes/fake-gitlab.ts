@@ -39,6 +39,11 @@ export class FakeGitlab extends FakeHttpServer {
     return new FakeGitlab(options.projectId, options.triggerToken, options.refs).listen();
   }
 
+  /** The workflow-gitlab variables that point at this fake. */
+  get env(): Record<string, string> {
+    return { GITLAB_URL: this.url, GITLAB_PROJECT_ID: this.projectId, GITLAB_TRIGGER_TOKEN: this.triggerToken };
+  }
+
   /** Creates a branch (how an operator fixes "Reference not found"). */
   addRef(ref: string): void {
     this.refs.add(ref);

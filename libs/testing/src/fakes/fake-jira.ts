@@ -50,6 +50,11 @@ export class FakeJira extends FakeHttpServer {
     return new FakeJira(options.email, options.apiToken).listen();
   }
 
+  /** The workflow-jira variables that point at this fake. */
+  get env(): Record<string, string> {
+    return { JIRA_URL: this.url, JIRA_EMAIL: this.email, JIRA_API_TOKEN: this.apiToken };
+  }
+
   addIssue(key: string, status = 'To Do'): FakeJiraIssue {
     const issue: FakeJiraIssue = { key, status, comments: [], transitionsApplied: [] };
     this.issues.set(key, issue);

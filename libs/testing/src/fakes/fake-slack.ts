@@ -44,6 +44,11 @@ export class FakeSlack extends FakeHttpServer {
     return `${this.url}${this.webhookPath}`;
   }
 
+  /** The workflow-slack variable that points at this fake. */
+  get env(): Record<string, string> {
+    return { SLACK_WEBHOOK_URL: this.webhookUrl };
+  }
+
   protected route(call: RecordedCall): FakeResponse {
     if (call.method !== 'POST' || call.path !== this.webhookPath) return { status: 404, body: 'no_service' };
     let payload: SlackPost;
