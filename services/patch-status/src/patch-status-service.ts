@@ -160,23 +160,8 @@ export class PatchStatusService {
    * winner is answered.
    */
   private async linkSuccessor(predecessorId: string, successorId: string): Promise<Patch | null> {
-    const em = this.ports.orm.em.fork();
-    try {
-      const rows = await em.getConnection().execute<{ id: string }[]>(
-        `WITH RECURSIVE ancestors(id) AS (
-           SELECT predecessor_id FROM patch WHERE id = ?
-           UNION SELECT p.predecessor_id FROM patch p JOIN ancestors a ON p.id = a.id
-         )
-         UPDATE patch SET predecessor_id = ?
-          WHERE id = ? AND predecessor_id IS NULL AND id <> ?
-            AND NOT EXISTS (SELECT 1 FROM ancestors WHERE id = ?)
-         RETURNING id`,
-        [predecessorId, predecessorId, successorId, predecessorId, successorId],
-      );
-      if (rows.length === 0) return null;
-    } catch (err) {
-      if (!(err instanceof UniqueConstraintViolationException)) throw err;
-    }
+    const linked = await this.ports.transitions.linkSuccessor(predecessorId, successorId);
+    if (linked === 'refused') return null;
     return this.ports.orm.em.fork().findOne(PatchEntity, { predecessorId });
   }
 

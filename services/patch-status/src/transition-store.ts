@@ -3,6 +3,9 @@ import type { PatchStatus, WorkItem } from '@patchflow/contracts';
 import { BatchItemError, Batcher } from '@patchflow/db';
 import type { Patch } from './entities/patch.js';
 
+/** Postgres's SQLSTATE for a unique violation. */
+const UNIQUE_VIOLATION = '23505';
+
 export interface Loaded {
   patch: Patch;
   /** The work of an earlier transition of this patch with the same idempotency key. */
@@ -27,7 +30,9 @@ export interface TransitionStoreOptions {
 }
 
 /**
- * The transition write path, in plain `pg` with named prepared statements.
+ * The transition write path, in plain `pg` with named prepared statements (and the patch writes
+ * the successor workflow makes once per deployment: its create and, for a hand-made successor, its
+ * link).
  *
  * Why not the ORM: a MikroORM unit of work costs ~2 ms of CPU per transition on this kind of
  * machine (docs/FIELD-NOTES.md), a quarter of what Postgres itself can do. A transition is two round
@@ -103,6 +108,33 @@ export class TransitionStore {
     });
     const row = r.rows[0];
     return row ? fromRow(row) : null;
+  }
+
+  /**
+   * Makes `successorId` (a patch without a predecessor) the successor of `predecessorId`, unless
+   * it is an ancestor of it (no cycle). `linked`: done; `taken`: another patch became the
+   * successor first (`patch_one_successor`); `refused`: it has a predecessor now, or would close a
+   * cycle. One statement: the ancestor walk and the update see the same snapshot.
+   */
+  async linkSuccessor(predecessorId: string, successorId: string): Promise<'linked' | 'taken' | 'refused'> {
+    try {
+      const r = await this.pool.query({
+        name: 'patch-link-successor',
+        text: `WITH RECURSIVE ancestors(id) AS (
+                 SELECT predecessor_id FROM patch WHERE id = $1
+                 UNION SELECT p.predecessor_id FROM patch p JOIN ancestors a ON p.id = a.id
+               )
+               UPDATE patch SET predecessor_id = $1
+                WHERE id = $2 AND predecessor_id IS NULL AND id <> $1
+                  AND NOT EXISTS (SELECT 1 FROM ancestors WHERE id = $2)
+               RETURNING id`,
+        values: [predecessorId, successorId],
+      });
+      return r.rowCount ? 'linked' : 'refused';
+    } catch (err) {
+      if ((err as { code?: unknown }).code === UNIQUE_VIOLATION) return 'taken';
+      throw err;
+    }
   }
 
   /** One transition, one statement, no batching (the benchmark's per-transaction ceiling). */
