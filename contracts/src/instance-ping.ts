@@ -4,12 +4,10 @@ import { IsoTime } from './primitives.js';
 
 /**
  * The services that answer the instance ping (`Topology.instancePing`): every bus principal but
- * the operators. A `Bus` connected under one of these names answers it (libs/bus/src/ping.ts).
+ * the operators. A `Bus` connected with `service` set to one of these answers it (libs/bus/src/ping.ts).
  */
 export const pingedServices = busPrincipals.filter((p): p is Exclude<(typeof busPrincipals)[number], 'ops'> => p !== 'ops');
 export type PingedService = (typeof pingedServices)[number];
-
-export const isPingedService = (name: string): name is PingedService => (pingedServices as readonly string[]).includes(name);
 
 /**
  * One running process's answer to the instance ping. The ping is core NATS without a queue group,

@@ -4,9 +4,9 @@ import type { z } from 'zod';
 import {
   ContractError,
   ErrorBody,
-  isPingedService,
   Topology,
   type Endpoint,
+  type PingedService,
   type Reply,
   type StreamKey,
   type StreamMessage,
@@ -38,10 +38,10 @@ export interface BusOptions {
   /** Default request timeout in ms. */
   requestTimeoutMs?: number;
   /**
-   * Answer the instance ping (ping.ts) as this service; default: `name` when it is a service's
-   * (contracts' `pingedServices`), so every service answers without a line of its own. `false`: never.
+   * The service this process is: it answers the instance ping (ping.ts) as that service. Only
+   * services say it; tools and tests, whatever their connection name, never answer.
    */
-  service?: string | false;
+  service?: PingedService;
 }
 
 export interface PublishResult {
@@ -182,8 +182,7 @@ export class Bus {
       );
     });
     const bus = new Bus(nc, jsm, topology, logger, options.requestTimeoutMs ?? 5000, options.auth?.inboxPrefix ?? '_INBOX');
-    const service = options.service ?? (isPingedService(options.name) ? options.name : false);
-    if (service) bus.subscriptions.push(answerInstancePing(bus, service, options.name));
+    if (options.service) bus.subscriptions.push(answerInstancePing(bus, options.service, options.name));
     return bus;
   }
 

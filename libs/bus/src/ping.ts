@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { errors, type Subscription } from '@nats-io/transport-node';
-import { InstancePing } from '@patchflow/contracts';
+import { InstancePing, type PingedService } from '@patchflow/contracts';
 import type { Bus } from './bus.js';
 import { natsHandles } from './bus.js';
 import { encodeJson } from './codec.js';
@@ -31,9 +31,9 @@ export function instanceInfo(service: string, natsName: string): InstancePing {
 /**
  * Answers the instance ping (`topology.instancePing`, core NATS, no queue group) as `service`:
  * every instance of every service replies once to each ping. Called by `Bus.connect` for a bus
- * named after a service (contracts' `pingedServices`).
+ * that says which service it is (`BusOptions.service`, one of contracts' `pingedServices`).
  */
-export function answerInstancePing(bus: Bus, service: string, natsName: string): Subscription {
+export function answerInstancePing(bus: Bus, service: PingedService, natsName: string): Subscription {
   const { nc } = natsHandles(bus);
   return nc.subscribe(bus.topology.instancePing, {
     callback: (err, msg) => {

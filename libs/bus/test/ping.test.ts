@@ -1,18 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger } from '@patchflow/log';
+import type { PingedService } from '@patchflow/contracts';
 import { testNatsUrl, uniqueNamespace } from '@patchflow/testing';
 import { Bus, instanceInfo, pingInstances } from '../src/index.js';
 
-// The instance ping against the real NATS server, in a namespace of its own: a bus named after a
-// service answers it (every one, no queue group), any other bus does not, and junk on the subject
-// is counted and ignored.
+// The instance ping against the real NATS server, in a namespace of its own: a bus that says which
+// service it is answers it (every one, no queue group), any other bus does not — whatever its
+// connection name — and junk on the subject is counted and ignored.
 
 const namespace = uniqueNamespace('busping');
 const buses: Bus[] = [];
 let rogue: NatsConnection | undefined;
 
-const open = async (name: string, service?: string | false) => {
+const open = async (name: string, service?: PingedService) => {
   const bus = await Bus.connect({
     url: testNatsUrl(),
     name,
@@ -41,11 +42,11 @@ describe('the instance ping', () => {
     expect(await pingInstances(asker, 300)).toEqual({ instances: [], ignored: 0 });
   });
 
-  it('every bus named after a service answers, each once, with what identifies its process', async () => {
-    slack = await open('workflow-slack');
-    await open('gateway');
+  it('every bus that says its service answers, each once, with what identifies its process', async () => {
+    slack = await open('workflow-slack', 'workflow-slack');
+    await open('gateway', 'gateway');
     await open('test-client');
-    await open('patch-status', false);
+    await open('patch-status'); // a test client named like a service: not an instance
     await open('ops-helper', 'action-log');
     const { instances, ignored } = await pingInstances(asker, 500);
     expect(ignored).toBe(0);

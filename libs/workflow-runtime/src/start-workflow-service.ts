@@ -66,7 +66,7 @@ export async function startWorkflowService(
   buildHandlers: (deps: { bus: Bus; logger: Logger }) => WorkflowHandlers,
 ): Promise<RunningWorkflowService> {
   const retry = options.retry instanceof RetryPolicy ? options.retry : RetryPolicy.of(options.retry);
-  const name = `workflow-${options.workflow}`;
+  const name = `workflow-${options.workflow}` as const;
   const logger = createLogger(name, options.logLevel ?? 'info');
   const tracing = await startTracing(name, options.otlpEndpoint);
   await ensureDatabase(options.databaseUrl);
@@ -78,6 +78,7 @@ export async function startWorkflowService(
       url: options.natsUrl,
       auth: options.natsAuth,
       name,
+      service: name,
       namespace: options.namespace ?? '',
       streamReplicas: options.streamReplicas,
       logger,

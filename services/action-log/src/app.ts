@@ -39,6 +39,7 @@ export async function startActionLog(options: ActionLogOptions): Promise<Running
       url: options.natsUrl,
       auth: options.natsAuth,
       name: 'action-log',
+      service: 'action-log',
       namespace: options.namespace,
       streamReplicas: options.streamReplicas,
       logger,

@@ -36,6 +36,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     url: options.natsUrl,
     auth: options.natsAuth,
     name: 'gateway',
+    service: 'gateway',
     namespace: options.namespace,
     logger,
   });

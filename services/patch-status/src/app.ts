@@ -66,7 +66,13 @@ export async function start(env: PatchStatusEnv, logger: Logger): Promise<PatchS
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
   let bus: Bus;
   try {
-    bus = await Bus.connect({ ...natsConnection(env), name: 'patch-status', namespace: env.BUS_NAMESPACE, logger });
+    bus = await Bus.connect({
+      ...natsConnection(env),
+      name: 'patch-status',
+      service: 'patch-status',
+      namespace: env.BUS_NAMESPACE,
+      logger,
+    });
     await bus.ensureStreams(['work']);
   } catch (err) {
     await pool.end();

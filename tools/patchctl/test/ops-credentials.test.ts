@@ -49,7 +49,6 @@ const connectAs = (user: keyof typeof env, name: string) =>
     name,
     namespace,
     logger: createLogger(name, 'silent'),
-    service: false,
   });
 
 beforeAll(async () => {
