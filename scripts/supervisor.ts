@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { join } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '@patchflow/config';
 
 /** A crash loop: this many exits of one service within the window stop the run. */
 const CRASH_LIMIT = 5;
@@ -117,7 +118,7 @@ export class Supervisor {
     r.errorLines = [];
     const child = spawn(
       process.execPath,
-      ['--conditions=development', '--import', 'tsx', join('services', name, 'src', 'main.ts')],
+      ['--conditions=development', '--import', 'tsx', ...SERVICE_NODE_FLAGS, join('services', name, 'src', 'main.ts')],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...env, HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', SUPERVISOR_PID: String(process.pid) },

@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
+import { SERVICE_NODE_FLAGS } from '@patchflow/config';
 import { busPrincipals } from '@patchflow/contracts';
 import { freePort, repoRoot, waitFor } from '@patchflow/testing';
 
@@ -149,6 +150,25 @@ describe('deploy/Dockerfile', () => {
       });
       expect(r.status, `SERVICE=${bad}`).toBe(2);
       expect(r.stderr).toContain(`SERVICE must be one of: ${[...services].sort().join(' ')} setup-streams patchctl`);
+    }
+  });
+
+  it('starts a service with the same node flags as npm start (SERVICE_NODE_FLAGS)', () => {
+    // A stand-in `node` on PATH prints what it was asked to run.
+    const home = mkdtempSync(join(tmpdir(), 'pf-entry-'));
+    try {
+      mkdirSync(join(home, 'bin'));
+      mkdirSync(join(home, 'services/gateway/dist'), { recursive: true });
+      writeFileSync(join(home, 'services/gateway/dist/main.js'), '');
+      writeFileSync(join(home, 'bin/node'), '#!/bin/sh\necho "$@"\n', { mode: 0o755 });
+      const r = spawnSync('sh', [join(repoRoot, 'deploy/docker-entrypoint.sh'), '--extra'], {
+        env: { PATH: `${join(home, 'bin')}:${process.env.PATH}`, SERVICE: 'gateway', PATCHFLOW_HOME: home },
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe([...SERVICE_NODE_FLAGS, 'services/gateway/dist/main.js', '--extra'].join(' '));
+    } finally {
+      rmSync(home, { recursive: true, force: true });
     }
   });
 

@@ -152,7 +152,7 @@ export function readEnvFile(path: string): Record<string, string> {
 
 /** Numbers from the environment: `z.coerce` with bounds. */
 export const envInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-export { exitWithHelpIfAsked, startOrExit, stopOnSignals } from './service-process.js';
+export { exitWithHelpIfAsked, SERVICE_NODE_FLAGS, startOrExit, stopOnSignals } from './service-process.js';
 export { HealthServer, healthEnv, notReady, READY, type Readiness, type ReadinessCheck } from './health-server.js';
 export {
   counter,

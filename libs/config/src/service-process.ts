@@ -1,5 +1,15 @@
 import type { Logger } from '@patchflow/log';
 
+/**
+ * Node flags every service process runs with: `npm start`, the container entrypoint
+ * (deploy/docker-entrypoint.sh repeats them; a test compares) and the tests' and benchmark's
+ * processes. V8 grows each of the young generation's semi-spaces to 16 MB under load by default:
+ * most of a busy service's resident memory (the action-log peaked at 165–182 MB). At 8 MB every
+ * service stays under 150 MB with no measurable CPU cost (docs/FIELD-NOTES.md); at 2 MB, a
+ * quarter more CPU.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+
 /** Errors whose message already says what is wrong and how to fix it, in one line. */
 const STARTUP_ERRORS = new Set(['EnvError', 'DatabaseUnreachableError', 'BusUnreachableError', 'BusPermissionError']);
 

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '@patchflow/config';
 
 /** The repository root (this file is libs/testing/src/processes.ts). */
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -138,8 +139,8 @@ export class ServiceProcess {
   ): ServiceProcess {
     const imports = (options.imports ?? []).flatMap((path) => ['--import', pathToFileURL(path).href]);
     const args = options.fromDist
-      ? [...(options.nodeArgs ?? []), ...imports, entry.replace(/\/src\/(.*)\.ts$/, '/dist/$1.js')]
-      : ['--conditions=development', '--import', 'tsx', ...(options.nodeArgs ?? []), ...imports, entry];
+      ? [...SERVICE_NODE_FLAGS, ...(options.nodeArgs ?? []), ...imports, entry.replace(/\/src\/(.*)\.ts$/, '/dist/$1.js')]
+      : ['--conditions=development', '--import', 'tsx', ...SERVICE_NODE_FLAGS, ...(options.nodeArgs ?? []), ...imports, entry];
     const child = spawn(process.execPath, args, {
       cwd: repoRoot,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
