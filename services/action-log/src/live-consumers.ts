@@ -59,9 +59,10 @@ export async function startLiveConsumers(
       bus.notify(bus.topology.actionLogUpdated(change.patchId), ping);
     }
   };
-  // One batcher per stream; two transactions in flight each, so acknowledging one batch overlaps
-  // with writing the next.
-  const batcher = () => new ProjectionBatcher(projection, { maxBatch: CONCURRENCY, maxInFlight: 2, onApplied: announce });
+  // One batcher for both streams and one transaction at a time: what arrives while it runs leaves
+  // together in the next (a transition's work item and its workflows' events share batches), and
+  // two batches never wait for each other's row locks.
+  const batches = new ProjectionBatcher(projection, { maxBatch: CONCURRENCY, maxInFlight: 1, onApplied: announce });
 
   const start = <S extends z.ZodType>(
     consumer: ConsumerDefinition,
@@ -125,13 +126,11 @@ export async function startLiveConsumers(
     });
   };
 
-  const workBatches = batcher();
-  const eventBatches = batcher();
   const work = await start(defs.work, WorkItem, 'work item', (item, streamSeq) =>
-    workBatches.apply({ kind: 'work', item, streamSeq }),
+    batches.apply({ kind: 'work', item, streamSeq }),
   );
   const events = await start(defs.events, WorkflowEvent, 'workflow event', (event, streamSeq) =>
-    eventBatches.apply({ kind: 'event', event, streamSeq }),
+    batches.apply({ kind: 'event', event, streamSeq }),
   );
   return {
     async stop() {
