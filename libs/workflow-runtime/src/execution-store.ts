@@ -76,11 +76,11 @@ export class ExecutionStore {
       ),
     BATCHING,
   );
-  private readonly successes = new Batcher<string, void>(
-    (ids) =>
+  private readonly successes = new Batcher<{ workId: string; ref: string | null }, void>(
+    (items) =>
       eachOnce(
-        ids,
-        (id) => id,
+        items,
+        (i) => i.workId,
         (b) => this.markManySucceeded(b),
       ),
     BATCHING,
@@ -176,9 +176,12 @@ export class ExecutionStore {
     return this.externalRefs.run({ workId, ref: JSON.stringify(ref) });
   }
 
-  /** Resolves once the execution is stored as succeeded (batched with others finishing meanwhile). */
-  markSucceeded(workId: string): Promise<void> {
-    return this.successes.run(workId);
+  /**
+   * Resolves once the execution is stored as succeeded (batched with others finishing meanwhile),
+   * with `ref` merged into its external ids in the same write.
+   */
+  markSucceeded(workId: string, ref?: ExternalRef): Promise<void> {
+    return this.successes.run({ workId, ref: ref ? JSON.stringify(ref) : null });
   }
 
   /**
@@ -263,14 +266,26 @@ export class ExecutionStore {
     return { kind: 'busy', retryInMs: Math.ceil((cur?.wait_ms ?? 0) + 50) };
   }
 
-  private async markManySucceeded(workIds: string[]): Promise<void[]> {
-    await this.pool.query({
-      name: 'wf-mark-succeeded',
-      text: `UPDATE workflow_execution SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now()
-              WHERE workflow = $1 AND work_id = ANY($2::uuid[])`,
-      values: [this.workflow, workIds],
-    });
-    return workIds.map(() => undefined);
+  private async markManySucceeded(items: { workId: string; ref: string | null }[]): Promise<void[]> {
+    if (items.every((i) => i.ref === null)) {
+      await this.pool.query({
+        name: 'wf-mark-succeeded',
+        text: `UPDATE workflow_execution SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now()
+                WHERE workflow = $1 AND work_id = ANY($2::uuid[])`,
+        values: [this.workflow, items.map((i) => i.workId)],
+      });
+    } else {
+      await this.pool.query({
+        name: 'wf-mark-succeeded-with-ref',
+        text: `UPDATE workflow_execution e
+                  SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now(),
+                      external_ref = e.external_ref || COALESCE(r.ref, '{}'::jsonb)
+                 FROM unnest($2::uuid[], $3::jsonb[]) AS r(work_id, ref)
+                WHERE e.workflow = $1 AND e.work_id = r.work_id`,
+        values: [this.workflow, items.map((i) => i.workId), items.map((i) => i.ref)],
+      });
+    }
+    return items.map(() => undefined);
   }
 
   private async recordManyExternalRefs(items: { workId: string; ref: string }[]): Promise<void[]> {

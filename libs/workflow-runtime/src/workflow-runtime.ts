@@ -324,7 +324,10 @@ export class WorkflowRuntime {
       this.stats.skipped++;
       return { kind: 'skipped', reason: result.reason };
     }
-    await Promise.all([store.markSucceeded(work.workId), this.publishExecution(work, attempt, 'succeeded', { startedAt })]);
+    await Promise.all([
+      store.markSucceeded(work.workId, result?.externalRef),
+      this.publishExecution(work, attempt, 'succeeded', { startedAt }),
+    ]);
     this.stats.succeeded++;
     log.info({ attempt }, 'execution succeeded');
     return { kind: 'succeeded' };

@@ -35,8 +35,13 @@ export interface WorkflowInput {
 /**
  * `succeeded` (the default when a handler returns nothing) or `skipped` with why (nothing to do:
  * no Jira key, already in the target status, …). Both settle the work.
+ *
+ * `externalRef` on success is stored in the same write as the success itself: for ids of an
+ * effect that is idempotent on its own (the successor's create is keyed by the work id), which
+ * need no write of their own. Ids that keep a rerun from repeating a call go through
+ * `recordExternalRef`, at once.
  */
-export type WorkflowResult = { status: 'succeeded' } | { status: 'skipped'; reason: string };
+export type WorkflowResult = { status: 'succeeded'; externalRef?: ExternalRef } | { status: 'skipped'; reason: string };
 
 /**
  * One action's side effect in one workflow. Throw TransientError / PermanentError /

@@ -60,6 +60,20 @@ describe('ExecutionStore batching', () => {
     expect(again.every((r) => r.kind === 'succeeded' && r.attempts === 1)).toBe(true);
   });
 
+  it('a success with ids stores them in the same write, merged with the refs recorded before; batched with plain successes', async () => {
+    const items = Array.from({ length: 20 }, () => buildWorkItem('startDeployment'));
+    await Promise.all(items.map((w) => store.claim(w, 30_000)));
+    await store.recordExternalRef(items[0]!.workId, { early: true });
+    // Even items succeed with ids, odd ones without: one statement may carry both.
+    await Promise.all(items.map((w, i) => store.markSucceeded(w.workId, i % 2 === 0 ? { successorId: `s-${i}` } : undefined)));
+    for (const [i, w] of items.entries()) {
+      const row = await store.get(w.workId);
+      const expected = { ...(i === 0 ? { early: true } : {}), ...(i % 2 === 0 ? { successorId: `s-${i}` } : {}) };
+      expect(row, `item ${i}`).toMatchObject({ status: 'succeeded', leaseUntil: null });
+      expect(row?.externalRef, `item ${i}`).toEqual(expected);
+    }
+  });
+
   it('a retrying item is claimed again with the next attempt and its recorded refs', async () => {
     const w = buildWorkItem('markActive');
     await store.claim(w, 30_000);

@@ -37,11 +37,14 @@ function fakePatchStatus() {
 }
 
 describe('CreateSuccessor', () => {
-  it('asks for the next name in the same product, keyed by the work id, and records the successor', async () => {
+  it('asks for the next name in the same product, keyed by the work id, and returns the successor with its success', async () => {
     const patchStatus = fakePatchStatus();
     const work = buildWorkItem('startDeployment', { name: '2026.48.1', product: 'payments' });
     const run = fakeWorkflowInput(work);
-    expect(await new CreateSuccessor(patchStatus.port).execute(run.input)).toEqual({ status: 'succeeded' });
+    expect(await new CreateSuccessor(patchStatus.port).execute(run.input)).toEqual({
+      status: 'succeeded',
+      externalRef: { successorId: 'succ-1', successorName: '2026.48.2' },
+    });
     expect(patchStatus.requests).toEqual([
       {
         name: '2026.48.2',
@@ -51,7 +54,8 @@ describe('CreateSuccessor', () => {
         actor: SUCCESSOR_ACTOR,
       },
     ]);
-    expect(run.recorded).toEqual({ successorId: 'succ-1', successorName: '2026.48.2' });
+    // No write of its own: the ids are stored with the success (the create is idempotent by itself).
+    expect(run.recorded).toEqual({});
     expect(run.steps).toEqual([
       {
         subactionType: 'patch.workflow.startDeployment.createSuccessor',
@@ -67,8 +71,7 @@ describe('CreateSuccessor', () => {
     const work = buildWorkItem('startDeployment', { name: 'rc-09' });
     await create.execute(fakeWorkflowInput(work).input);
     const again = fakeWorkflowInput(buildWorkItem('startDeployment', work.patch));
-    await create.execute(again.input);
-    expect(again.recorded).toEqual({ successorId: 'succ-1', successorName: 'rc-10' });
+    expect(await create.execute(again.input)).toMatchObject({ externalRef: { successorId: 'succ-1', successorName: 'rc-10' } });
     expect(again.steps.map((s) => [s.message, s.metadata.replayed])).toEqual([
       [`successor payments rc-10 already existed`, true],
     ]);

@@ -13,7 +13,7 @@ export const SUCCESSOR_ACTOR = 'workflow-successor';
 export class CreateSuccessor implements ActionWorkflowService {
   constructor(private readonly patchStatus: SuccessorCreator) {}
 
-  async execute({ work, patch, logger, execution }: WorkflowInput): Promise<WorkflowResult> {
+  async execute({ work, patch, logger }: WorkflowInput): Promise<WorkflowResult> {
     const name = nextPatchName(patch.name);
     const { patch: successor, replayed } = await this.patchStatus.createSuccessor({
       name,
@@ -22,7 +22,6 @@ export class CreateSuccessor implements ActionWorkflowService {
       idempotencyKey: work.workId,
       actor: SUCCESSOR_ACTOR,
     });
-    await execution.recordExternalRef({ successorId: successor.id, successorName: successor.name });
     await logger.step(
       'createSuccessor',
       replayed
@@ -30,6 +29,7 @@ export class CreateSuccessor implements ActionWorkflowService {
         : `created successor ${successor.product} ${successor.name}`,
       { successorId: successor.id, successorName: successor.name, replayed },
     );
-    return { status: 'succeeded' };
+    // Stored with the success: the create is idempotent by itself, so the ids need no write of their own.
+    return { status: 'succeeded', externalRef: { successorId: successor.id, successorName: successor.name } };
   }
 }
