@@ -128,7 +128,10 @@ export function startProcessMetrics(service: string): void {
   }
   processMetricsOf = service;
   metricsRegistry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: metricsRegistry });
+  // The event-loop lag is sampled every 100 ms, not prom-client's 10: a 10 ms timer wakes an idle
+  // service 100 times a second, ~4.5 ms of CPU per second per process (measured), for a lag
+  // histogram that 10 samples a second describe as well.
+  collectDefaultMetrics({ register: metricsRegistry, eventLoopMonitoringPrecision: 100 });
 }
 
 /** The registry as Prometheus text (what `GET /metrics` answers). */
