@@ -46,6 +46,8 @@ interface Results {
   cpuSettled: number;
   open: Map<number, Settled[]>;
   pickups: Map<number, number[]>;
+  /** CPU of all processes (the harness's settle checks excepted) over each offered rate, and what settled meanwhile. */
+  openCpu: Map<number, { ms: number; settled: number }>;
   memory: Map<string, number>;
   /** `--statements`: commits and statements over the closed loops, summed over rounds. */
   pg: { commits: number; statements: Map<string, StatementRow> };
@@ -80,7 +82,11 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
       `closed loop ${options.transitions} × ${options.rounds} round(s) at ${options.callers} callers; open loop ${options.seconds} s per rate; latencies in ms.`,
   );
   out.push('');
-  const rateCols = options.rates.flatMap((r) => [`settle p50 / p99 at ${r}/s`, `pickup p50 / p99 at ${r}/s`]);
+  const rateCols = options.rates.flatMap((r) => [
+    `settle p50 / p99 at ${r}/s`,
+    `pickup p50 / p99 at ${r}/s`,
+    `CPU ms / settled at ${r}/s`,
+  ]);
   out.push(`| system | settled/s at ${options.callers} callers | ${rateCols.join(' | ')} |`);
   out.push(`| --- | ---: | ${rateCols.map(() => '---:').join(' | ')} |`);
   for (const s of systems) {
@@ -90,6 +96,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     const cols = options.rates.flatMap((rate) => [
       pair((r.open.get(rate) ?? []).map((x) => x.settledAt - x.committedAt)),
       pair((r.pickups.get(rate) ?? []).filter(Number.isFinite)),
+      ((c) => (c && c.settled > 0 ? (c.ms / c.settled).toFixed(1) : '–'))(r.openCpu.get(rate)),
     ]);
     out.push(`| ${s.label} | ${median.toFixed(1)} | ${cols.join(' | ')} |`);
   }
@@ -98,6 +105,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     'Settled: Patchflow — every routed execution final in the action-log with its steps (checked when its live-update ping says an execution changed); ' +
       'pg-boss — every job of the transition `completed` in pgboss.job (polled every 20 ms; pg-boss has no completion event); ' +
       'BullMQ — every job completed (QueueEvents). Pickup: commit → the first routed workflow started. ' +
+      'CPU at a rate: all processes from the first offered transition until the last settled, over the transitions settled (what a quiet system spends between them counts too). ' +
       'Peers: one worker process per workflow; pg-boss 2 work() loops × batchSize 16 per queue, polling 0.5 s; BullMQ concurrency 16 per worker.',
   );
   out.push('');
@@ -212,6 +220,7 @@ async function main(): Promise<void> {
         cpuSettled: 0,
         open: new Map(),
         pickups: new Map(),
+        openCpu: new Map(),
         memory: new Map(),
         pg: { commits: 0, statements: new Map() },
       });
@@ -243,7 +252,13 @@ async function main(): Promise<void> {
       for (const rate of options.rates) {
         for (const s of order) {
           const r = results.get(s)!;
+          const groups = s.processes();
+          const before = sampleCpu(groups);
           const settled = await openLoop(s, patches.get(s)!, rate, options.seconds);
+          const used = cpuBetween(before, sampleCpu(groups));
+          const cpuMs = groups.filter((g) => !g.harness).reduce((sum, g) => sum + (used.get(g.label) ?? 0), 0);
+          const had = r.openCpu.get(rate) ?? { ms: 0, settled: 0 };
+          r.openCpu.set(rate, { ms: had.ms + cpuMs, settled: had.settled + settled.length });
           r.open.set(rate, [...(r.open.get(rate) ?? []), ...settled]);
           r.pickups.set(rate, [...(r.pickups.get(rate) ?? []), ...(await s.pickups(settled))]);
           const lat = settled.map((x) => x.settledAt - x.committedAt);
