@@ -14,8 +14,15 @@ export interface JiraTransition {
   toStatus: string;
 }
 
-const IssueStatusResponse = z.object({ fields: z.object({ status: z.object({ name: z.string() }) }) });
-const TransitionsResponse = z.object({
+/** What the workflow reads of an issue before moving it: its status and where it can go from there. */
+export interface JiraIssueState {
+  status: string;
+  transitions: JiraTransition[];
+}
+
+// Get issue with `expand=transitions`: the top-level `transitions` has the /transitions GET's shape.
+const IssueStateResponse = z.object({
+  fields: z.object({ status: z.object({ name: z.string() }) }),
   transitions: z.array(z.object({ id: z.string(), name: z.string(), to: z.object({ name: z.string() }) })),
 });
 const CommentResponse = z.object({ id: z.string() });
@@ -27,8 +34,8 @@ const CommentResponse = z.object({ id: z.string() });
  */
 export interface JiraIssues {
   readonly configured: boolean;
-  issueStatus(key: string, signal: AbortSignal): Promise<string>;
-  transitions(key: string, signal: AbortSignal): Promise<JiraTransition[]>;
+  /** The issue's status and the transitions available from it, in one read. */
+  issueState(key: string, signal: AbortSignal): Promise<JiraIssueState>;
   transition(key: string, transitionId: string, signal: AbortSignal): Promise<void>;
   /** `body` is an Atlassian Document Format document; resolves to the comment id. */
   addComment(key: string, body: unknown, signal: AbortSignal): Promise<string>;
@@ -56,24 +63,18 @@ export class JiraClient implements JiraIssues {
       : undefined;
   }
 
-  async issueStatus(key: string, signal: AbortSignal): Promise<string> {
+  /** One Get issue: `fields=status` for the status, `expand=transitions` for where it can go. */
+  async issueState(key: string, signal: AbortSignal): Promise<JiraIssueState> {
+    const what = `Jira get issue ${key}`;
     const res = await this.send(
-      { method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}?fields=status`, what: `Jira get issue ${key}` },
+      { method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}?fields=status&expand=transitions`, what },
       signal,
     );
-    return parse(IssueStatusResponse, res, `Jira get issue ${key}`).fields.status.name;
-  }
-
-  async transitions(key: string, signal: AbortSignal): Promise<JiraTransition[]> {
-    const res = await this.send(
-      { method: 'GET', path: `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, what: `Jira transitions of ${key}` },
-      signal,
-    );
-    return parse(TransitionsResponse, res, `Jira transitions of ${key}`).transitions.map((t) => ({
-      id: t.id,
-      name: t.name,
-      toStatus: t.to.name,
-    }));
+    const issue = parse(IssueStateResponse, res, what);
+    return {
+      status: issue.fields.status.name,
+      transitions: issue.transitions.map((t) => ({ id: t.id, name: t.name, toStatus: t.to.name })),
+    };
   }
 
   async transition(key: string, transitionId: string, signal: AbortSignal): Promise<void> {

@@ -14,14 +14,18 @@ const workflowTransitions: JiraTransition[] = [
 
 /** One in-memory Jira issue behind the JiraIssues port; `failComment` makes the next comment fail. */
 function fakeJira(status: string, { configured = true, transitions = workflowTransitions } = {}) {
-  const issue = { status, applied: [] as string[], comments: [] as unknown[], failComment: undefined as Error | undefined };
+  const issue = {
+    status,
+    reads: 0,
+    applied: [] as string[],
+    comments: [] as unknown[],
+    failComment: undefined as Error | undefined,
+  };
   const port: JiraIssues = {
     configured,
-    async issueStatus() {
-      return issue.status;
-    },
-    async transitions() {
-      return transitions;
+    async issueState() {
+      issue.reads++;
+      return { status: issue.status, transitions };
     },
     async transition(_key, transitionId) {
       issue.applied.push(transitionId);
@@ -46,7 +50,7 @@ describe('MoveIssue', () => {
     expect(await new MoveIssue(jira.port, defaultJiraStatusMap, new InMemoryIssuePositions()).execute(run.input)).toEqual({
       status: 'succeeded',
     });
-    expect(jira.issue).toMatchObject({ status: 'Ready for QA', applied: ['21'] });
+    expect(jira.issue).toMatchObject({ status: 'Ready for QA', reads: 1, applied: ['21'] });
     expect(jira.issue.comments).toHaveLength(1);
     expect(JSON.stringify(jira.issue.comments[0])).toContain('moved Active → In deployment (Start deployment by alice)');
     expect(run.recorded).toEqual({ transitionedTo: 'Ready for QA', transitionId: '21', commentId: 'c1' });
@@ -80,7 +84,7 @@ describe('MoveIssue', () => {
       status: 'skipped',
       reason: 'Jira issue PAY-3 is already in "Ready for QA"',
     });
-    expect(jira.issue).toMatchObject({ applied: [], comments: [] });
+    expect(jira.issue).toMatchObject({ reads: 1, applied: [], comments: [] });
     expect(run.steps).toEqual([
       {
         subactionType: 'patch.workflow.startDeployment.alreadyInStatus',

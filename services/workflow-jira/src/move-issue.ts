@@ -17,6 +17,7 @@ const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivi
  * Moves the patch's Jira issue to the status mapped from the patch's new status, then comments.
  * Each done step is recorded (`transitionedTo` or `moveSkipped`, then `commentId`), so a rerun
  * continues where the last attempt stopped; an issue already in the target status is left alone.
+ * One read before the move: the issue's status and its available transitions come together.
  *
  * Never backwards: the move runs under `positions.guard`, so a move of an older transition of the
  * patch (markActive retried after a Jira 503) is skipped once a newer one (startDeployment) has
@@ -46,7 +47,7 @@ export class MoveIssue implements ActionWorkflowService {
       const outcome = await this.positions.guard(
         { jiraKey: key, patchId: patch.id, patchVersion: work.transition.patchVersion, action: work.transition.action },
         async () => {
-          const current = await this.jira.issueStatus(key, signal);
+          const { status: current, transitions } = await this.jira.issueState(key, signal);
           if (same(current, target)) {
             alreadyThere = true;
             await logger.step('alreadyInStatus', `Jira issue ${key} is already in "${target}"`, {
@@ -56,7 +57,6 @@ export class MoveIssue implements ActionWorkflowService {
             });
             return { status: current };
           }
-          const transitions = await this.jira.transitions(key, signal);
           const match = transitions.find((t) => same(t.toStatus, target));
           if (!match) {
             const available = transitions.map((t) => `"${t.name}" → "${t.toStatus}"`).join(', ') || 'none';

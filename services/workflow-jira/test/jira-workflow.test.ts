@@ -26,9 +26,10 @@ describe('workflow-jira', () => {
     workflow,
   }) => {
     const issue = jira.addIssue('PAY-101', 'In Progress');
-    // The comment call fails once: the retry must not transition again, only comment.
+    // The comment call (the third: get issue, move, comment) fails once: the retry must not
+    // transition again, only comment.
     const work = buildWorkItem('startDeployment', { jiraKey: 'PAY-101', name: '2026.48.1' });
-    jira.inject({ delayMs: 0 }, { delayMs: 0 }, { delayMs: 0 }, { status: 500 });
+    jira.inject({ delayMs: 0 }, { delayMs: 0 }, { status: 500 });
     await workflow.publish(work);
     await waitFor(workflow.reaches(work.workId, 'succeeded'), { what: 'jira moved' });
     expect(issue.status).toBe('Ready for QA');
@@ -48,6 +49,23 @@ describe('workflow-jira', () => {
     const posts = jira.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/transitions') && c.path.includes('PAY-101'));
     expect(posts).toHaveLength(1);
     expect(JSON.parse(posts[0]!.body)).toEqual({ transition: { id: '21' } });
+  });
+
+  it('a move makes exactly three Jira calls: get issue with its transitions, move, comment', async ({
+    remote: jira,
+    workflow,
+  }) => {
+    const issue = jira.addIssue('PAY-105', 'To Do');
+    const work = buildWorkItem('markActive', { jiraKey: 'PAY-105' });
+    await workflow.publish(work);
+    await waitFor(workflow.reaches(work.workId, 'succeeded'), { what: 'jira moved' });
+    expect(issue.status).toBe('In Progress');
+    const calls = jira.calls.filter((c) => c.path.includes('PAY-105'));
+    expect(calls.map((c) => [c.method, c.path, c.query.toString()])).toEqual([
+      ['GET', '/rest/api/3/issue/PAY-105', 'fields=status&expand=transitions'],
+      ['POST', '/rest/api/3/issue/PAY-105/transitions', ''],
+      ['POST', '/rest/api/3/issue/PAY-105/comment', ''],
+    ]);
   });
 
   it('skips (and logs it) when the issue is already in the target status', async ({ remote: jira, workflow }) => {

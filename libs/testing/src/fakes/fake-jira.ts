@@ -28,7 +28,8 @@ const defaultTransitions = (status: string): FakeJiraTransition[] => {
 
 /**
  * Jira Cloud REST v3, the parts the jira workflow uses, with Basic auth (email:API token → else
- * 401): `GET /rest/api/3/issue/{key}?fields=status`, `GET|POST /rest/api/3/issue/{key}/transitions`
+ * 401): `GET /rest/api/3/issue/{key}?fields=status` (with `expand=transitions`, the available
+ * transitions come along as a top-level `transitions`), `GET|POST /rest/api/3/issue/{key}/transitions`
  * (POST `{ transition: { id } }` → 204, unknown id → 400), `POST /rest/api/3/issue/{key}/comment`
  * with an Atlassian Document Format body (→ 201, not ADF → 400). Unknown issue → 404.
  */
@@ -73,6 +74,20 @@ export class FakeJira extends FakeHttpServer {
     };
   }
 
+  /** The transitions available from `status`, as both Get transitions and `expand=transitions` show them. */
+  private transitionViews(status: string) {
+    return this.transitionsFor(status).map((t) => ({
+      id: t.id,
+      name: t.name,
+      to: statusView(t.to),
+      hasScreen: false,
+      isGlobal: true,
+      isInitial: false,
+      isAvailable: true,
+      isConditional: false,
+    }));
+  }
+
   protected route(call: RecordedCall): FakeResponse {
     const expected = `Basic ${Buffer.from(`${this.email}:${this.apiToken}`).toString('base64')}`;
     if (call.headers.authorization !== expected) {
@@ -95,28 +110,22 @@ export class FakeJira extends FakeHttpServer {
       return { status: 415, body: { errorMessages: ['Unsupported Media Type'], errors: {} } };
     }
     if (sub === '' && call.method === 'GET') {
-      return {
-        status: 200,
-        body: { id: String(10_000 + issue.key.length), key: issue.key, fields: { status: statusView(issue.status) } },
-      };
-    }
-    if (sub === '/transitions' && call.method === 'GET') {
+      // Jira echoes `expand` and honours the expansions it knows; only `transitions` is faked.
+      const expand = call.query.get('expand');
+      const withTransitions = (expand ?? '').split(',').some((e) => e.trim() === 'transitions');
       return {
         status: 200,
         body: {
-          expand: 'transitions',
-          transitions: this.transitionsFor(issue.status).map((t) => ({
-            id: t.id,
-            name: t.name,
-            to: statusView(t.to),
-            hasScreen: false,
-            isGlobal: true,
-            isInitial: false,
-            isAvailable: true,
-            isConditional: false,
-          })),
+          ...(expand ? { expand } : {}),
+          id: String(10_000 + issue.key.length),
+          key: issue.key,
+          fields: { status: statusView(issue.status) },
+          ...(withTransitions ? { transitions: this.transitionViews(issue.status) } : {}),
         },
       };
+    }
+    if (sub === '/transitions' && call.method === 'GET') {
+      return { status: 200, body: { expand: 'transitions', transitions: this.transitionViews(issue.status) } };
     }
     if (sub === '/transitions' && call.method === 'POST') {
       const body = parseJson(call.body) as { transition?: { id?: unknown } } | undefined;
