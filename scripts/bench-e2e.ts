@@ -5,7 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { percentile } from './bench-kit.js';
 import { closedLoop, openLoop } from './bench/load.js';
 import { HELP, parseBenchOptions, type SystemName } from './bench/options.js';
@@ -24,6 +26,12 @@ if ('error' in parsed) {
   process.exit(2);
 }
 const options = parsed.options;
+if (options.baseline !== undefined && !existsSync(join(resolve(options.baseline), 'services/gateway/dist/main.js'))) {
+  console.error(
+    `bench:e2e: --baseline ${options.baseline}: no services/gateway/dist/main.js there; run \`npm ci && npm run build\` in it first`,
+  );
+  process.exit(2);
+}
 const say = (line: string) => process.stderr.write(`bench:e2e: ${line}\n`);
 
 async function startSystem(name: SystemName): Promise<BenchSystem> {
@@ -38,6 +46,32 @@ async function startSystem(name: SystemName): Promise<BenchSystem> {
     case 'bullmq':
       return (await import('./bench/bullmq-system.js')).BullmqSystem.start(options.redisUrl);
   }
+}
+
+/**
+ * `--baseline DIR`: Patchflow from another checkout, from its dist/, with the node flags that
+ * checkout declares (none before SERVICE_NODE_FLAGS existed). Refuses a DIR that is not built.
+ */
+async function startBaseline(dir: string): Promise<BenchSystem> {
+  const root = resolve(dir);
+  let rev = 'unknown revision';
+  try {
+    rev = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD']).toString().trim();
+  } catch {
+    // not a git checkout: the label says so
+  }
+  const config = (await import(pathToFileURL(join(root, 'libs/config/dist/index.js')).href)) as {
+    SERVICE_NODE_FLAGS?: readonly string[];
+  };
+  return (await import('./bench/patchflow-system.js')).PatchflowSystem.start(
+    {
+      fromDist: true,
+      root,
+      serviceFlags: config.SERVICE_NODE_FLAGS ?? [],
+      ...(options.profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profDir, 'baseline')}`] } : {}),
+    },
+    `Patchflow baseline (${rev})`,
+  );
 }
 
 interface Results {
@@ -210,9 +244,17 @@ async function main(): Promise<void> {
       say('building dist/ (npm run build)…');
       execFileSync('npm', ['run', 'build'], { stdio: ['ignore', 2, 2] });
     }
-    for (const name of options.systems) {
-      say(`starting ${name}…`);
-      const s = await startSystem(name);
+    const starts: { what: string; start: () => Promise<BenchSystem> }[] = options.systems.map((name) => ({
+      what: name,
+      start: () => startSystem(name),
+    }));
+    const baseline = options.baseline;
+    // Right after Patchflow's row, so the two take turns next to each other.
+    if (baseline !== undefined)
+      starts.splice(1, 0, { what: `the baseline in ${baseline}`, start: () => startBaseline(baseline) });
+    for (const { what, start } of starts) {
+      say(`starting ${what}…`);
+      const s = await start();
       systems.push(s);
       results.set(s, {
         closed: [],

@@ -34,6 +34,8 @@ describe('npm run bench:e2e options', () => {
       '--prof',
       '/tmp/profiles',
       '--statements',
+      '--baseline',
+      '/tmp/pf-base',
     ]);
     expect(r).toEqual({
       options: {
@@ -47,6 +49,7 @@ describe('npm run bench:e2e options', () => {
         dist: true,
         profDir: '/tmp/profiles',
         statements: true,
+        baseline: '/tmp/pf-base',
       },
     });
     expect(parseBenchOptions(['--skip-peers'])).toEqual({ options: expect.objectContaining({ systems: ['patchflow'] }) });
@@ -66,6 +69,8 @@ describe('npm run bench:e2e options', () => {
     [['--seconds', '--rounds', '2'], /^--seconds needs a value$/],
     [['--redis-url', 'localhost'], /^--redis-url must look like redis:\/\/host:port/],
     [['--transitons', '5'], /^unknown option "--transitons"$/],
+    [['--baseline', '/tmp/pf-base'], /^--baseline runs from dist\/: add --dist$/],
+    [['--dist', '--baseline'], /^--baseline needs a value$/],
   ])('refuses %j in one line naming the option', (argv, message) => {
     const r = parseBenchOptions(argv);
     expect(r).toHaveProperty('error');

@@ -25,6 +25,8 @@ export interface BenchOptions {
   profDir: string | undefined;
   /** Report Postgres statements and commits per settled transition (pg_stat_statements). */
   statements: boolean;
+  /** Another checkout of Patchflow (built) whose services run as one more row, taking turns. */
+  baseline: string | undefined;
 }
 
 export const HELP = `Usage: npm run bench:e2e [-- options]
@@ -54,6 +56,12 @@ Options:
   --prof DIR        write a V8 CPU profile (.cpuprofile) of every Patchflow service into DIR
   --statements      also print each system's Postgres statements and commits per settled
                     transition over the closed loop (pg_stat_statements, preloaded)
+  --baseline DIR    one more row: Patchflow's services from another checkout DIR (its
+                    \`npm ci && npm run build\` done, e.g. \`git worktree add DIR REV\`), from its
+                    dist/ with its own node flags, on its own private servers, taking turns with
+                    the others in every phase: a change measured against what it changed, in one
+                    run (needs --dist; the settle check reads DIR's action-log with this
+                    checkout's SQL, so DIR must be a recent revision)
   --help            this text`;
 
 const DEFAULTS: BenchOptions = {
@@ -67,6 +75,7 @@ const DEFAULTS: BenchOptions = {
   dist: false,
   profDir: undefined,
   statements: false,
+  baseline: undefined,
 };
 
 export type ParseResult = { help: true } | { options: BenchOptions } | { error: string };
@@ -93,7 +102,17 @@ export function parseBenchOptions(argv: string[]): ParseResult {
       else o.statements = true;
       continue;
     }
-    const known = ['--transitions', '--callers', '--rates', '--seconds', '--rounds', '--only', '--redis-url', '--prof'];
+    const known = [
+      '--transitions',
+      '--callers',
+      '--rates',
+      '--seconds',
+      '--rounds',
+      '--only',
+      '--redis-url',
+      '--prof',
+      '--baseline',
+    ];
     if (!known.includes(name)) return { error: `unknown option "${name}"` };
     const raw = argv[++i];
     if (raw === undefined || raw.startsWith('--')) return { error: `${name} needs a value` };
@@ -132,6 +151,9 @@ export function parseBenchOptions(argv: string[]): ParseResult {
       case '--prof':
         o.profDir = raw;
         break;
+      case '--baseline':
+        o.baseline = raw;
+        break;
       case '--redis-url':
         if (!/^redis:\/\/[^/:]+(:\d+)?\/?$/.test(raw)) problem = `--redis-url must look like redis://host:port (got "${raw}")`;
         else o.redisUrl = raw;
@@ -140,6 +162,7 @@ export function parseBenchOptions(argv: string[]): ParseResult {
     if (problem) return { error: problem };
   }
   if (only && skipPeers && only !== 'patchflow') return { error: `--only ${only} and --skip-peers leave nothing to run` };
+  if (o.baseline !== undefined && !o.dist) return { error: '--baseline runs from dist/: add --dist' };
   if (only) o.systems = [only];
   else if (skipPeers) o.systems = ['patchflow'];
   return { options: o };

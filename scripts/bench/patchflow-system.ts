@@ -39,7 +39,8 @@ const SETTLED_SQL = `
                    SELECT 1 FROM action_log_step s WHERE s.work_id = e.work_id AND s.workflow = e.workflow))) = k.routed`;
 
 export class PatchflowSystem implements BenchSystem {
-  readonly label = 'Patchflow';
+  /** 'Patchflow', or the baseline checkout's row name. */
+  label = 'Patchflow';
   private readonly routed = new Map<string, number>();
   private checkBackendPid: number | undefined;
   private seq = 0;
@@ -68,8 +69,11 @@ export class PatchflowSystem implements BenchSystem {
     });
   }
 
-  /** `run`: how the service processes run (from dist/, with profiling flags). */
-  static async start(run: SystemOptions['run'] = {}): Promise<PatchflowSystem> {
+  /**
+   * `run`: how the service processes run (from dist/, with profiling flags, from another checkout:
+   * `root`). `label`: the row's name.
+   */
+  static async start(run: SystemOptions['run'] = {}, label = 'Patchflow'): Promise<PatchflowSystem> {
     const [postgres, nats, standIns] = await Promise.all([
       PrivatePostgres.create(postgresSettings),
       PrivateNatsServer.start(),
@@ -94,6 +98,7 @@ export class PatchflowSystem implements BenchSystem {
     const actionLog = new pg.Client({ connectionString: databases.actionLog });
     await actionLog.connect();
     const sys = new PatchflowSystem(postgres, nats, bus, system, standIns, actionLog);
+    sys.label = label;
     sys.checkBackendPid = (await actionLog.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     return sys;
   }

@@ -130,19 +130,27 @@ export class ServiceProcess {
    * `imports`: modules loaded before it with `node --import` (absolute paths), e.g. a fault
    * injector from `faultInjectors`. `nodeArgs`: more node flags (e.g. `--cpu-prof`). `fromDist`:
    * run the built `dist/main.js` next to `entry`'s `src/` with plain node, as production does
-   * (`npm run build` first).
+   * (`npm run build` first). `root`: another checkout to run the service from (a benchmark's
+   * baseline; its `dist/` built), with `serviceFlags` (default: this checkout's SERVICE_NODE_FLAGS).
    */
   static start(
     entry: string,
     env: Record<string, string>,
-    options: { imports?: string[]; nodeArgs?: string[]; fromDist?: boolean } = {},
+    options: {
+      imports?: string[];
+      nodeArgs?: string[];
+      fromDist?: boolean;
+      root?: string;
+      serviceFlags?: readonly string[];
+    } = {},
   ): ServiceProcess {
     const imports = (options.imports ?? []).flatMap((path) => ['--import', pathToFileURL(path).href]);
+    const flags = options.serviceFlags ?? SERVICE_NODE_FLAGS;
     const args = options.fromDist
-      ? [...SERVICE_NODE_FLAGS, ...(options.nodeArgs ?? []), ...imports, entry.replace(/\/src\/(.*)\.ts$/, '/dist/$1.js')]
-      : ['--conditions=development', '--import', 'tsx', ...SERVICE_NODE_FLAGS, ...(options.nodeArgs ?? []), ...imports, entry];
+      ? [...flags, ...(options.nodeArgs ?? []), ...imports, entry.replace(/\/src\/(.*)\.ts$/, '/dist/$1.js')]
+      : ['--conditions=development', '--import', 'tsx', ...flags, ...(options.nodeArgs ?? []), ...imports, entry];
     const child = spawn(process.execPath, args, {
-      cwd: repoRoot,
+      cwd: options.root ?? repoRoot,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

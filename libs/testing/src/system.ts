@@ -35,7 +35,7 @@ export interface SystemOptions {
   /** Variables of one service only, e.g. its NATS credentials from `npm run nats:config`. */
   envOf?: (service: SystemService) => Record<string, string>;
   /** How each service process runs (node flags, from `dist/`): see `ServiceProcess.start`. */
-  run?: { nodeArgs?: string[]; fromDist?: boolean };
+  run?: { nodeArgs?: string[]; fromDist?: boolean; root?: string; serviceFlags?: readonly string[] };
 }
 
 export interface HttpReply {
