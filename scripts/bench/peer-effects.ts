@@ -1,7 +1,7 @@
 /**
  * The four effects as the peers' workers run them: the same calls to the same stand-ins as
- * Patchflow's workflows (GitLab pipeline trigger; Jira read status, list transitions, transition,
- * comment; Slack webhook; the successor as an insert), each step written as a row.
+ * Patchflow's workflows (GitLab pipeline trigger; Jira read status and transitions in one Get
+ * issue, transition, comment; Slack webhook; the successor as an insert), each step written as a row.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -97,12 +97,13 @@ export class PeerEffects {
         };
         const json = { ...headers, 'content-type': 'application/json' };
         const issue = `${j.url}/rest/api/3/issue/${encodeURIComponent(key)}`;
-        const current = ((await send(`${issue}?fields=status`, { headers })) as { fields: { status: { name: string } } }).fields
-          .status.name;
+        const state = (await send(`${issue}?fields=status&expand=transitions`, { headers })) as {
+          fields: { status: { name: string } };
+          transitions: { id: string; to: { name: string } }[];
+        };
+        const current = state.fields.status.name;
         if (current !== target) {
-          const { transitions } = (await send(`${issue}/transitions`, { headers })) as {
-            transitions: { id: string; to: { name: string } }[];
-          };
+          const { transitions } = state;
           const match = transitions.find((t) => t.to.name === target);
           if (!match) throw new Error(`no Jira transition to ${target}`);
           await send(`${issue}/transitions`, {
