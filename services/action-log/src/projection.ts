@@ -145,11 +145,12 @@ const sql = {
     group by s.work_id, s.workflow`,
   updateExecutions: (
     rows: string,
+    ids: string,
   ) => `update action_log_execution x set status = u.status, attempts = u.attempts, last_error = u.last_error,
       will_retry = u.will_retry, dead_lettered = u.dead_lettered, started_at = u.started_at, finished_at = u.finished_at
     from jsonb_to_recordset(${rows}) u(w uuid, f varchar, status varchar, attempts int, last_error text, will_retry bool, dead_lettered bool,
       started_at timestamptz, finished_at timestamptz)
-    where x.work_id = u.w and x.workflow = u.f`,
+    where x.work_id = u.w and x.workflow = u.f and x.work_id = any(${ids})`,
   // The executions of the batch's work items, for the pings' settlement: right after the commit,
   // in the same round trip (no extra one). Two batches committing together may each miss the
   // other's change, but the later of the two reads sees both: one of their pings says settled.
@@ -304,7 +305,7 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
   if (touched.length > 0) {
     const summaries = refold(touched, rowsOf('facts'));
     const [, , settlement] = await script(client, [
-      sql.updateExecutions(literal(summaries)),
+      sql.updateExecutions(literal(summaries), uuidArray(touched.map((t) => t.w))),
       'commit',
       sql.readSettlement(uuidArray(workIds)),
     ]);
