@@ -7,6 +7,10 @@ import {
   currentTrace,
   formatTraceparent,
   incomingTrace,
+  isSpanId,
+  isTraceId,
+  newSpanId,
+  newTraceId,
   parseTraceparent,
   saneCorrelationId,
   traceHeaders,
@@ -16,6 +20,19 @@ import { startSpan, startTracing } from './tracing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
+
+describe('trace and span ids', () => {
+  it('are valid and distinct across many pool refills', () => {
+    const spans = Array.from({ length: 5000 }, () => newSpanId());
+    const traces = Array.from({ length: 2000 }, () => newTraceId());
+    expect(spans.every(isSpanId)).toBe(true);
+    expect(traces.every(isTraceId)).toBe(true);
+    expect(new Set(spans).size).toBe(spans.length);
+    expect(new Set(traces).size).toBe(traces.length);
+    // Every hex digit turns up in every position of the trace ids: random, not stuck.
+    for (let i = 0; i < 32; i++) expect(new Set(traces.map((t) => t[i])).size, `digit ${i}`).toBe(16);
+  });
+});
 
 describe('traceparent', () => {
   it('parses a valid header (sampled or not) and formats it back', () => {
