@@ -58,6 +58,32 @@ describe('ProjectionBatcher', () => {
     expect(await rest[0]).toMatchObject({ workId: 'w2' });
   });
 
+  it('lets a step or work item wait up to lingerMs for company; an execution outcome goes at once and takes them along', async () => {
+    const fake = fakeProjection();
+    const batcher = new ProjectionBatcher(fake.applier, {
+      maxBatch: 10,
+      maxInFlight: 1,
+      lingerMs: 60_000,
+      onApplied: () => undefined,
+    });
+    const work = { kind: 'work', streamSeq: 1, item: { workId: 'w1' } } as unknown as ProjectionInput;
+    const waiting = [batcher.apply(work), batcher.apply(input(2))];
+    expect(fake.transactions).toEqual([]);
+    const outcome = {
+      ...input(3),
+      event: { ...(input(3) as { event: object }).event, kind: 'execution' },
+    } as unknown as ProjectionInput;
+    await Promise.all([...waiting, batcher.apply(outcome)]);
+    expect(fake.transactions).toEqual([[1, 2, 3]]);
+
+    // Alone, a step leaves once the linger is over.
+    const quick = new ProjectionBatcher(fake.applier, { maxBatch: 10, maxInFlight: 1, lingerMs: 30, onApplied: () => undefined });
+    const started = performance.now();
+    await quick.apply(input(4));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect(fake.transactions).toEqual([[1, 2, 3], [4]]);
+  });
+
   it('after a failed batch applies its messages one by one: only the bad one fails', async () => {
     const bad = Object.assign(new Error('new row violates check constraint'), { code: '23514' });
     const fake = fakeProjection((seqs) => (seqs.includes(3) ? bad : undefined));

@@ -14,6 +14,12 @@ export interface ProjectionBatcherOptions {
   maxInFlight: number;
   /** Called once per committed transaction with what it changed (for the coalesced pings). */
   onApplied(changes: ProjectionChange[]): void;
+  /**
+   * How long a work item or a step may wait for company (0: never). An execution's outcome — what
+   * settles a transition — never waits, and takes whatever waits with it: a step is followed by its
+   * execution's outcome a few milliseconds later, so they share one transaction.
+   */
+  lingerMs?: number;
 }
 
 const batchSize = histogram({
@@ -23,9 +29,11 @@ const batchSize = histogram({
 });
 
 /**
- * Groups messages that the consumers deliver concurrently into one transaction each: a message
- * goes at once when fewer than `maxInFlight` transactions run (a lone message never waits);
- * otherwise it waits and leaves with the next batch. Each caller gets its own outcome, so the
+ * Groups messages that the consumers deliver concurrently into one transaction each: an
+ * execution's outcome goes at once when fewer than `maxInFlight` transactions run; a work item or
+ * a step waits up to `lingerMs` for one (at 10 transitions/s that halves the transactions; under
+ * load batches fill up anyway); otherwise a message waits and leaves with the next batch. Each
+ * caller gets its own outcome, so the
  * poison guard still decides per message: when a batch fails, its messages are applied again one
  * by one (one transaction each) and only the one that fails gets the error — unless Postgres is
  * unreachable, which is nobody's fault and fails them all at once.
@@ -34,6 +42,8 @@ export class ProjectionBatcher {
   private queue: { input: ProjectionInput; resolve: (c: ProjectionChange | undefined) => void; reject: (e: unknown) => void }[] =
     [];
   private inFlight = 0;
+  /** Set while work items or steps wait for company (`lingerMs`). */
+  private lingering: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly projection: BatchApplier,
@@ -43,11 +53,16 @@ export class ProjectionBatcher {
   apply(input: ProjectionInput): Promise<ProjectionChange | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      this.dispatch();
+      const lingerMs = this.options.lingerMs ?? 0;
+      const settles = input.kind === 'event' && input.event.kind === 'execution';
+      if (settles || lingerMs <= 0 || this.queue.length >= this.options.maxBatch) this.dispatch();
+      else this.lingering ??= setTimeout(() => this.dispatch(), lingerMs);
     });
   }
 
   private dispatch(): void {
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight += 1;
