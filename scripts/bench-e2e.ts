@@ -49,8 +49,8 @@ async function startSystem(name: SystemName): Promise<BenchSystem> {
 }
 
 /**
- * `--baseline DIR`: Patchflow from another checkout, from its dist/, with the node flags that
- * checkout declares (none before SERVICE_NODE_FLAGS existed). Refuses a DIR that is not built.
+ * `--baseline DIR`: Patchflow from another checkout, from its dist/ (checked at the start), with
+ * the node flags that checkout declares (none before SERVICE_NODE_FLAGS existed).
  */
 async function startBaseline(dir: string): Promise<BenchSystem> {
   const root = resolve(dir);

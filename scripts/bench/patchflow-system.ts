@@ -39,8 +39,6 @@ const SETTLED_SQL = `
                    SELECT 1 FROM action_log_step s WHERE s.work_id = e.work_id AND s.workflow = e.workflow))) = k.routed`;
 
 export class PatchflowSystem implements BenchSystem {
-  /** 'Patchflow', or the baseline checkout's row name. */
-  label = 'Patchflow';
   private readonly routed = new Map<string, number>();
   private checkBackendPid: number | undefined;
   private seq = 0;
@@ -48,6 +46,8 @@ export class PatchflowSystem implements BenchSystem {
   private readonly tracker: SettleTracker;
 
   private constructor(
+    /** 'Patchflow', or the baseline checkout's row name. */
+    readonly label: string,
     private readonly postgres: PrivatePostgres,
     private readonly nats: PrivateNatsServer,
     private readonly bus: Bus,
@@ -97,8 +97,7 @@ export class PatchflowSystem implements BenchSystem {
     });
     const actionLog = new pg.Client({ connectionString: databases.actionLog });
     await actionLog.connect();
-    const sys = new PatchflowSystem(postgres, nats, bus, system, standIns, actionLog);
-    sys.label = label;
+    const sys = new PatchflowSystem(label, postgres, nats, bus, system, standIns, actionLog);
     sys.checkBackendPid = (await actionLog.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     return sys;
   }

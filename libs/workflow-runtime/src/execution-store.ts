@@ -266,25 +266,17 @@ export class ExecutionStore {
     return { kind: 'busy', retryInMs: Math.ceil((cur?.wait_ms ?? 0) + 50) };
   }
 
+  /** One statement for successes with and without ids (a null ref merges nothing). */
   private async markManySucceeded(items: { workId: string; ref: string | null }[]): Promise<void[]> {
-    if (items.every((i) => i.ref === null)) {
-      await this.pool.query({
-        name: 'wf-mark-succeeded',
-        text: `UPDATE workflow_execution SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now()
-                WHERE workflow = $1 AND work_id = ANY($2::uuid[])`,
-        values: [this.workflow, items.map((i) => i.workId)],
-      });
-    } else {
-      await this.pool.query({
-        name: 'wf-mark-succeeded-with-ref',
-        text: `UPDATE workflow_execution e
-                  SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now(),
-                      external_ref = e.external_ref || COALESCE(r.ref, '{}'::jsonb)
-                 FROM unnest($2::uuid[], $3::jsonb[]) AS r(work_id, ref)
-                WHERE e.workflow = $1 AND e.work_id = r.work_id`,
-        values: [this.workflow, items.map((i) => i.workId), items.map((i) => i.ref)],
-      });
-    }
+    await this.pool.query({
+      name: 'wf-mark-succeeded',
+      text: `UPDATE workflow_execution e
+                SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now(),
+                    external_ref = e.external_ref || COALESCE(r.ref, '{}'::jsonb)
+               FROM unnest($2::uuid[], $3::jsonb[]) AS r(work_id, ref)
+              WHERE e.workflow = $1 AND e.work_id = r.work_id`,
+      values: [this.workflow, items.map((i) => i.workId), items.map((i) => i.ref)],
+    });
     return items.map(() => undefined);
   }
 
