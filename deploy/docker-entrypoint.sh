@@ -4,7 +4,7 @@
 # receives SIGTERM and shuts the service down in order.
 set -eu
 # Node flags of every service: SERVICE_NODE_FLAGS in libs/config/src/service-process.ts (a test compares).
-SERVICE_NODE_FLAGS="--max-semi-space-size=8"
+SERVICE_NODE_FLAGS="--max-semi-space-size=8 --max-old-space-size=160"
 cd "${PATCHFLOW_HOME:-/app}"
 case "${SERVICE:-}" in
   setup-streams) exec node scripts/dist/setup-streams.js "$@" ;;
