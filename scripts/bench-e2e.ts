@@ -81,7 +81,7 @@ interface Results {
   open: Map<number, Settled[]>;
   pickups: Map<number, number[]>;
   /** CPU of all processes (the harness's settle checks excepted) over each offered rate, and what settled meanwhile. */
-  openCpu: Map<number, { ms: number; settled: number }>;
+  openCpu: Map<number, { ms: number; settled: number; byProcess: Map<string, number> }>;
   memory: Map<string, number>;
   /** `--statements`: commits and statements over the closed loops, summed over rounds. */
   pg: { commits: number; statements: Map<string, StatementRow> };
@@ -143,20 +143,33 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
       'Peers: one worker process per workflow; pg-boss 2 work() loops × batchSize 16 per queue, polling 0.5 s; BullMQ concurrency 16 per worker.',
   );
   out.push('');
-  out.push('CPU ms per settled transition (utime + stime from /proc, before and after the closed loop) and memory, per process:');
+  out.push(
+    'CPU ms per settled transition (utime + stime from /proc, before and after the closed loop, and over each offered rate) and memory, per process:',
+  );
   out.push('');
   const totals: string[] = [];
-  out.push('| system | process | CPU ms / settled | peak RSS MB |');
-  out.push('| --- | --- | ---: | ---: |');
+  const atRates = options.rates.map((rate) => `CPU ms / settled at ${rate}/s`);
+  out.push(`| system | process | CPU ms / settled, ${options.callers} callers | ${atRates.join(' | ')} | peak RSS MB |`);
+  out.push(`| --- | --- | ---: | ${atRates.map(() => '---:').join(' | ')} | ---: |`);
   for (const s of systems) {
     const r = results.get(s)!;
     let total = 0;
+    const atRate = (rate: number, label: string) => {
+      const c = r.openCpu.get(rate);
+      return c && c.settled > 0 ? ((c.byProcess.get(label) ?? 0) / c.settled).toFixed(2) : '–';
+    };
     for (const g of s.processes()) {
       const used = (r.cpu.get(g.label) ?? 0) / Math.max(1, r.cpuSettled);
       if (!g.harness) total += used;
-      out.push(`| ${s.label} | ${g.label} | ${used.toFixed(2)} | ${(r.memory.get(g.label) ?? 0).toFixed(0)} |`);
+      const rates = options.rates.map((rate) => atRate(rate, g.label));
+      out.push(
+        `| ${s.label} | ${g.label} | ${used.toFixed(2)} | ${rates.join(' | ')} | ${(r.memory.get(g.label) ?? 0).toFixed(0)} |`,
+      );
     }
-    out.push(`| ${s.label} | **all processes** | **${total.toFixed(1)}** | |`);
+    const rateTotals = options.rates.map((rate) =>
+      ((c) => (c && c.settled > 0 ? `**${(c.ms / c.settled).toFixed(1)}**` : '–'))(r.openCpu.get(rate)),
+    );
+    out.push(`| ${s.label} | **all processes** | **${total.toFixed(1)}** | ${rateTotals.join(' | ')} | |`);
     totals.push(`${s.label} ${total.toFixed(1)} ms`);
   }
   out.push('');
@@ -299,8 +312,9 @@ async function main(): Promise<void> {
           const settled = await openLoop(s, patches.get(s)!, rate, options.seconds);
           const used = cpuBetween(before, sampleCpu(groups));
           const cpuMs = groups.filter((g) => !g.harness).reduce((sum, g) => sum + (used.get(g.label) ?? 0), 0);
-          const had = r.openCpu.get(rate) ?? { ms: 0, settled: 0 };
-          r.openCpu.set(rate, { ms: had.ms + cpuMs, settled: had.settled + settled.length });
+          const had = r.openCpu.get(rate) ?? { ms: 0, settled: 0, byProcess: new Map<string, number>() };
+          for (const [label, ms] of used) had.byProcess.set(label, (had.byProcess.get(label) ?? 0) + ms);
+          r.openCpu.set(rate, { ms: had.ms + cpuMs, settled: had.settled + settled.length, byProcess: had.byProcess });
           r.open.set(rate, [...(r.open.get(rate) ?? []), ...settled]);
           r.pickups.set(rate, [...(r.pickups.get(rate) ?? []), ...(await s.pickups(settled))]);
           const lat = settled.map((x) => x.settledAt - x.committedAt);
