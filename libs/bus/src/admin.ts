@@ -191,6 +191,22 @@ export class BusAdmin {
     return { stop: () => sub.unsubscribe() };
   }
 
+  /**
+   * Whether anyone subscribes to `subject` now: a core NATS request with an empty body, which the
+   * server answers "no responders" at once when nobody does. A subscriber that does not reply
+   * (a listener) lets it time out after `timeoutMs`: that counts as someone.
+   */
+  async hasSubscribers(subject: string, timeoutMs = 250): Promise<boolean> {
+    try {
+      await this.#nats.nc.request(subject, new Uint8Array(), { timeout: timeoutMs });
+      return true;
+    } catch (err) {
+      if (err instanceof Error && /no responders/.test(err.message)) return false;
+      if (err instanceof Error && err.name === 'TimeoutError') return true;
+      throw err;
+    }
+  }
+
   /** Resolves once the server has processed everything this connection sent before. */
   async flush(): Promise<void> {
     await this.#nats.nc.flush();

@@ -72,7 +72,7 @@ export class Bus {
   readonly #nats: NatsHandles;
   /** Stream and consumer info, raw bytes in and out, ordered range reads: see `admin.ts`. */
   readonly admin: BusAdmin;
-  private readonly subscriptions: Subscription[] = [];
+  private subscriptions: Subscription[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
 
   static {
@@ -310,8 +310,16 @@ export class Bus {
     this.#nats.nc.publish(subject, encodeJson(value));
   }
 
-  /** Core NATS subscription; the handler's errors are logged, never thrown into the client. */
-  listen(subject: string, handler: (value: unknown, subject: string) => void | Promise<void>): { stop(): void } {
+  /**
+   * Core-NATS subscription (at-most-once) with JSON values; a body that is not JSON is dropped and
+   * the handler's errors are logged, never thrown into the client.
+   * `registered()` resolves once the server has the subscription (a round trip): whatever is
+   * published after that reaches `handler`.
+   */
+  listen(
+    subject: string,
+    handler: (value: unknown, subject: string) => void | Promise<void>,
+  ): { stop(): void; registered(): Promise<void> } {
     const sub = this.#nats.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) return;
@@ -327,7 +335,13 @@ export class Bus {
       },
     });
     this.subscriptions.push(sub);
-    return { stop: () => sub.unsubscribe() };
+    return {
+      stop: () => {
+        sub.unsubscribe();
+        this.subscriptions = this.subscriptions.filter((s) => s !== sub);
+      },
+      registered: () => this.#nats.nc.flush(),
+    };
   }
 
   /** A fresh reply subject under this connection's inbox prefix (the only one it may subscribe to). */

@@ -183,6 +183,22 @@ describe('bus.admin', () => {
     expect(await request()).toMatchObject({ ok: false, error: { code: 'unavailable' } });
   });
 
+  it('hasSubscribers: false with nobody, true once a listen is registered, false again after stop', async () => {
+    const subject = bus.topology.actionLogUpdated(randomUUID());
+    expect(await bus.admin.hasSubscribers(subject)).toBe(false);
+    const got: unknown[] = [];
+    const listener = bus.listen(subject, (v) => void got.push(v));
+    await listener.registered();
+    expect(await bus.admin.hasSubscribers(subject)).toBe(true);
+    // What is published once registered() resolved reaches the handler (an empty request body is not JSON: dropped).
+    bus.notify(subject, { n: 1 });
+    await bus.admin.flush();
+    await expect.poll(() => got).toEqual([{ n: 1 }]);
+    listener.stop();
+    await bus.admin.flush();
+    expect(await bus.admin.hasSubscribers(subject)).toBe(false);
+  });
+
   it('deleteStream: true when deleted, false when there was none', async () => {
     const dead = bus.topology.streams.deadLetters.name;
     expect(await bus.admin.deleteStream(dead)).toBe(true);

@@ -15,33 +15,37 @@ export interface LiveLimits {
   heartbeatMs: number;
 }
 
+/** The open streams of one patch and the subscription to its pings. */
+interface Watched {
+  clients: Set<ServerResponse>;
+  listener: { stop(): void };
+  /** Resolves once NATS has the subscription; rejects when it cannot be confirmed. */
+  registered: Promise<void>;
+}
+
 /**
- * Fans the action-log's core-NATS pings out to browsers as Server-Sent Events. One NATS
- * subscription for the whole gateway; each open stream registers for one patch. A ping is a hint
- * to refetch, not data: a missed one (core NATS is at-most-once) is healed by the next, and the
- * browser refetches on every reconnect. Streams are capped per token and in all: each holds a
- * socket for as long as the client likes.
+ * Fans the action-log's core-NATS pings out to browsers as Server-Sent Events. The gateway
+ * subscribes to a patch's pings only while a stream of that patch is open (one subscription per
+ * watched patch, however many streams), so a gateway nobody watches receives no pings at all. A
+ * stream gets its headers and `ready` only once NATS has confirmed the subscription: a change
+ * made after the client saw `ready` always pings it. A ping is a hint to refetch, not data: a
+ * missed one (core NATS is at-most-once) is healed by the next, and the browser refetches on every
+ * reconnect. Streams are capped per token and in all: each holds a socket for as long as the
+ * client likes.
  */
 export class LiveUpdates {
-  private readonly streams = new Map<string, Set<ServerResponse>>();
+  private readonly watched = new Map<string, Watched>();
   private readonly perActor = new Map<string, number>();
   private total = 0;
   private readonly heartbeat: NodeJS.Timeout;
-  private readonly listener: { stop(): void };
 
   constructor(
-    bus: Bus,
+    private readonly bus: Bus,
     private readonly limits: LiveLimits,
     private readonly logger: Logger,
   ) {
-    this.listener = bus.listen(bus.topology.allActionLogUpdates, (value) => {
-      const ping = ActionLogUpdated.safeParse(value);
-      if (!ping.success) return;
-      const data = `event: updated\ndata: ${JSON.stringify(ping.data)}\n\n`;
-      for (const res of this.streams.get(ping.data.patchId) ?? []) res.write(data);
-    });
     this.heartbeat = setInterval(() => {
-      for (const set of this.streams.values()) for (const res of set) res.write(': keep-alive\n\n');
+      for (const w of this.watched.values()) for (const res of w.clients) if (res.headersSent) res.write(': keep-alive\n\n');
     }, limits.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -68,9 +72,38 @@ export class LiveUpdates {
 
   /**
    * Takes over the response as an event stream for `patchId` until the client goes away. Call
-   * `admit` first, in the same tick (nothing may await in between, or the caps could be passed).
+   * `admit` first, in the same tick (the stream is counted before this awaits anything, so the caps
+   * cannot be passed). Resolves once the stream is open, or answered 503 when NATS could not
+   * confirm the subscription.
    */
-  open(patchId: string, res: ServerResponse, principal: Principal): void {
+  async open(patchId: string, res: ServerResponse, principal: Principal): Promise<void> {
+    const watched = this.watch(patchId);
+    watched.clients.add(res);
+    this.total += 1;
+    this.perActor.set(principal.name, (this.perActor.get(principal.name) ?? 0) + 1);
+    res.on('close', () => {
+      watched.clients.delete(res);
+      if (watched.clients.size === 0 && this.watched.get(patchId) === watched) {
+        watched.listener.stop();
+        this.watched.delete(patchId);
+      }
+      this.total -= 1;
+      const left = (this.perActor.get(principal.name) ?? 1) - 1;
+      if (left === 0) this.perActor.delete(principal.name);
+      else this.perActor.set(principal.name, left);
+      this.logger.debug({ actor: principal.name, patchId, streams: this.total }, 'live stream closed');
+    });
+    try {
+      await watched.registered;
+    } catch (err) {
+      this.logger.warn({ patchId, err: (err as Error).message }, 'live stream refused: NATS did not confirm the subscription');
+      if (!res.destroyed) {
+        res.writeHead(503, { ...securityHeaders, 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ code: 'unavailable', message: 'live updates are unavailable right now; try again later' }));
+      }
+      return;
+    }
+    if (res.destroyed) return; // the client left while the subscription was confirmed
     res.writeHead(200, {
       ...securityHeaders,
       'content-security-policy': apiContentSecurityPolicy,
@@ -80,22 +113,27 @@ export class LiveUpdates {
       'x-accel-buffering': 'no',
     });
     res.write(`retry: 2000\nevent: ready\ndata: {"patchId":"${patchId}"}\n\n`);
-    let set = this.streams.get(patchId);
-    if (!set) this.streams.set(patchId, (set = new Set()));
-    set.add(res);
-    this.total += 1;
-    this.perActor.set(principal.name, (this.perActor.get(principal.name) ?? 0) + 1);
     // The token's name only: the token itself may be in the URL (`?access_token=`), which is never logged.
     this.logger.info({ actor: principal.name, patchId, streams: this.total }, 'live stream opened');
-    res.on('close', () => {
-      set.delete(res);
-      if (set.size === 0) this.streams.delete(patchId);
-      this.total -= 1;
-      const left = (this.perActor.get(principal.name) ?? 1) - 1;
-      if (left === 0) this.perActor.delete(principal.name);
-      else this.perActor.set(principal.name, left);
-      this.logger.debug({ actor: principal.name, patchId, streams: this.total }, 'live stream closed');
+  }
+
+  /** The subscription to `patchId`'s pings, made by its first stream. */
+  private watch(patchId: string): Watched {
+    const known = this.watched.get(patchId);
+    if (known) return known;
+    const clients = new Set<ServerResponse>();
+    const listener = this.bus.listen(this.bus.topology.actionLogUpdated(patchId), (value) => {
+      const ping = ActionLogUpdated.safeParse(value);
+      if (!ping.success || ping.data.patchId !== patchId) return;
+      const data = `event: updated\ndata: ${JSON.stringify(ping.data)}\n\n`;
+      for (const res of clients) if (res.headersSent) res.write(data);
     });
+    const registered = listener.registered();
+    // Awaited by every stream of the patch; a rejection unobserved here is not a crash.
+    registered.catch(() => undefined);
+    const watched: Watched = { clients, listener, registered };
+    this.watched.set(patchId, watched);
+    return watched;
   }
 
   get openStreams(): number {
@@ -105,8 +143,10 @@ export class LiveUpdates {
   /** Ends every stream (browsers reconnect to another instance) and stops listening. */
   close(): void {
     clearInterval(this.heartbeat);
-    this.listener.stop();
-    for (const set of this.streams.values()) for (const res of set) res.end();
-    this.streams.clear();
+    for (const w of this.watched.values()) {
+      w.listener.stop();
+      for (const res of w.clients) res.end();
+    }
+    this.watched.clear();
   }
 }

@@ -406,6 +406,29 @@ describe('live updates', () => {
       effects: 'running',
     });
   });
+
+  it("listens to a patch's pings only while a stream of it is open, one subscription for all its streams", async () => {
+    const patch = await createPatch(`2026.48.${randomUUID().slice(0, 6)}`);
+    const pings = bus.topology.actionLogUpdated(patch.id);
+    expect(await bus.admin.hasSubscribers(pings)).toBe(false);
+    const open = async () => {
+      const res = await fetch(`${gateway.url}/api/patches/${patch.id}/events?access_token=${tokens.viewer}`);
+      const reader = res.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      expect(first).toContain('event: ready');
+      return reader;
+    };
+    const [a, b] = [await open(), await open()];
+    // `ready` comes only once NATS has the subscription: no flush needed here.
+    expect(await bus.admin.hasSubscribers(pings)).toBe(true);
+    await a.cancel();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await bus.admin.hasSubscribers(pings)).toBe(true);
+    bus.notify(pings, { patchId: patch.id, workId: randomUUID(), kind: 'work', settled: false, effects: 'running' });
+    expect(new TextDecoder().decode((await b.read()).value)).toContain('event: updated');
+    await b.cancel();
+    await expect.poll(() => bus.admin.hasSubscribers(pings), { timeout: 5000 }).toBe(false);
+  });
 });
 
 describe('meta', () => {

@@ -35,7 +35,7 @@ export function liveRoutes(fastify: FastifyInstance, services: ServiceClient, li
       // Again, now: other streams may have opened while we waited. Nothing awaits between this and `open`.
       live.admit(principal);
       reply.hijack();
-      live.open(id, reply.raw, principal);
+      await live.open(id, reply.raw, principal);
     },
   );
 }
