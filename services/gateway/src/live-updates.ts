@@ -15,6 +15,13 @@ export interface LiveLimits {
   heartbeatMs: number;
 }
 
+/**
+ * How long a new stream waits for NATS to confirm its patch's subscription before it is answered
+ * 503 (the browser's EventSource retries); a stream that closes takes an unconfirmed subscription
+ * with it, so the next one asks again.
+ */
+const REGISTER_TIMEOUT_MS = 5000;
+
 /** The open streams of one patch and the subscription to its pings. */
 interface Watched {
   clients: Set<ServerResponse>;
@@ -93,15 +100,25 @@ export class LiveUpdates {
       else this.perActor.set(principal.name, left);
       this.logger.debug({ actor: principal.name, patchId, streams: this.total }, 'live stream closed');
     });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await watched.registered;
+      await Promise.race([
+        watched.registered,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no confirmation within ${REGISTER_TIMEOUT_MS} ms`)), REGISTER_TIMEOUT_MS);
+        }),
+      ]);
     } catch (err) {
       this.logger.warn({ patchId, err: (err as Error).message }, 'live stream refused: NATS did not confirm the subscription');
       if (!res.destroyed) {
         res.writeHead(503, { ...securityHeaders, 'content-type': 'application/json; charset=utf-8' });
-        res.end(JSON.stringify({ code: 'unavailable', message: 'live updates are unavailable right now; try again later' }));
+        res.end(
+          JSON.stringify({ error: { code: 'unavailable', message: 'live updates are unavailable right now; try again later' } }),
+        );
       }
       return;
+    } finally {
+      clearTimeout(timer);
     }
     if (res.destroyed) return; // the client left while the subscription was confirmed
     res.writeHead(200, {
@@ -122,13 +139,23 @@ export class LiveUpdates {
     const known = this.watched.get(patchId);
     if (known) return known;
     const clients = new Set<ServerResponse>();
-    const listener = this.bus.listen(this.bus.topology.actionLogUpdated(patchId), (value) => {
+    const onPing = (value: unknown) => {
       const ping = ActionLogUpdated.safeParse(value);
       if (!ping.success || ping.data.patchId !== patchId) return;
       const data = `event: updated\ndata: ${JSON.stringify(ping.data)}\n\n`;
       for (const res of clients) if (res.headersSent) res.write(data);
-    });
-    const registered = listener.registered();
+    };
+    let listener: { stop(): void };
+    let registered: Promise<void>;
+    try {
+      const subscription = this.bus.listen(this.bus.topology.actionLogUpdated(patchId), onPing);
+      listener = subscription;
+      registered = subscription.registered();
+    } catch (err) {
+      // The connection is closed (the gateway is stopping): the stream is answered 503.
+      listener = { stop: () => undefined };
+      registered = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     // Awaited by every stream of the patch; a rejection unobserved here is not a crash.
     registered.catch(() => undefined);
     const watched: Watched = { clients, listener, registered };
