@@ -9,6 +9,8 @@ const view = $('#view');
 let lifecycle;
 let session;
 let liveSource;
+/** How soon a refused live stream is asked for again. */
+const LIVE_RETRY_MS = 3000;
 
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -86,6 +88,7 @@ function logout(message = '') {
   sessionStorage.removeItem(TOKEN_KEY);
   session = undefined;
   liveSource?.close();
+  liveSource = undefined;
   $('#session').hidden = true;
   view.replaceChildren();
   $('#login').hidden = false;
@@ -468,17 +471,29 @@ async function showPatch(id) {
     }, 100);
   };
   await refresh().catch(showError);
-  liveSource = new EventSource(`/api/patches/${id}/events?access_token=${encodeURIComponent(sessionStorage.getItem(TOKEN_KEY))}`);
-  liveSource.addEventListener('ready', () => {
-    live.className = 'live';
-    live.textContent = '● live';
-    schedule(); // anything missed while (re)connecting
-  });
-  liveSource.addEventListener('updated', schedule);
-  liveSource.addEventListener('error', () => {
-    live.className = 'live off';
-    live.textContent = 'reconnecting…';
-  });
+  const connect = () => {
+    const source = new EventSource(
+      `/api/patches/${id}/events?access_token=${encodeURIComponent(sessionStorage.getItem(TOKEN_KEY))}`,
+    );
+    liveSource = source;
+    source.addEventListener('ready', () => {
+      live.className = 'live';
+      live.textContent = '● live';
+      schedule(); // anything missed while (re)connecting
+    });
+    source.addEventListener('updated', schedule);
+    source.addEventListener('error', () => {
+      live.className = 'live off';
+      live.textContent = 'reconnecting…';
+      // EventSource retries a dropped stream by itself, not a refused one (429: this token's streams
+      // are all in use; 503): ask again shortly, unless the page moved on meanwhile.
+      if (source.readyState === EventSource.CLOSED)
+        setTimeout(() => {
+          if (liveSource === source) connect();
+        }, LIVE_RETRY_MS);
+    });
+  };
+  connect();
 }
 
 /** Actions that ask first: they end or fail what people are waiting for. */

@@ -502,6 +502,32 @@ describe('Action History UI', () => {
     await expect.poll(() => patchIdOf(page)).toBe(mainPatchId);
   });
 
+  it('says "reconnecting…" while its live stream is refused (the token holds all its streams), and goes live once one is free', async () => {
+    // Hold every stream the viewer's token may have: the next one is refused with 429.
+    const held: AbortController[] = [];
+    for (let i = 0; i < 100; i++) {
+      const abort = new AbortController();
+      const res = await fetch(`${system.url}/api/patches/${mainPatchId}/events?access_token=${tokens.viewer}`, {
+        signal: abort.signal,
+      });
+      if (res.status === 429) break;
+      expect(res.status).toBe(200);
+      held.push(abort);
+    }
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.length).toBeLessThan(100);
+    const viewer = await signedIn(tokens.viewer, `#/patches/${mainPatchId}`);
+    try {
+      await expect.poll(() => viewer.getByTestId('live').textContent(), { timeout: 20_000 }).toBe('reconnecting…');
+      // Refused, so EventSource gave up: only the page's own retry can bring it back.
+      for (const abort of held.splice(0)) abort.abort();
+      await expect.poll(() => viewer.getByTestId('live').textContent(), { timeout: 20_000 }).toBe('● live');
+    } finally {
+      for (const abort of held) abort.abort();
+      await viewer.close();
+    }
+  });
+
   it('at 375 px wide: sign-in alone, then the patch page without sideways scrolling (the lifecycle scrolls in its card)', async () => {
     const narrow = await browser.newPage({ viewport: { width: 375, height: 800 } });
     try {
