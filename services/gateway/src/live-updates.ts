@@ -17,8 +17,9 @@ export interface LiveLimits {
 
 /**
  * How long a new stream waits for NATS to confirm its patch's subscription before it is answered
- * 503 (the browser's EventSource retries); a stream that closes takes an unconfirmed subscription
- * with it, so the next one asks again.
+ * 503 (the UI asks again in a few seconds: EventSource itself never retries a refused stream).
+ * When the last stream of the patch closes, the unconfirmed subscription goes with it, so the next
+ * stream subscribes afresh.
  */
 const REGISTER_TIMEOUT_MS = 5000;
 
