@@ -193,6 +193,19 @@ describe('every service as its own NATS user', () => {
     expect(fakes.slack.posts.length).toBeGreaterThanOrEqual(2);
   });
 
+  it("a live stream under the gateway's own NATS user: it subscribes to the patch's pings and gets them", async () => {
+    const patch = await createActivePatch('2026.48.41');
+    const res = await fetch(`${gatewayUrl}/api/patches/${patch.id}/events?access_token=${TOKEN}`);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let seen = '';
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: ready');
+    await http('POST', `/api/patches/${patch.id}/start-deployment`);
+    while (!seen.includes('event: updated')) seen += new TextDecoder().decode((await reader.read()).value);
+    expect(seen).toContain(patch.id);
+    await reader.cancel();
+  });
+
   it('only the gateway takes transitions: a workflow or ops forging an admin actor is refused, nothing changes', async () => {
     const patch = await createActivePatch('2026.48.10');
     const request = {
