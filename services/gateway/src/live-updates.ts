@@ -3,7 +3,7 @@ import type { Bus } from '@patchflow/bus';
 import { ActionLogUpdated, ContractError } from '@patchflow/contracts';
 import type { Logger } from '@patchflow/log';
 import { apiContentSecurityPolicy, securityHeaders } from './http-hardening.js';
-import { HttpError } from './http-errors.js';
+import { HttpError, httpStatusOf } from './http-errors.js';
 import type { Principal } from './tokens.js';
 
 export interface LiveLimits {
@@ -112,10 +112,10 @@ export class LiveUpdates {
     } catch (err) {
       this.logger.warn({ patchId, err: (err as Error).message }, 'live stream refused: NATS did not confirm the subscription');
       if (!res.destroyed) {
-        res.writeHead(503, { ...securityHeaders, 'content-type': 'application/json; charset=utf-8' });
-        res.end(
-          JSON.stringify({ error: { code: 'unavailable', message: 'live updates are unavailable right now; try again later' } }),
-        );
+        // The reply is hijacked, so the error handler is out of reach: the same status and body by hand.
+        const refusal = new ContractError('unavailable', 'live updates are unavailable right now; try again later');
+        res.writeHead(httpStatusOf(refusal.code), { ...securityHeaders, 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ error: refusal.toBody() }));
       }
       return;
     } finally {
