@@ -101,6 +101,12 @@ function revision(): string {
   }
 }
 
+/** All processes' CPU ms per transition settled while `rate` was offered ('–' when none settled). */
+function cpuAtRate(r: Results, rate: number): string {
+  const c = r.openCpu.get(rate);
+  return c && c.settled > 0 ? (c.ms / c.settled).toFixed(1) : '–';
+}
+
 function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Results>, startedAt: Date, load: number[]): void {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const out: string[] = [];
@@ -130,7 +136,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     const cols = options.rates.flatMap((rate) => [
       pair((r.open.get(rate) ?? []).map((x) => x.settledAt - x.committedAt)),
       pair((r.pickups.get(rate) ?? []).filter(Number.isFinite)),
-      ((c) => (c && c.settled > 0 ? (c.ms / c.settled).toFixed(1) : '–'))(r.openCpu.get(rate)),
+      cpuAtRate(r, rate),
     ]);
     out.push(`| ${s.label} | ${median.toFixed(1)} | ${cols.join(' | ')} |`);
   }
@@ -166,9 +172,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
         `| ${s.label} | ${g.label} | ${used.toFixed(2)} | ${rates.join(' | ')} | ${(r.memory.get(g.label) ?? 0).toFixed(0)} |`,
       );
     }
-    const rateTotals = options.rates.map((rate) =>
-      ((c) => (c && c.settled > 0 ? `**${(c.ms / c.settled).toFixed(1)}**` : '–'))(r.openCpu.get(rate)),
-    );
+    const rateTotals = options.rates.map((rate) => ((v) => (v === '–' ? v : `**${v}**`))(cpuAtRate(r, rate)));
     out.push(`| ${s.label} | **all processes** | **${total.toFixed(1)}** | ${rateTotals.join(' | ')} | |`);
     totals.push(`${s.label} ${total.toFixed(1)} ms`);
   }
