@@ -11,6 +11,7 @@ import { Bus, BusUnreachableError } from '@patchflow/bus';
 import { commonEnv, envInt, EnvError, natsConnection, parseEnv, readEnvFile } from '@patchflow/config';
 import { checkDatabase, DatabaseUnreachableError, ensureDatabase } from '@patchflow/db';
 import { createLogger } from '@patchflow/log';
+import { hostedWorkflows, ownVariablePrefix } from '@patchflow/workflows';
 import { say, Supervisor } from './supervisor.js';
 
 export interface SuperviseOptions {
@@ -50,7 +51,16 @@ async function run({ services, healthPorts, natsCredentials }: SuperviseOptions)
   const credentialsOf = (principal: string) => (natsCredentials ? readEnvFile(join(natsCredentials, `${principal}.env`)) : {});
   const env = parseEnv(runnerEnv, { ...process.env, ...credentialsOf('ops') });
   // Read every credentials file before starting anything: a missing one stops the start here.
-  const serviceEnv = Object.fromEntries(services.map((s) => [s, { ...process.env, ...credentialsOf(s) }]));
+  // The workflow host gets each hosted workflow's own, under that workflow's prefix.
+  const hostedCredentials = () =>
+    Object.fromEntries(
+      hostedWorkflows(process.env).flatMap((w) =>
+        Object.entries(credentialsOf(`workflow-${w}`)).map(([k, v]) => [`${ownVariablePrefix(w)}${k}`, v]),
+      ),
+    );
+  const serviceEnv = Object.fromEntries(
+    services.map((s) => [s, { ...process.env, ...(s === 'workflows' ? hostedCredentials() : credentialsOf(s)) }]),
+  );
 
   // 1. The servers (start.mjs has checked the ports), each checked with a one-line answer when it is not there.
   const serverUrl = new URL(env.DATABASE_URL);

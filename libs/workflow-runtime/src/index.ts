@@ -32,3 +32,4 @@ export {
   type WorkflowResult,
 } from './workflow-service.js';
 export { WorkflowRuntime, type WorkflowRuntimeOptions } from './workflow-runtime.js';
+export { defineWorkflow, runWorkflowProcess, type WorkflowDefinition } from './workflow-process.js';

@@ -1,5 +1,6 @@
 import {
   createHttpClient,
+  defineWorkflow,
   startWorkflowService,
   type RunningWorkflowService,
   type WorkflowServiceOptions,
@@ -7,6 +8,7 @@ import {
 import { GitlabPipelineTrigger, type GitlabConfig } from './gitlab-trigger.js';
 import { gitlabHandlers } from './handlers.js';
 import { TriggerPipeline } from './trigger-pipeline.js';
+import { gitlabConfigFromEnv, gitlabEnv } from './env.js';
 
 export interface GitlabWorkflowOptions extends Omit<WorkflowServiceOptions, 'workflow'> {
   /** Unset: every execution is skipped as not configured. */
@@ -25,3 +27,17 @@ export async function startGitlabWorkflow(options: GitlabWorkflowOptions): Promi
   service.logger.info({ gitlabConfigured: trigger.configured, projectId: gitlab?.projectId }, 'workflow-gitlab started');
   return service;
 }
+
+/** The gitlab workflow: what its own process (main.ts) and the workflow host (services/workflows) run. */
+export const gitlabWorkflow = defineWorkflow({
+  workflow: 'gitlab',
+  summary: 'triggers a GitLab pipeline on markActive and startDeployment',
+  env: gitlabEnv,
+  start: (env, runtime) =>
+    startGitlabWorkflow({
+      ...runtime,
+      gitlab: gitlabConfigFromEnv(env),
+      defaultRef: env.GITLAB_DEFAULT_REF,
+      httpTimeoutMs: env.HTTP_TIMEOUT_MS,
+    }),
+});

@@ -1,5 +1,6 @@
 import {
   createHttpClient,
+  defineWorkflow,
   startWorkflowService,
   type RunningWorkflowService,
   type WorkflowServiceOptions,
@@ -9,6 +10,7 @@ import { JiraClient, type JiraConfig } from './jira-client.js';
 import { defaultJiraStatusMap, type JiraStatusMap } from './jira-status-map.js';
 import { PgIssuePositions } from './issue-positions.js';
 import { MoveIssue } from './move-issue.js';
+import { jiraConfigFromEnv, jiraEnv } from './env.js';
 
 export interface JiraWorkflowOptions extends Omit<WorkflowServiceOptions, 'workflow'> {
   /** Unset: every execution is skipped as not configured. */
@@ -42,3 +44,17 @@ export async function startJiraWorkflow(options: JiraWorkflowOptions): Promise<R
     },
   };
 }
+
+/** The jira workflow: what its own process (main.ts) and the workflow host (services/workflows) run. */
+export const jiraWorkflow = defineWorkflow({
+  workflow: 'jira',
+  summary: "moves the patch's Jira issue to the mapped status and comments on it",
+  env: jiraEnv,
+  start: (env, runtime) =>
+    startJiraWorkflow({
+      ...runtime,
+      jira: jiraConfigFromEnv(env),
+      statusMap: env.JIRA_STATUS_MAP,
+      httpTimeoutMs: env.HTTP_TIMEOUT_MS,
+    }),
+});

@@ -1,11 +1,13 @@
 import {
   createHttpClient,
+  defineWorkflow,
   startWorkflowService,
   type RunningWorkflowService,
   type WorkflowServiceOptions,
 } from '@patchflow/workflow-runtime';
 import { slackHandlers } from './handlers.js';
 import { SlackWebhook } from './slack-webhook.js';
+import { slackEnv } from './env.js';
 
 export interface SlackWorkflowOptions extends Omit<WorkflowServiceOptions, 'workflow'> {
   /** Unset: every execution is skipped as not configured. */
@@ -21,3 +23,12 @@ export async function startSlackWorkflow(options: SlackWorkflowOptions): Promise
   service.logger.info({ slackConfigured: slack.configured }, 'workflow-slack started');
   return service;
 }
+
+/** The slack workflow: what its own process (main.ts) and the workflow host (services/workflows) run. */
+export const slackWorkflow = defineWorkflow({
+  workflow: 'slack',
+  summary: 'posts every transition to a Slack incoming webhook',
+  env: slackEnv,
+  start: (env, runtime) =>
+    startSlackWorkflow({ ...runtime, webhookUrl: env.SLACK_WEBHOOK_URL, httpTimeoutMs: env.HTTP_TIMEOUT_MS }),
+});

@@ -1,7 +1,13 @@
-import { startWorkflowService, type RunningWorkflowService, type WorkflowServiceOptions } from '@patchflow/workflow-runtime';
+import {
+  defineWorkflow,
+  startWorkflowService,
+  type RunningWorkflowService,
+  type WorkflowServiceOptions,
+} from '@patchflow/workflow-runtime';
 import { CreateSuccessor } from './create-successor.js';
 import { successorHandlers } from './handlers.js';
 import { PatchStatusClient } from './patch-status-client.js';
+import { successorEnv } from './env.js';
 
 export interface SuccessorWorkflowOptions extends Omit<WorkflowServiceOptions, 'workflow'> {
   patchStatusTimeoutMs?: number;
@@ -16,3 +22,11 @@ export async function startSuccessorWorkflow(options: SuccessorWorkflowOptions):
   service.logger.info('workflow-successor started');
   return service;
 }
+
+/** The successor workflow: what its own process (main.ts) and the workflow host (services/workflows) run. */
+export const successorWorkflow = defineWorkflow({
+  workflow: 'successor',
+  summary: 'opens the successor patch (next name, same product) on startDeployment, once per patch',
+  env: successorEnv,
+  start: (env, runtime) => startSuccessorWorkflow({ ...runtime, patchStatusTimeoutMs: env.PATCH_STATUS_TIMEOUT_MS }),
+});
