@@ -37,10 +37,14 @@ const say = (line: string) => process.stderr.write(`bench:e2e: ${line}\n`);
 async function startSystem(name: SystemName): Promise<BenchSystem> {
   switch (name) {
     case 'patchflow':
-      return (await import('./bench/patchflow-system.js')).PatchflowSystem.start({
-        fromDist: options.dist,
-        ...(options.profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profDir)}`] } : {}),
-      });
+      return (await import('./bench/patchflow-system.js')).PatchflowSystem.start(
+        {
+          fromDist: options.dist,
+          ...(options.profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profDir)}`] } : {}),
+        },
+        options.separateWorkflows ? 'Patchflow (workflows in own processes)' : 'Patchflow',
+        !options.separateWorkflows,
+      );
     case 'pgboss':
       return (await import('./bench/pgboss-system.js')).PgBossSystem.start();
     case 'bullmq':
@@ -50,7 +54,8 @@ async function startSystem(name: SystemName): Promise<BenchSystem> {
 
 /**
  * `--baseline DIR`: Patchflow from another checkout, from its dist/ (checked at the start), with
- * the node flags that checkout declares (none before SERVICE_NODE_FLAGS existed).
+ * the node flags that checkout declares (none before SERVICE_NODE_FLAGS existed), laid out as its
+ * npm start runs it (the workflow host when it has one).
  */
 async function startBaseline(dir: string): Promise<BenchSystem> {
   const root = resolve(dir);
@@ -71,6 +76,7 @@ async function startBaseline(dir: string): Promise<BenchSystem> {
       ...(options.profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profDir, 'baseline')}`] } : {}),
     },
     `Patchflow baseline (${rev})`,
+    existsSync(join(root, 'services/workflows/dist/main.js')),
   );
 }
 

@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Bus, BusUnreachableError } from '@patchflow/bus';
-import { commonEnv, envInt, EnvError, natsConnection, parseEnv, readEnvFile } from '@patchflow/config';
+import { commonEnv, envInt, EnvError, natsConnection, ownVariablePrefix, parseEnv, readEnvFile } from '@patchflow/config';
 import { checkDatabase, DatabaseUnreachableError, ensureDatabase } from '@patchflow/db';
 import { createLogger } from '@patchflow/log';
-import { hostedWorkflows, ownVariablePrefix } from '@patchflow/workflows';
+import { hostedWorkflows } from '@patchflow/workflows';
 import { say, Supervisor } from './supervisor.js';
 
 export interface SuperviseOptions {

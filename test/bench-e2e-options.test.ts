@@ -10,6 +10,7 @@ describe('npm run bench:e2e options', () => {
         rates: [10, 100],
         rounds: 1,
         systems: ['patchflow', 'pgboss', 'bullmq'],
+        separateWorkflows: false,
       }),
     });
   });
@@ -36,6 +37,7 @@ describe('npm run bench:e2e options', () => {
       '--statements',
       '--baseline',
       '/tmp/pf-base',
+      '--separate-workflows',
     ]);
     expect(r).toEqual({
       options: {
@@ -50,6 +52,7 @@ describe('npm run bench:e2e options', () => {
         profDir: '/tmp/profiles',
         statements: true,
         baseline: '/tmp/pf-base',
+        separateWorkflows: true,
       },
     });
     expect(parseBenchOptions(['--skip-peers'])).toEqual({ options: expect.objectContaining({ systems: ['patchflow'] }) });

@@ -23,6 +23,7 @@ import {
   type InstancePing,
   type PatchView,
 } from '@patchflow/contracts';
+import { ownVariablePrefix } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import {
   buildWorkItem,
@@ -470,5 +471,82 @@ describe('the instance ping (patchctl status lists every running instance)', () 
     const bad = await patchctlAsOps([...common, '--ping-wait', 'soon']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('patchctl: --ping-wait: "soon" is not a duration (e.g. 500ms, 2s, 5m, 1h)');
+  });
+});
+
+describe('the workflow host: every hosted workflow as its own NATS user', () => {
+  const hosted = ['successor', 'gitlab', 'jira', 'slack'] as const;
+  let host: ServiceProcess;
+  /** The variables of the workflows' processes above, without credentials: the host's shared environment. */
+  const shared = () => ({
+    NATS_URL: `nats://127.0.0.1:${port}`,
+    LOG_LEVEL: 'info',
+    WORKFLOW_DATABASE_URL: databases[2]!.url,
+    WORKFLOW_RETRY_BASE_MS: '100',
+    WORKFLOW_RETRY_MAX_MS: '1000',
+    ...fakes.gitlab.env,
+    ...fakes.jira.env,
+    ...fakes.slack.env,
+  });
+  /** What `npm start -- --nats-credentials DIR` gives the host: each workflow's file under its prefix. */
+  const ownCredentials = (of: (w: (typeof hosted)[number]) => BusPrincipal) =>
+    Object.fromEntries(
+      hosted.flatMap((w) =>
+        Object.entries(credentials[of(w)]).map(([k, v]) => [`${ownVariablePrefix(w)}${k}`, v] as [string, string]),
+      ),
+    );
+
+  beforeAll(async () => {
+    // The separate workflow processes make way: the host takes over their durable consumers.
+    for (const [name, p] of Object.entries(processes)) if (name.startsWith('workflow-')) await p.stop('SIGTERM');
+    host = ServiceProcess.start('services/workflows/src/main.ts', {
+      ...shared(),
+      ...ownCredentials((w) => `workflow-${w}`),
+    });
+    processes.workflows = host;
+    await host.waitForLog(/workflow host started/, 150_000);
+  }, 200_000);
+
+  it('runs all four under their own users: a startDeployment triggers the pipeline, moves the ticket, posts, opens the successor', async () => {
+    const before = { pipelines: fakes.gitlab.pipelines.length, posts: fakes.slack.posts.length };
+    const patch = await createActivePatch('2026.48.60');
+    expect((await http('POST', `/api/patches/${patch.id}/start-deployment`)).status).toBe(200);
+    // Each effect happened, so each workflow could consume its own durable and publish its own
+    // events: the server refuses a workflow everything under another's user (tests above).
+    await waitFor(
+      async () =>
+        fakes.gitlab.pipelines.length >= before.pipelines + 2 &&
+        fakes.slack.posts.length >= before.posts + 2 &&
+        (await http('GET', `/api/patches/${patch.id}`)).body.successorId !== null,
+      { timeoutMs: 30_000, what: `every hosted workflow's effect (host log: ${host.logs.slice(-2000)})` },
+    );
+    expect(host.logs).not.toMatch(/Permissions Violation|permission/i);
+  });
+
+  it("each hosted workflow answers the instance ping as itself, with the host's pid", async () => {
+    const { instances } = await pingInstances(await as('ops'), 500);
+    for (const w of hosted) {
+      expect(
+        instances.filter((i) => i.service === `workflow-${w}`).map((i) => [i.pid, i.natsName]),
+        w,
+      ).toEqual([[host.pid, `workflow-${w}`]]);
+    }
+  });
+
+  it("a hosted workflow given another's credentials does not start: exit 2, one line naming what was refused", async () => {
+    const wrong = ServiceProcess.start('services/workflows/src/main.ts', {
+      ...shared(),
+      WORKFLOWS: 'gitlab',
+      // gitlab under slack's user: it may not consume gitlab's durable.
+      ...Object.fromEntries(
+        Object.entries(credentials['workflow-slack']).map(([k, v]) => [`${ownVariablePrefix('gitlab')}${k}`, v]),
+      ),
+    });
+    processes['workflows-wrong'] = wrong;
+    expect(await wrong.exited).toBe(2);
+    const said = wrong.logs.split('\n').filter((l) => l.startsWith('workflows: '));
+    expect(said, wrong.logs.slice(-3000)).toHaveLength(1);
+    expect(said[0]).toMatch(/^workflows: workflow-gitlab: this service's NATS user may not .*consumer workflow-gitlab/);
+    expect(wrong.logs).not.toContain(credentials['workflow-slack'].NATS_PASSWORD);
   });
 });

@@ -22,7 +22,7 @@ import { freePortRange, runStart } from './start-helpers.js';
 /** Free ports for every run, so none of them meets a developer's running `npm start`. */
 let ports: Record<string, string>;
 beforeAll(async () => {
-  ports = { GATEWAY_PORT: String(await freePort()), HEALTH_PORT_BASE: String(await freePortRange(7)) };
+  ports = { GATEWAY_PORT: String(await freePort()), HEALTH_PORT_BASE: String(await freePortRange(8)) };
 });
 
 const start = (env: Record<string, string>, args: string[] = []) => runStart(args, { ...ports, ...env });
@@ -67,7 +67,7 @@ describe('npm start on a bad command line or a busy port: one line, exit 2, noth
       const r = start({}, ['--only', only]);
       expect(r.code).toBe(2);
       expect(r.err).toBe(
-        'patchflow: --only: no service named "foo"; choose from patch-status, action-log, workflow-gitlab, workflow-jira, workflow-slack, workflow-successor, gateway',
+        'patchflow: --only: no service named "foo"; choose from patch-status, action-log, workflow-gitlab, workflow-jira, workflow-slack, workflow-successor, gateway, workflows',
       );
       expect(r.out).toBe('');
     }
@@ -77,11 +77,30 @@ describe('npm start on a bad command line or a busy port: one line, exit 2, noth
     const bogus = start({}, ['--bogus']);
     expect(bogus.code).toBe(2);
     expect(bogus.err).toBe(
-      'patchflow: unknown option "--bogus"; the options are --only, --nats-credentials and --help (npm start -- --help)',
+      'patchflow: unknown option "--bogus"; the options are --only, --separate-workflows, --nats-credentials and --help (npm start -- --help)',
     );
     const empty = start({}, ['--only']);
     expect(empty.code).toBe(2);
     expect(empty.err).toBe('patchflow: --only needs a value (see npm start -- --help)');
+  });
+
+  it('the workflow host and one of its workflows, or --only with --separate-workflows: names the clash', () => {
+    const both = start({}, ['--only', 'workflows,workflow-jira']);
+    expect(both.code).toBe(2);
+    expect(both.err).toBe('patchflow: --only: workflows already runs workflow-jira; name either the host or the workflows');
+    const mixed = start({}, ['--only', 'gateway', '--separate-workflows']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.err).toMatch(/^patchflow: --only and --separate-workflows do not go together/);
+    expect(both.out + mixed.out).toBe('');
+  });
+
+  it('a wrong WORKFLOWS is one line naming it and the choices, before anything starts', () => {
+    const r = start({ WORKFLOWS: 'gitlab,nope' });
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      'patchflow: invalid environment: WORKFLOWS: no workflow named "nope"; choose from successor, gitlab, jira, slack',
+    );
+    expect(r.out).not.toMatch(/starting/);
   });
 
   it('the gateway port in use (a second npm start) names the port and the fix', async () => {
@@ -99,17 +118,27 @@ describe('npm start on a bad command line or a busy port: one line, exit 2, noth
   });
 
   it('a health port in use names the port, its service and the fix', async () => {
-    const jiraPort = Number(ports.HEALTH_PORT_BASE) + 3;
-    const srv = await listenOn(jiraPort);
+    const hostPort = Number(ports.HEALTH_PORT_BASE) + 7;
+    const srv = await listenOn(hostPort);
     try {
       const r = start({});
       expect(r.code).toBe(2);
       expect(r.err).toMatch(
         new RegExp(
-          `^patchflow: port ${jiraPort} \\(the health port of workflow-jira\\) is in use on 127\\.0\\.0\\.1: .*HEALTH_PORT_BASE`,
+          `^patchflow: port ${hostPort} \\(the health port of workflows\\) is in use on 127\\.0\\.0\\.1: .*HEALTH_PORT_BASE`,
         ),
       );
       expect(r.err.split('\n')).toHaveLength(1);
+      // With --separate-workflows the workflows' own ports are checked instead.
+      const jiraPort = Number(ports.HEALTH_PORT_BASE) + 3;
+      const jira = await listenOn(jiraPort);
+      try {
+        const separate = start({}, ['--separate-workflows']);
+        expect(separate.code).toBe(2);
+        expect(separate.err).toContain(`port ${jiraPort} (the health port of workflow-jira) is in use`);
+      } finally {
+        jira.close();
+      }
     } finally {
       srv.close();
     }
@@ -123,8 +152,10 @@ describe('npm start -- --help', () => {
     expect(r.out).toMatch(/Usage: npm start/);
     expect(r.out).toMatch(new RegExp(`${ports.HEALTH_PORT_BASE}\\s+patch-status`));
     expect(r.out).toMatch(new RegExp(`${Number(ports.HEALTH_PORT_BASE) + 6}\\s+gateway`));
+    expect(r.out).toMatch(new RegExp(`${Number(ports.HEALTH_PORT_BASE) + 7}\\s+workflows`));
+    expect(r.out).toMatch(/--separate-workflows/);
     // patchctl status probes the same ports by the same order: the two lists must agree.
-    const listed = [...r.out.matchAll(/^ {2}(\d+)\s+([a-z-]+)$/gm)].map((m) => m[2]);
+    const listed = [...r.out.matchAll(/^ {2}(\d+)\s+([a-z-]+)( \(.*\))?$/gm)].map((m) => m[2]);
     expect(listed).toEqual([...npmStartServices]);
   });
 

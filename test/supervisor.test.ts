@@ -26,7 +26,7 @@ const seenPids = new Set<number>();
 beforeAll(async () => {
   dbs = await Promise.all(['sup_ps', 'sup_al', 'sup_wf'].map((l) => createTestDatabase(l)));
   gatewayPort = await freePort();
-  healthBase = await freePortRange(7);
+  healthBase = await freePortRange(8);
   env = {
     BUS_NAMESPACE: namespace,
     DATABASE_URL: dbs[0]!.url,
@@ -36,6 +36,8 @@ beforeAll(async () => {
     HEALTH_PORT_BASE: String(healthBase),
     GATEWAY_TOKENS: `test:admin:${token}`,
     LOG_LEVEL: 'warn',
+    // Work handed to a killed process's pull comes back after the ack wait: 5 s, not 30.
+    WORKFLOW_ACK_WAIT_MS: '5000',
   };
 });
 
@@ -53,6 +55,20 @@ function npmStart(args: string[] = [], options: { ownGroup?: boolean } = {}): Np
   const s = new NpmStart(args, env, options);
   started.push(s);
   return s;
+}
+
+interface HistoryEntry {
+  action: string;
+  executions: { workflow: string; status: string; finishedAt: string | null }[];
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`http://127.0.0.1:${gatewayPort}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: await res.json() };
 }
 
 function remember(pids: Record<string, number>): Record<string, number> {
@@ -73,8 +89,69 @@ describe('npm start supervises every service', () => {
 
   it('prints the banner only once every service is ready: the first request after it succeeds', async () => {
     run = npmStart();
-    await run.waitForOutput(/all 7 services are ready/);
+    await run.waitForOutput(/all 4 services are ready/);
     pids = remember(run.servicePids());
+    // The four workflows run inside the workflow host, not as processes of their own.
+    expect(Object.keys(pids).sort()).toEqual(['action-log', 'gateway', 'patch-status', 'workflows']);
+    expect(run.output).toContain(`Action History UI: http://127.0.0.1:${gatewayPort}/`);
+    // Right after the banner: the API answers from patch-status, not 503 "no service answers".
+    const res = await api('GET', '/api/patches?limit=1');
+    expect(res.status).toBe(200);
+    for (const port of [0, 1, 6, 7].map((i) => healthBase + i)) {
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    }
+    // The workflow-* health ports stay closed: nothing runs there.
+    await expect(fetch(`http://127.0.0.1:${healthBase + 2}/readyz`)).rejects.toThrow();
+    // Each service said it was ready before the banner.
+    const banner = run.output.indexOf('all 4 services are ready');
+    for (const name of Object.keys(pids)) expect(run.output.indexOf(`${name} ready (pid`)).toBeLessThan(banner);
+  });
+
+  it('restarts the workflow host killed with SIGKILL, and all four workflows run again: a transition taken while it was down settles', async () => {
+    const patch = await api('POST', '/api/patches', { name: '2026.48.1', product: 'supervisor' });
+    expect(patch.status).toBe(201);
+    const id = (patch.body as { patch: { id: string } }).patch.id;
+    expect((await api('POST', `/api/patches/${id}/mark-active`, {})).status).toBe(200);
+    process.kill(pids['workflows']!, 'SIGKILL');
+    // Taken while no workflow runs: its work waits in JetStream for the restarted host.
+    expect((await api('POST', `/api/patches/${id}/start-deployment`, {})).status).toBe(200);
+    await run.waitForOutput(/restarting workflows after SIGKILL \(1st time\) in 0\.5 s/, 20_000);
+    await run.waitForOutput(/workflows ready again \(pid \d+\)/, 60_000);
+    const after = remember(run.servicePids());
+    expect(after['workflows']).toBeDefined();
+    expect(after['workflows']).not.toBe(pids['workflows']);
+    for (const [name, pid] of Object.entries(pids)) if (name !== 'workflows') expect(after[name]).toBe(pid);
+    pids = after;
+    const settled = await waitFor(
+      async () => {
+        const history = await api('GET', `/api/patches/${id}/history`);
+        const entry = (history.body as { entries: HistoryEntry[] }).entries.find((e) => e.action === 'startDeployment');
+        return entry?.executions.length === 4 && entry.executions.every((e) => e.finishedAt !== null) ? entry : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the startDeployment taken while the host was down to settle' },
+    );
+    expect(settled.executions.map((e) => [e.workflow, e.status]).sort()).toEqual([
+      ['gitlab', 'skipped'],
+      ['jira', 'skipped'],
+      ['slack', 'skipped'],
+      ['successor', 'succeeded'],
+    ]);
+  });
+
+  it('SIGTERM to the npm process stops every service: no pid survives', async () => {
+    const all = [run.pid, run.runnerPid!, ...Object.values(pids)];
+    run.signal('SIGTERM');
+    await expectAllGone(all);
+    await run.exited;
+    expect(run.output).toMatch(/stopped gateway[\s\S]*stopped workflows[\s\S]*stopped patch-status/);
+  });
+});
+
+describe('npm start -- --separate-workflows', () => {
+  it('runs each workflow as its own process and restarts one killed with SIGKILL, leaving the others alone', async () => {
+    const run = npmStart(['--separate-workflows']);
+    await run.waitForOutput(/all 7 services are ready/);
+    let pids = remember(run.servicePids());
     expect(Object.keys(pids).sort()).toEqual([
       'action-log',
       'gateway',
@@ -84,37 +161,16 @@ describe('npm start supervises every service', () => {
       'workflow-slack',
       'workflow-successor',
     ]);
-    expect(run.output).toContain(`Action History UI: http://127.0.0.1:${gatewayPort}/`);
-    // Right after the banner: the API answers from patch-status, not 503 "no service answers".
-    const res = await fetch(`http://127.0.0.1:${gatewayPort}/api/patches?limit=1`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect(res.status).toBe(200);
-    for (let i = 0; i < 7; i += 1) {
-      expect((await fetch(`http://127.0.0.1:${healthBase + i}/readyz`)).status).toBe(200);
-    }
-    // Each service said it was ready before the banner.
-    const banner = run.output.indexOf('all 7 services are ready');
-    for (const name of Object.keys(pids)) expect(run.output.indexOf(`${name} ready (pid`)).toBeLessThan(banner);
-  });
-
-  it('restarts a service killed with SIGKILL, says so, and leaves the others alone', async () => {
+    for (let i = 0; i < 7; i += 1) expect((await fetch(`http://127.0.0.1:${healthBase + i}/readyz`)).status).toBe(200);
     process.kill(pids['workflow-jira']!, 'SIGKILL');
     await run.waitForOutput(/restarting workflow-jira after SIGKILL \(1st time\) in 0\.5 s/, 20_000);
     await run.waitForOutput(/workflow-jira ready again \(pid \d+\)/, 60_000);
     const after = remember(run.servicePids());
-    expect(after['workflow-jira']).toBeDefined();
     expect(after['workflow-jira']).not.toBe(pids['workflow-jira']);
     for (const [name, pid] of Object.entries(pids)) if (name !== 'workflow-jira') expect(after[name]).toBe(pid);
     pids = after;
-  });
-
-  it('SIGTERM to the npm process stops every service: no pid survives', async () => {
-    const all = [run.pid, run.runnerPid!, ...Object.values(pids)];
     run.signal('SIGTERM');
-    await expectAllGone(all);
-    await run.exited;
-    expect(run.output).toMatch(/stopped gateway[\s\S]*stopped patch-status/);
+    await expectAllGone([run.pid, ...Object.values(pids)]);
   });
 });
 

@@ -96,8 +96,9 @@ afterAll(async () => {
 
 /** A service's JSON log lines. */
 function logLines(service: SystemService): Record<string, unknown>[] {
-  return system.processes[service].logs
-    .split('\n')
+  return system
+    .processOf(service)
+    .logs.split('\n')
     .filter((l) => l.startsWith('{'))
     .flatMap((l) => {
       try {

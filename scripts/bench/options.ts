@@ -27,12 +27,14 @@ export interface BenchOptions {
   statements: boolean;
   /** Another checkout of Patchflow (built) whose services run as one more row, taking turns. */
   baseline: string | undefined;
+  /** The Patchflow row runs each workflow as its own process instead of the workflow host. */
+  separateWorkflows: boolean;
 }
 
 export const HELP = `Usage: npm run bench:e2e [-- options]
 
 End to end: a startDeployment *settled* (every routed workflow final, its steps stored), for the
-whole Patchflow system (every service its own process, private Postgres and nats-server, fake
+whole Patchflow system (laid out as npm start runs it, private Postgres and nats-server, fake
 GitLab/Jira/Slack answering at once) and two peers built in the benchmark: pg-boss (transition
 SQL + one job per routed workflow in the same transaction) and BullMQ on Redis (jobs added after
 commit). Both peers run the same four effects against the same stand-ins and write a step row per
@@ -56,8 +58,10 @@ Options:
   --prof DIR        write a V8 CPU profile (.cpuprofile) of every Patchflow service into DIR
   --statements      also print each system's Postgres statements and commits per settled
                     transition over the closed loop (pg_stat_statements, preloaded)
-  --baseline DIR    one more row: Patchflow's services from another checkout DIR (its
-                    \`npm ci && npm run build\` done, e.g. \`git worktree add DIR REV\`), from its
+  --separate-workflows  the Patchflow row runs each workflow as its own process (npm start --
+                    --separate-workflows) instead of the workflow host
+  --baseline DIR    one more row: Patchflow's services from another checkout DIR, laid out as
+                    its npm start runs them (its \`npm ci && npm run build\` done, e.g. \`git worktree add DIR REV\`), from its
                     dist/ with its own node flags, on its own private servers, taking turns with
                     the others in every phase: a change measured against what it changed, in one
                     run (needs --dist; the settle check reads DIR's action-log with this
@@ -76,6 +80,7 @@ const DEFAULTS: BenchOptions = {
   profDir: undefined,
   statements: false,
   baseline: undefined,
+  separateWorkflows: false,
 };
 
 export type ParseResult = { help: true } | { options: BenchOptions } | { error: string };
@@ -97,9 +102,10 @@ export function parseBenchOptions(argv: string[]): ParseResult {
       skipPeers = true;
       continue;
     }
-    if (name === '--dist' || name === '--statements') {
+    if (name === '--dist' || name === '--statements' || name === '--separate-workflows') {
       if (name === '--dist') o.dist = true;
-      else o.statements = true;
+      else if (name === '--statements') o.statements = true;
+      else o.separateWorkflows = true;
       continue;
     }
     const known = [

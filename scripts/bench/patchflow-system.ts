@@ -1,6 +1,7 @@
 /**
- * The Patchflow row: every service its own process (libs/testing's RunningSystem, as `npm start`
- * runs them) on a private Postgres and nats-server, Jira configured too, driven over HTTP. A
+ * The Patchflow row: the services as `npm start` runs them (libs/testing's RunningSystem: each its
+ * own process, the four workflows in the workflow host unless told otherwise) on a private
+ * Postgres and nats-server, Jira configured too, driven over HTTP. A
  * transition is settled when the action-log shows every routed workflow's execution final with
  * its steps; the driver checks when the action-log's live-update ping says an execution changed
  * (and every 250 ms in case a ping was lost), one query over the action-log's tables.
@@ -14,7 +15,6 @@ import {
   PrivateNatsServer,
   PrivatePostgres,
   RunningSystem,
-  systemServices,
   uniqueNamespace,
   type SystemOptions,
 } from '@patchflow/testing';
@@ -73,7 +73,7 @@ export class PatchflowSystem implements BenchSystem {
    * `run`: how the service processes run (from dist/, with profiling flags, from another checkout:
    * `root`). `label`: the row's name.
    */
-  static async start(run: SystemOptions['run'] = {}, label = 'Patchflow'): Promise<PatchflowSystem> {
+  static async start(run: SystemOptions['run'] = {}, label = 'Patchflow', workflowHost = true): Promise<PatchflowSystem> {
     const [postgres, nats, standIns] = await Promise.all([
       PrivatePostgres.create(postgresSettings),
       PrivateNatsServer.start(),
@@ -92,8 +92,9 @@ export class PatchflowSystem implements BenchSystem {
       namespace,
       databases,
       // RunningSystem leaves Jira unconfigured (skipped); here it answers like the others.
-      envOf: (service) => (service === 'workflow-jira' ? standIns.env : {}),
+      envOf: (service) => (service === 'workflow-jira' ? standIns.jira.env : {}),
       run,
+      workflowHost,
     });
     const actionLog = new pg.Client({ connectionString: databases.actionLog });
     await actionLog.connect();
@@ -108,7 +109,7 @@ export class PatchflowSystem implements BenchSystem {
 
   processes(): ProcessGroup[] {
     return [
-      ...systemServices.map((name) => processGroup(name, () => this.system.processes[name].pid)),
+      ...Object.entries(this.system.processes).map(([name, p]) => processGroup(name, () => p.pid)),
       natsGroup(this.nats),
       postgresGroup(this.postgres, () => (this.checkBackendPid ? [this.checkBackendPid] : [])),
       processGroup('load driver + HTTP stand-ins', () => process.pid),

@@ -137,6 +137,15 @@ export function natsConnection(env: NatsEnv): NatsConnection {
 }
 
 /**
+ * `WORKFLOW_GITLAB__` for `gitlab`: in the workflow host (services/workflows), a variable with
+ * this prefix is the named workflow's own (`WORKFLOW_GITLAB__NATS_USER` is its NATS_USER). Here,
+ * not in the host, because npm start and the tests' RunningSystem write such variables too.
+ */
+export function ownVariablePrefix(workflow: string): string {
+  return `WORKFLOW_${workflow.toUpperCase()}__`;
+}
+
+/**
  * `KEY=value` lines of an env file (comments and blank lines skipped), as `npm run nats:config`
  * writes one per service. A missing file is an EnvError naming it and how to make it.
  */

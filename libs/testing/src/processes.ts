@@ -171,8 +171,22 @@ export class ServiceProcess {
   }
 
   // Generous by default: a cold tsx start on a loaded 2-core machine can take tens of seconds.
+  // A process that exits fails the wait at once, with what it said (not a timeout quoting the
+  // output it had when the wait began).
   async waitForLog(pattern: RegExp, timeoutMs = 90_000): Promise<void> {
-    await waitFor(() => pattern.test(this.output), { timeoutMs, what: `log ${pattern} (got: ${this.output.slice(-2000)})` });
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.output)) {
+      if (this.exitCode !== null) {
+        // Its last output may arrive just after the exit.
+        await new Promise((r) => setTimeout(r, 100));
+        if (pattern.test(this.output)) return;
+        throw new Error(`exited (${String(this.exitCode)}) before logging ${pattern}; its output: ${this.output.slice(-2000)}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for log ${pattern} (got: ${this.output.slice(-2000)})`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {

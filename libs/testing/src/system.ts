@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { workflowsFor, type ActionName } from '@patchflow/contracts';
 import { FakeGitlab } from './fakes/fake-gitlab.js';
 import { FakeSlack } from './fakes/fake-slack.js';
+import { ownVariablePrefix } from '@patchflow/config';
 import { freePort, ServiceProcess, waitFor } from './processes.js';
 
 export const systemServices = [
@@ -14,8 +15,14 @@ export const systemServices = [
   'gateway',
 ] as const;
 export type SystemService = (typeof systemServices)[number];
+/** The workflow services, which the workflow host (services/workflows) can run in one process. */
+const hostedServices = ['workflow-successor', 'workflow-gitlab', 'workflow-jira', 'workflow-slack'] as const;
+type HostedService = (typeof hostedServices)[number];
+const isHosted = (s: SystemService): s is HostedService => (hostedServices as readonly string[]).includes(s);
+/** A process of the system: a service, or the workflow host. */
+export type SystemProcess = SystemService | 'workflows';
 
-const READY: Record<SystemService, RegExp> = {
+const READY: Record<SystemProcess, RegExp> = {
   'patch-status': /patch-status ready/,
   'action-log': /action-log started/,
   'workflow-successor': /workflow consuming work/,
@@ -23,6 +30,7 @@ const READY: Record<SystemService, RegExp> = {
   'workflow-jira': /workflow consuming work/,
   'workflow-slack': /workflow consuming work/,
   gateway: /gateway listening/,
+  workflows: /workflow host started/,
 };
 
 export interface SystemOptions {
@@ -36,6 +44,12 @@ export interface SystemOptions {
   envOf?: (service: SystemService) => Record<string, string>;
   /** How each service process runs (node flags, from `dist/`): see `ServiceProcess.start`. */
   run?: { nodeArgs?: string[]; fromDist?: boolean; root?: string; serviceFlags?: readonly string[] };
+  /**
+   * Run the four workflows in one process, the workflow host, as `npm start` does (default: each
+   * its own process). `envOf` of a workflow then reaches the host as that workflow's own
+   * variables (`WORKFLOW_<NAME>__*`).
+   */
+  workflowHost?: boolean;
 }
 
 export interface HttpReply {
@@ -52,7 +66,8 @@ export interface HttpReply {
  */
 export class RunningSystem {
   private constructor(
-    readonly processes: Record<SystemService, ServiceProcess>,
+    /** The running processes: every service, or with `workflowHost` the host in place of the workflows. */
+    readonly processes: Partial<Record<SystemProcess, ServiceProcess>>,
     readonly gatewayUrl: string,
     readonly gitlab: FakeGitlab,
     readonly slack: FakeSlack,
@@ -97,19 +112,25 @@ export class RunningSystem {
         GATEWAY_RATE_LIMIT_MAX: '0',
       },
     };
-    const processes = {} as Record<SystemService, ServiceProcess>;
+    const envOf = (name: SystemProcess): Record<string, string> => {
+      if (name !== 'workflows') return { ...env[name], ...options.envOf?.(name) };
+      // One environment for the host: the workflows' shared one, and each workflow's own under its prefix.
+      const own = hostedServices.flatMap((s) =>
+        Object.entries({ ...env[s], ...options.envOf?.(s) })
+          .filter(([k, v]) => workflow[k as keyof typeof workflow] !== v)
+          .map(([k, v]) => [`${ownVariablePrefix(s.replace('workflow-', ''))}${k}`, v]),
+      );
+      return { ...workflow, ...Object.fromEntries(own) };
+    };
+    const processes: Partial<Record<SystemProcess, ServiceProcess>> = {};
+    const rest: SystemProcess[] = systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log');
     // patch-status first: it migrates its database and the successor workflow calls it.
     for (const group of [
       ['patch-status', 'action-log'],
-      systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log'),
-    ] as SystemService[][]) {
-      for (const name of group)
-        processes[name] = ServiceProcess.start(
-          `services/${name}/src/main.ts`,
-          { ...env[name], ...options.envOf?.(name) },
-          options.run,
-        );
-      await Promise.all(group.map((name) => processes[name].waitForLog(READY[name], 90_000)));
+      options.workflowHost ? [...rest.filter((s) => !isHosted(s as SystemService)), 'workflows'] : rest,
+    ] as SystemProcess[][]) {
+      for (const name of group) processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, envOf(name), options.run);
+      await Promise.all(group.map((name) => processes[name]!.waitForLog(READY[name], 90_000)));
     }
     return new RunningSystem(processes, `http://127.0.0.1:${gatewayPort}`, gitlab, slack, token);
   }
@@ -131,34 +152,48 @@ export class RunningSystem {
     return { status: res.status, body: parsed, headers: Object.fromEntries(res.headers) };
   }
 
-  /** Services whose process has exited (with its last log lines), for an assertion message. */
-  dead(): string[] {
-    return systemServices
-      .filter((name) => this.processes[name].exitCode !== null)
-      .map((name) => `${name} exited ${String(this.processes[name].exitCode)}: ${this.processes[name].logs.slice(-1500)}`);
+  /** The process that runs `service`: its own, or the workflow host. */
+  processOf(service: SystemService): ServiceProcess {
+    const p = this.processes[service] ?? (isHosted(service) ? this.processes.workflows : undefined);
+    if (!p) throw new Error(`${service} is not running in this system`);
+    return p;
   }
 
-  /** What went wrong, per service: dead processes and the last warnings and errors (for failure messages). */
+  private running(): [SystemProcess, ServiceProcess][] {
+    return Object.entries(this.processes) as [SystemProcess, ServiceProcess][];
+  }
+
+  /** Processes that have exited (with their last log lines), for an assertion message. */
+  dead(): string[] {
+    return this.running()
+      .filter(([, p]) => p.exitCode !== null)
+      .map(([name, p]) => `${name} exited ${String(p.exitCode)}: ${p.logs.slice(-1500)}`);
+  }
+
+  /** What went wrong, per process: dead processes and the last warnings and errors (for failure messages). */
   diagnose(max = 5): string {
-    return systemServices
-      .map((name) => {
-        const p = this.processes[name];
-        const lines = this.logLines(name, /"level":(40|50|60)|Error|uncaught/i, max).map((l) => `    ${l.slice(0, 400)}`);
+    return this.running()
+      .map(([name, p]) => {
+        const lines = p.logs
+          .split('\n')
+          .filter((l) => /"level":(40|50|60)|Error|uncaught/i.test(l))
+          .slice(-max)
+          .map((l) => `    ${l.slice(0, 400)}`);
         return `  ${name}${p.exitCode !== null ? ` EXITED ${String(p.exitCode)}` : ''}\n${lines.join('\n')}`;
       })
       .join('\n');
   }
 
-  /** Lines of a service's log matching `pattern` (the last `max`). */
+  /** Lines of a service's log matching `pattern` (the last `max`); in the host, of the host's log. */
   logLines(service: SystemService, pattern: RegExp, max = 10): string[] {
-    return this.processes[service].logs
-      .split('\n')
+    return this.processOf(service)
+      .logs.split('\n')
       .filter((l) => pattern.test(l))
       .slice(-max);
   }
 
   async stop(): Promise<void> {
-    for (const name of [...systemServices].reverse()) await this.processes[name]?.stop('SIGTERM');
+    for (const [, p] of this.running().reverse()) await p.stop('SIGTERM');
     await Promise.all([this.gitlab.close(), this.slack.close()]);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, EnvError, parseEnv, tracingEnv } from '@patchflow/config';
+import { commonEnv, EnvError, ownVariablePrefix, parseEnv, tracingEnv } from '@patchflow/config';
 import { workflowNames, type WorkflowName } from '@patchflow/contracts';
 import type { WorkflowDefinition } from '@patchflow/workflow-runtime';
 
@@ -40,11 +40,6 @@ export const hostEnv = z.object({
   ...tracingEnv,
 });
 export type HostEnv = z.infer<typeof hostEnv>;
-
-/** `WORKFLOW_GITLAB__` — the prefix of the variables that only the named workflow sees. */
-export function ownVariablePrefix(workflow: WorkflowName): string {
-  return `WORKFLOW_${workflow.toUpperCase()}__`;
-}
 
 const OWN_VARIABLE = /^WORKFLOW_([A-Z0-9]+)__(.*)$/;
 

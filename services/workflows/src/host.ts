@@ -39,12 +39,15 @@ export async function startWorkflowHost(env: NodeJS.ProcessEnv = process.env): P
   const started = await Promise.allSettled(
     host.WORKFLOWS.map((w) => workflowDefinitions[w].start(environments.get(w)!, { otlpEndpoint: undefined })),
   );
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const failed = started.findIndex((s) => s.status === 'rejected');
   const running = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  if (failed) {
+  if (failed >= 0) {
     await Promise.allSettled(running.map((s) => s.stop()));
     await tracing.stop();
-    throw failed.reason;
+    const err = (started[failed] as PromiseRejectedResult).reason as unknown;
+    // Which workflow could not start: its error keeps its class (startOrExit's one line), named.
+    if (err instanceof Error) err.message = `workflow-${host.WORKFLOWS[failed]!}: ${err.message}`;
+    throw err;
   }
   const services = new Map(host.WORKFLOWS.map((w, i) => [w, running[i]!]));
   logger.info({ workflows: host.WORKFLOWS }, 'workflow host started');

@@ -1,2 +1,2 @@
-export { environmentOf, hostEnv, hostedWorkflows, ownVariablePrefix, parseHostEnv, type HostEnv } from './env.js';
+export { environmentOf, hostEnv, hostedWorkflows, parseHostEnv, type HostEnv } from './env.js';
 export { startWorkflowHost, workflowDefinitions, type RunningWorkflowHost } from './host.js';
