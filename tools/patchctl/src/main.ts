@@ -54,13 +54,13 @@ export function buildProgram(run: (ctx: Context, work: (ctx: Context) => Promise
     .option('--health <list>', 'health ports to probe: name=port or name=host:port, comma-separated; "none" to skip')
     .option(
       '--health-base <port>',
-      "npm start's scheme: patch-status at base, action-log +1, … gateway +6 (default $HEALTH_PORT_BASE or 9101)",
+      "npm start's scheme: patch-status at base, action-log +1, … gateway +6, workflows +7 (default $HEALTH_PORT_BASE or 9101)",
     )
     .option('--ping-wait <duration>', "how long to gather the instances' ping replies (1ms–60s)", '500ms')
     .option('--fail-on-dlq', 'exit 1 when any workflow has open dead letters')
     .option(
       '--fail-on-down',
-      'exit 1 when a probed service is not ready, a service has no instance answering the ping, a workflow does not answer or the outbox cannot be read',
+      "exit 1 when a probed service is not ready, a service has no instance answering the ping, a workflow does not answer or the outbox cannot be read (on npm start's ports, a workflow run in the workflow host, or the host while the workflows run on their own, is not down)",
     )
     .action(action(async (ctx, opts: StatusOptions) => (await import('./commands/status.js')).statusCommand(ctx, opts)));
 

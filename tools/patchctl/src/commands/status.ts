@@ -49,8 +49,20 @@ export interface OutboxReport {
 export interface ServiceRow {
   service: string;
   url: string;
-  state: 'ready' | 'not ready' | 'down';
+  /**
+   * What its health port said: `ready`, `not ready` (503, with the reason) or `down` (no answer).
+   * Under npm start's scheme also `in workflows` (a workflow-* whose own port does not answer while
+   * the workflow host's does: it runs there) and `not used` (the host's port silent while workflow-*
+   * answer on their own: --separate-workflows); see `workflowLayout`. `countsDown` says which
+   * count for --fail-on-down.
+   */
+  state: 'ready' | 'not ready' | 'down' | 'in workflows' | 'not used';
   reason?: string;
+}
+
+/** A row that `--fail-on-down` names: the process behind the port is missing or not ready. */
+export function countsDown(row: ServiceRow): boolean {
+  return row.state === 'not ready' || row.state === 'down';
 }
 
 /** Every running service process that answered the instance ping (contracts/src/instance-ping.ts). */
@@ -77,9 +89,10 @@ export interface StatusReport {
 }
 
 /**
- * The services `npm start` runs, in its order, which decides their health ports (base + index):
- * patch-status first, action-log, the workflows by name, the gateway last (scripts/start.mjs;
- * test/start-command.test.ts checks that the two orders agree).
+ * The services `npm start` can run, in its order, which decides their health ports (base + index):
+ * patch-status first, action-log, the workflows by name, the gateway, then the workflow host
+ * (scripts/start.mjs; test/start-command.test.ts checks that the two orders agree). It runs either
+ * the host or the four workflow-* processes (--separate-workflows), so one set of ports is closed.
  */
 export const npmStartServices = [
   'patch-status',
@@ -89,7 +102,12 @@ export const npmStartServices = [
   'workflow-slack',
   'workflow-successor',
   'gateway',
+  'workflows',
 ] as const;
+
+/** The workflow host (services/workflows): the workflow-* services in one process. */
+const workflowHost = 'workflows';
+const hostedServices: readonly string[] = workflowNames.map((w) => `workflow-${w}`);
 
 export interface StatusOptions {
   databaseUrl?: string;
@@ -126,6 +144,38 @@ export function healthTargets(options: StatusOptions, env: NodeJS.ProcessEnv): {
     throw usageError(`--health-base: "${baseText}" is not a port number`);
   }
   return npmStartServices.map((service, i) => ({ service, url: `http://127.0.0.1:${base + i}` }));
+}
+
+/**
+ * npm start runs the workflows in one of two layouts and leaves the other's ports closed, which is
+ * no outage; the layout is told by which ports answer. A workflow-* whose own port does not answer
+ * runs in the workflow host when the host's port answers (`in workflows`; a host that is not ready
+ * is down on its own row); the host's silent port is `not used` when any workflow-* answers on its
+ * own. With neither answering, both stay `down`. Whether the host runs every workflow (WORKFLOWS
+ * may name fewer) its port does not say; one it does not run is still missing from the instance
+ * ping and the dead letters, which count as down on their own.
+ */
+export function workflowLayout(rows: ServiceRow[]): ServiceRow[] {
+  const host = rows.find((r) => r.service === workflowHost);
+  if (!host) return rows;
+  const answers = (r: ServiceRow) => r.state !== 'down';
+  const hosted = (r: ServiceRow) => hostedServices.includes(r.service);
+  const separate = rows.filter((r) => hosted(r) && answers(r));
+  return rows.map((r): ServiceRow => {
+    if (answers(r)) return r;
+    if (hosted(r) && answers(host)) {
+      return { ...r, state: 'in workflows', reason: `no answer on its own port; it runs in the workflow host (${host.url})` };
+    }
+    if (hosted(r)) return { ...r, reason: `no answer on its health port, nor on the workflow host's (${host.url})` };
+    if (r === host && separate.length > 0) {
+      return {
+        ...r,
+        state: 'not used',
+        reason: `the workflows run as their own processes (${separate.map((s) => s.service).join(', ')})`,
+      };
+    }
+    return r;
+  });
 }
 
 async function streamsAndConsumers(bus: Bus): Promise<{ streams: StreamRow[]; consumers: ConsumerRow[] }> {
@@ -265,7 +315,8 @@ export async function collectStatus(ctx: Context, options: StatusOptions): Promi
     deadLetters(bus, Math.min(ctx.timeoutMs, 5000)),
     outbox(databaseUrl),
     instances(bus, pingWaitMs),
-    Promise.all(targets.map(probe)),
+    // Explicit --health targets are reported as asked; npm start's scheme probes both layouts.
+    Promise.all(targets.map(probe)).then((rows) => (options.health ? rows : workflowLayout(rows))),
   ]);
   return { namespace: ctx.namespace, ...jet, deadLetters: dls, outbox: box, instances: running, services };
 }
@@ -277,7 +328,7 @@ export async function statusCommand(ctx: Context, options: StatusOptions): Promi
   const open = report.deadLetters.reduce((n, d) => n + (d.open ?? 0), 0);
   if (options.failOnDlq && open > 0) throw findingError(`${open} open dead letter(s)`, 'dead_letters');
   const down = [
-    ...report.services.filter((s) => s.state !== 'ready').map((s) => s.service),
+    ...report.services.filter(countsDown).map((s) => s.service),
     ...report.deadLetters.filter((d) => d.open === null).map((d) => `workflow-${d.workflow} (ops)`),
     ...(report.outbox.error ? ['the outbox (patch-status database)'] : []),
     ...report.instances.missing.map((s) => `${s} (no instance)`),
