@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus } from '@patchflow/bus';
 import { EnvError } from '@patchflow/config';
@@ -125,6 +127,49 @@ describe('the workflow host', () => {
     }
     expect(host.services.get('slack')!.bus.isConnected).toBe(false);
     expect(host.services.get('gitlab')!.bus.isConnected).toBe(false);
+  });
+
+  it('exports the executions of every hosted workflow through one tracer: service.name workflows, span per workflow', async () => {
+    const spans: { service: string; name: string }[] = [];
+    const collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const doc = JSON.parse(body) as {
+          resourceSpans: {
+            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+            scopeSpans: { spans: { name: string }[] }[];
+          }[];
+        };
+        for (const rs of doc.resourceSpans) {
+          const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '?';
+          for (const ss of rs.scopeSpans) for (const span of ss.spans) spans.push({ service, name: span.name });
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const host = await startWorkflowHost({
+      ...base(),
+      ...slack.env,
+      ...gitlab.env,
+      WORKFLOWS: 'slack,gitlab',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+    });
+    try {
+      const work = buildWorkItem('markActive', { name: '2026.48.8', product: 'host' });
+      await bus.publish(bus.topology.work('markActive'), work, { msgId: work.workId });
+      await waitFor(
+        () =>
+          ['workflow-slack execution', 'workflow-gitlab execution'].every((n) =>
+            spans.some((s) => s.name === n && s.service === 'workflows'),
+          ),
+        { timeoutMs: 15_000, what: `both executions' spans (got ${JSON.stringify(spans)})` },
+      );
+    } finally {
+      await host.stop();
+      await new Promise((r) => collector.close(r));
+    }
   });
 
   it('one workflow that cannot start fails the start, named, and the others it started are stopped', async () => {
