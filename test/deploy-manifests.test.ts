@@ -6,36 +6,97 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { SERVICE_NODE_FLAGS } from '@patchflow/config';
-import { busPrincipals } from '@patchflow/contracts';
+import { busPrincipals, workflowNames } from '@patchflow/contracts';
 import { freePort, repoRoot, waitFor } from '@patchflow/testing';
+import { parseHostEnv, workflowDefinitions } from '@patchflow/workflows';
 
 // What can be checked without a Docker engine or a Kubernetes cluster: every manifest parses,
 // every service has its container / Deployment with probes, restart policy, its own NATS
-// credentials and every variable its env schema requires; the NATS configs are valid for a real
-// nats-server 2.9 and the cluster ones form a JetStream cluster; the image's entrypoint refuses an
-// unknown service. (test/production-build.test.ts runs the services as the image does.)
+// credentials and every variable its env schema requires; the workflow host is an opt-in layout
+// (a compose profile, a kustomize component) in which each workflow still gets its own NATS user;
+// the NATS configs are valid for a real nats-server 2.9 and the cluster ones form a JetStream
+// cluster; the image's entrypoint refuses an unknown service. (test/production-build.test.ts runs
+// the services as the image does.)
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped YAML, checked field by field */
 const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 const services = readdirSync(join(repoRoot, 'services')).filter((s) => existsSync(join(repoRoot, 'services', s, 'src/main.ts')));
-const scaled = services.filter((s) => s === 'patch-status' || s.startsWith('workflow-'));
+/** The workflow host (services/workflows): the workflow-* services in one process, an opt-in alternative to them. */
+const workflowHost = 'workflows';
+const workflowServices = services.filter((s) => s.startsWith('workflow-'));
+const scaled = services.filter((s) => s === 'patch-status' || s.startsWith('workflow-') || s === workflowHost);
 
-/** KEY=value lines of an env file (comments and blanks skipped). */
-const envKeys = (text: string) =>
-  text
-    .split('\n')
-    .map((l) => /^\s*([A-Z_][A-Z0-9_]*)=/.exec(l)?.[1])
-    .filter((k): k is string => k !== undefined);
+/** KEY=value lines of an env file (comments and blanks skipped), as a map. */
+const envValues = (text: string): Record<string, string> =>
+  Object.fromEntries(
+    text.split('\n').flatMap((l) => (/^\s*[A-Z_][A-Z0-9_]*=/.test(l) ? [l.trim().split(/=(.*)/s).slice(0, 2)] : [])),
+  );
+const envKeys = (text: string) => Object.keys(envValues(text));
 
-/** Keys of a secret file that is not generated: its committed example in deploy/secrets.example/. */
-function exampleKeys(file: string): string[] {
+/**
+ * Secrets as `npm run nats:config -- --out DIR` writes them (DIR/<principal>.env and the workflow
+ * host's DIR/workflows.env), generated once for this file.
+ */
+const secretsDir = mkdtempSync(join(tmpdir(), 'pf-secrets-'));
+afterAll(() => rmSync(secretsDir, { recursive: true, force: true }));
+const generated = (file: string) => envValues(readFileSync(join(secretsDir, basename(file)), 'utf8'));
+
+/** Keys of a secret file: its committed example in deploy/secrets.example/, or what the generators write. */
+function secretKeys(file: string): string[] {
   const example = join(repoRoot, 'deploy/secrets.example', basename(file));
-  return existsSync(example) ? envKeys(readFileSync(example, 'utf8')) : [];
+  if (existsSync(example)) return envKeys(readFileSync(example, 'utf8'));
+  return existsSync(join(secretsDir, basename(file))) ? Object.keys(generated(file)) : [];
+}
+
+/** Interpolates `${NAME}` and `${NAME:-default}` in every string of a parsed compose file, as compose does after parsing. */
+function interpolate(value: unknown, vars: Record<string, string | undefined>): unknown {
+  if (typeof value === 'string') {
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (_m, name: string, fallback?: string) => vars[name] || (fallback ?? ''),
+    );
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, vars));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, vars)]));
+  }
+  return value;
+}
+
+/** docker-compose.yml as compose reads it with these variables (the shell's, or `--env-file`s). */
+const composeWith = (vars: Record<string, string | undefined>) =>
+  interpolate(parse(read('docker-compose.yml'), { merge: true }), vars) as { services: Record<string, any> };
+
+/**
+ * The workflow host, started with this environment, runs each workflow as that workflow's own
+ * NATS user: every variable of the generated workflow-<name>.env reaches that workflow (and only
+ * it) as it would reach the workflow's own process. Read by the host's own parser, so what the
+ * manifests spell is checked against the one place that defines the prefix.
+ */
+function expectEachWorkflowItsOwnUser(env: Record<string, unknown>, where: string): void {
+  const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  // No one's credentials unprefixed: a workflow the prefixes missed would not borrow them.
+  expect(strings.NATS_USER, `${where}: NATS_USER`).toBeUndefined();
+  const { host, environments } = parseHostEnv(strings, workflowDefinitions);
+  expect(host.WORKFLOWS).toEqual([...workflowNames]);
+  for (const w of workflowNames) {
+    const own = generated(`workflow-${w}.env`);
+    expect(Object.keys(own)).toEqual(expect.arrayContaining(['NATS_USER', 'NATS_PASSWORD', 'NATS_INBOX_PREFIX']));
+    for (const [key, value] of Object.entries(own))
+      expect(environments.get(w)?.[key], `${where}: workflow-${w} ${key}`).toBe(value);
+  }
 }
 
 /** The variables a service's env schema requires: no default, not optional (read from src/env.ts). */
 const required = new Map<string, string[]>();
 beforeAll(async () => {
+  const gen = spawnSync(
+    process.execPath,
+    ['--conditions=development', '--import', 'tsx', 'scripts/nats-config.ts', '--out', secretsDir, '--listen', '0.0.0.0:4222'],
+    { cwd: repoRoot, encoding: 'utf8' },
+  );
+  expect(gen.status, gen.stderr).toBe(0);
+
   for (const s of services) {
     const module = (await import(join(repoRoot, 'services', s, 'src/env.ts'))) as Record<string, unknown>;
     const schemas = Object.values(module).filter(
@@ -49,12 +110,15 @@ beforeAll(async () => {
     );
     required.set(s, [...new Set(keys)]);
   }
+  // The host needs what each workflow it runs needs.
+  required.set(workflowHost, [...new Set([workflowHost, ...workflowServices].flatMap((s) => required.get(s)!))]);
   // The detection works: the gateway admits nobody without tokens.
   expect(required.get('gateway')).toContain('GATEWAY_TOKENS');
 });
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any> };
+  // The default layout: nothing set but what the file itself defaults.
+  const compose = composeWith({});
 
   it('runs every service in a container of its own, with a health check, a restart policy and its own NATS user', () => {
     for (const s of services) {
@@ -65,16 +129,36 @@ describe('docker-compose.yml', () => {
       expect(svc.restart).toBe('unless-stopped');
       expect(svc.healthcheck.test.join(' ')).toMatch(/fetch\('http:\/\/127\.0\.0\.1:\d+\/readyz'\)/);
       expect(svc.environment.HEALTH_PORT).toBe('9000');
-      // Its own credentials, the file `npm run nats:config` writes for it, and no one else's.
-      expect(svc.env_file).toContain(`./deploy/secrets/${s}.env`);
-      expect(svc.env_file.filter((f: string) => busPrincipals.includes(basename(f, '.env') as never))).toEqual([
-        `./deploy/secrets/${s}.env`,
-      ]);
+      // Its own credentials, the file `npm run nats:config` writes for it, and no one else's (the
+      // workflow host has none of these files: each workflow's own under its prefix, below).
+      const envFiles: string[] = svc.env_file ?? [];
+      expect(envFiles.filter((f) => busPrincipals.includes(basename(f, '.env') as never))).toEqual(
+        s === workflowHost ? [] : [`./deploy/secrets/${s}.env`],
+      );
       expect(svc.depends_on.setup.condition).toBe('service_completed_successfully');
-      const provided = [...Object.keys(svc.environment), ...svc.env_file.flatMap(exampleKeys)];
+      const provided = [...Object.keys(svc.environment), ...envFiles.flatMap(secretKeys)];
       for (const key of required.get(s)!) expect(provided, `${s} gets ${key}`).toContain(key);
     }
-    for (const s of scaled) expect(compose.services[s].deploy?.replicas, `${s} replicas`).toBe(2);
+    // Compose casts the interpolated string, as Number does.
+    for (const s of scaled) expect(Number(compose.services[s].deploy?.replicas), `${s} replicas`).toBe(2);
+  });
+
+  it('runs the workflow host only when chosen: its own profile, in place of the workflow-* services, each workflow as its own NATS user', () => {
+    // Off in the default layout (`--profile app`), on with the workflow-host profile alone.
+    expect(compose.services[workflowHost].profiles).toEqual(['workflow-host']);
+    expect(workflowServices.map((s) => s.slice('workflow-'.length)).sort()).toEqual([...workflowNames].sort());
+    // deploy/compose-workflow-host.env chooses the host's layout: the profile on, the workflow-* services at 0.
+    const layout = envValues(read('deploy/compose-workflow-host.env'));
+    expect(layout.COMPOSE_PROFILES?.split(',').sort()).toEqual(['app', 'workflow-host']);
+    const hosted = composeWith({ ...layout, ...generated('workflows.env') });
+    for (const s of workflowServices) expect(Number(hosted.services[s].deploy.replicas), `${s} replicas`).toBe(0);
+    expect(Number(hosted.services[workflowHost].deploy.replicas)).toBe(2);
+    // The credentials, passed with `--env-file deploy/secrets/workflows.env`: each workflow its own.
+    expectEachWorkflowItsOwnUser(hosted.services[workflowHost].environment, 'compose');
+    // Without that file (any other layout), the variables are empty, which the host reads as unset.
+    for (const [key, value] of Object.entries(compose.services[workflowHost].environment as Record<string, string>)) {
+      if (/__/.test(key)) expect(value, key).toBe('');
+    }
   });
 
   it('creates the streams once, as the ops user, before any service starts', () => {
@@ -158,15 +242,17 @@ describe('deploy/Dockerfile', () => {
     const home = mkdtempSync(join(tmpdir(), 'pf-entry-'));
     try {
       mkdirSync(join(home, 'bin'));
-      mkdirSync(join(home, 'services/gateway/dist'), { recursive: true });
-      writeFileSync(join(home, 'services/gateway/dist/main.js'), '');
       writeFileSync(join(home, 'bin/node'), '#!/bin/sh\necho "$@"\n', { mode: 0o755 });
-      const r = spawnSync('sh', [join(repoRoot, 'deploy/docker-entrypoint.sh'), '--extra'], {
-        env: { PATH: `${join(home, 'bin')}:${process.env.PATH}`, SERVICE: 'gateway', PATCHFLOW_HOME: home },
-        encoding: 'utf8',
-      });
-      expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout.trim()).toBe([...SERVICE_NODE_FLAGS, 'services/gateway/dist/main.js', '--extra'].join(' '));
+      for (const service of ['gateway', workflowHost]) {
+        mkdirSync(join(home, `services/${service}/dist`), { recursive: true });
+        writeFileSync(join(home, `services/${service}/dist/main.js`), '');
+        const r = spawnSync('sh', [join(repoRoot, 'deploy/docker-entrypoint.sh'), '--extra'], {
+          env: { PATH: `${join(home, 'bin')}:${process.env.PATH}`, SERVICE: service, PATCHFLOW_HOME: home },
+          encoding: 'utf8',
+        });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout.trim()).toBe([...SERVICE_NODE_FLAGS, `services/${service}/dist/main.js`, '--extra'].join(' '));
+      }
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
@@ -186,18 +272,38 @@ describe('deploy/Dockerfile', () => {
 describe('deploy/k8s', () => {
   const dir = join(repoRoot, 'deploy/k8s');
   const kustomization = parse(read('deploy/k8s/kustomization.yaml')) as any;
-  const docs = (kustomization.resources as string[]).flatMap((file) =>
-    parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => {
-      expect(d.errors, file).toEqual([]);
-      return d.toJS() as any;
-    }),
-  );
+  /** The workflow host's kustomize component: its Deployment, and the workflow-* Deployments at 0. */
+  const hostComponent = parse(read('deploy/k8s/workflow-host/kustomization.yaml')) as any;
+  const manifests = (folder: string, files: string[]) =>
+    files.flatMap((file) =>
+      parseAllDocuments(readFileSync(join(folder, file), 'utf8')).map((d) => {
+        expect(d.errors, file).toEqual([]);
+        return d.toJS() as any;
+      }),
+    );
+  const docs = manifests(dir, kustomization.resources as string[]);
+  const hostDocs = manifests(join(dir, 'workflow-host'), hostComponent.resources as string[]);
   const generators = new Map<string, any>((kustomization.secretGenerator as any[]).map((g) => [g.name, g]));
-  const configKeys = envKeys(read(`deploy/k8s/${kustomization.configMapGenerator[0].envs[0]}`));
+  const configEnv = envValues(read(`deploy/k8s/${kustomization.configMapGenerator[0].envs[0]}`));
+  const configKeys = Object.keys(configEnv);
+  /** A generated secret's value, as the cluster would hold it (the examples stand in for the files filled in by hand). */
+  const secretValue = (ref: { name: string; key: string }) =>
+    (generators.get(ref.name).envs as string[])
+      .map((f) => {
+        const example = join(repoRoot, 'deploy/secrets.example', basename(f));
+        return existsSync(example) ? envValues(readFileSync(example, 'utf8')) : generated(f);
+      })
+      .find((values) => ref.key in values)?.[ref.key];
 
   it('lists every manifest of the folder', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== 'nats-values.yaml');
     expect([...kustomization.resources].sort()).toEqual(files.sort());
+    // The workflow host is opt-in: its component lists its folder's manifests and is off by default.
+    expect(hostComponent.kind).toBe('Component');
+    const hostFiles = readdirSync(join(dir, 'workflow-host')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    expect([...hostComponent.resources].sort()).toEqual(hostFiles.sort());
+    expect(kustomization.components ?? []).not.toContain('workflow-host');
+    expect(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === workflowHost)).toBeUndefined();
   });
 
   it('has a Deployment per service with probes, resources, replicas, its own NATS secret and every required variable', () => {
@@ -206,7 +312,7 @@ describe('deploy/k8s', () => {
     expect(read('deploy/k8s/config.env')).toMatch(/^HEALTH_HOST=0\.0\.0\.0$/m);
     const healthPort = Number(/^HEALTH_PORT=(\d+)$/m.exec(read('deploy/k8s/config.env'))![1]);
     for (const s of services) {
-      const deployment = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === s);
+      const deployment = (s === workflowHost ? hostDocs : docs).find((d) => d.kind === 'Deployment' && d.metadata.name === s);
       expect(deployment, `Deployment ${s}`).toBeDefined();
       expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
       expect(deployment.spec.replicas).toBe(scaled.includes(s) || s === 'gateway' ? 2 : 1);
@@ -222,30 +328,53 @@ describe('deploy/k8s', () => {
         expect(port(probe.httpGet.port), `${s} probe port`).toBeDefined();
       if (s !== 'gateway') expect(port(container.readinessProbe.httpGet.port)).toBe(healthPort);
 
-      // Its own NATS user, generated into secrets/<service>.env, and no other service's.
+      // Its own NATS user, generated into secrets/<service>.env, and no other service's (the
+      // workflow host reads none whole: each workflow's own, key by key, below).
       const secretRefs = (container.envFrom as any[]).filter((e) => e.secretRef).map((e) => e.secretRef.name as string);
       const natsRefs = secretRefs.filter((n) => n.startsWith('patchflow-nats-'));
-      expect(natsRefs).toEqual([`patchflow-nats-${s}`]);
-      expect(generators.get(`patchflow-nats-${s}`)?.envs).toEqual([`secrets/${s}.env`]);
+      expect(natsRefs).toEqual(s === workflowHost ? [] : [`patchflow-nats-${s}`]);
+      if (s !== workflowHost) expect(generators.get(`patchflow-nats-${s}`)?.envs).toEqual([`secrets/${s}.env`]);
 
       const provided = [
         ...(container.env as any[]).map((e) => e.name as string),
         ...configKeys,
-        ...secretRefs.flatMap((n) => (generators.get(n)?.envs ?? []).flatMap(exampleKeys)),
+        ...secretRefs.flatMap((n) => (generators.get(n)?.envs ?? []).flatMap(secretKeys)),
       ];
       for (const key of required.get(s)!) expect(provided, `${s} gets ${key}`).toContain(key);
-      // A secretKeyRef names a generated secret and a key its example file has.
+      // A secretKeyRef names a generated secret and a key its file has (the example, or what the generator writes).
       for (const e of container.env as any[]) {
         const ref = e.valueFrom?.secretKeyRef;
         if (!ref) continue;
         const generator = generators.get(ref.name);
         expect(generator, `${s}: secret ${ref.name}`).toBeDefined();
-        expect(generator.envs.flatMap(exampleKeys), `${s}: ${ref.name} has ${ref.key}`).toContain(ref.key);
+        expect(generator.envs.flatMap(secretKeys), `${s}: ${ref.name} has ${ref.key}`).toContain(ref.key);
       }
     }
     for (const file of readdirSync(join(repoRoot, 'deploy/secrets.example'))) {
       expect(envKeys(read(`deploy/secrets.example/${file}`)).length, file).toBeGreaterThan(0);
     }
+  });
+
+  it('has the workflow host as a component: each workflow as its own NATS user, from the secret its own Deployment reads', () => {
+    const [container] = hostDocs.find((d) => d.kind === 'Deployment' && d.metadata.name === workflowHost).spec.template.spec
+      .containers;
+    // The pod's environment as the kubelet builds it: the ConfigMap, then each env entry.
+    const env: Record<string, unknown> = { ...configEnv };
+    for (const e of container.env as any[]) env[e.name] = e.value ?? secretValue(e.valueFrom.secretKeyRef);
+    expectEachWorkflowItsOwnUser(env, 'k8s');
+    // Whatever third-party secret a workflow's own Deployment reads, the host reads too.
+    const optional = (envFrom: any[]) => envFrom.filter((e) => e.secretRef?.optional).map((e) => e.secretRef.name as string);
+    const workflowSecrets = workflowServices.flatMap((s) =>
+      optional(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === s).spec.template.spec.containers[0].envFrom),
+    );
+    expect(optional(container.envFrom).sort()).toEqual(workflowSecrets.sort());
+    // The component stops the workflow-* Deployments: every one of them, and not the host.
+    expect(hostComponent.patches).toHaveLength(1);
+    const [patch] = hostComponent.patches;
+    const target = new RegExp(`^(?:${patch.target.name})$`);
+    expect(services.filter((s) => target.test(s)).sort()).toEqual([...workflowServices].sort());
+    expect(patch.target.kind).toBe('Deployment');
+    expect(parse(patch.patch)).toEqual([{ op: 'replace', path: '/spec/replicas', value: 0 }]);
   });
 
   it("sets the streams up in a Job as the ops user, and exposes the gateway's HTTP port in a Service", () => {
@@ -275,44 +404,55 @@ describe('deploy/k8s', () => {
   });
 
   it.skipIf(spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status !== 0)(
-    'renders with kustomize once the secrets are generated (kubectl kustomize)',
+    'renders with kustomize once the secrets are generated (kubectl kustomize), with and without the workflow host',
     () => {
       const tmp = mkdtempSync(join(tmpdir(), 'pf-k8s-'));
       try {
         cpSync(dir, tmp, { recursive: true, filter: (src) => !src.includes('/secrets') });
-        const gen = spawnSync(
-          process.execPath,
-          [
-            '--conditions=development',
-            '--import',
-            'tsx',
-            'scripts/nats-config.ts',
-            '--out',
-            join(tmp, 'secrets'),
-            '--listen',
-            '0.0.0.0:4222',
-          ],
-          {
-            cwd: repoRoot,
-            encoding: 'utf8',
-          },
-        );
-        expect(gen.status, gen.stderr).toBe(0);
+        cpSync(secretsDir, join(tmp, 'secrets'), { recursive: true });
         for (const f of readdirSync(join(repoRoot, 'deploy/secrets.example')))
           cpSync(join(repoRoot, 'deploy/secrets.example', f), join(tmp, 'secrets', f));
-        const out = spawnSync('kubectl', ['kustomize', tmp], { encoding: 'utf8' });
-        expect(out.status, out.stderr).toBe(0);
-        const rendered = parseAllDocuments(out.stdout).map((d) => d.toJS() as any);
-        const secrets = rendered.filter((d) => d.kind === 'Secret').map((d) => d.metadata.name as string);
-        for (const s of services) {
-          const deployment = rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === s);
+        const render = () => {
+          const out = spawnSync('kubectl', ['kustomize', tmp], { encoding: 'utf8' });
+          expect(out.status, out.stderr).toBe(0);
+          const rendered = parseAllDocuments(out.stdout).map((d) => d.toJS() as any);
+          const secrets = rendered.filter((d) => d.kind === 'Secret').map((d) => d.metadata.name as string);
+          expect(secrets).toContain('patchflow-nats-auth');
+          const deployment = (name: string) => rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === name);
+          return { secrets, deployment };
+        };
+
+        const byDefault = render();
+        for (const s of services.filter((s) => s !== workflowHost)) {
+          const deployment = byDefault.deployment(s);
           expect(deployment.metadata.namespace).toBe('patchflow');
           const ref = deployment.spec.template.spec.containers[0].envFrom.find((e: any) =>
             e.secretRef?.name.startsWith(`patchflow-nats-${s}-`),
           );
-          expect(secrets, s).toContain(ref.secretRef.name);
+          expect(byDefault.secrets, s).toContain(ref.secretRef.name);
         }
-        expect(secrets).toContain('patchflow-nats-auth');
+        expect(byDefault.deployment(workflowHost)).toBeUndefined();
+
+        // With the component (one line in kustomization.yaml): the host runs, the workflow-* Deployments are at 0.
+        writeFileSync(
+          join(tmp, 'kustomization.yaml'),
+          `${read('deploy/k8s/kustomization.yaml')}\ncomponents:\n  - workflow-host\n`,
+        );
+        const hosted = render();
+        const host = hosted.deployment(workflowHost);
+        expect(host.metadata.namespace).toBe('patchflow');
+        expect(host.spec.replicas).toBe(2);
+        const refs: string[] = (host.spec.template.spec.containers[0].env as any[]).flatMap(
+          (e) => e.valueFrom?.secretKeyRef?.name ?? [],
+        );
+        for (const w of workflowNames)
+          expect(
+            refs.filter((n) => n.startsWith(`patchflow-nats-workflow-${w}-`)),
+            w,
+          ).not.toEqual([]);
+        for (const name of refs) expect(hosted.secrets, name).toContain(name);
+        for (const s of workflowServices) expect(hosted.deployment(s).spec.replicas, s).toBe(0);
+        for (const s of ['patch-status', 'gateway']) expect(hosted.deployment(s).spec.replicas, s).toBe(2);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
@@ -366,11 +506,7 @@ describe('deploy/nats with a real nats-server', () => {
         intervalMs: 250,
         what: 'the JetStream cluster to be healthy',
       });
-      const ops = Object.fromEntries(
-        readFileSync(join(tmp, 'ops.env'), 'utf8')
-          .split('\n')
-          .flatMap((l) => (/^([A-Z_]+)=(.*)$/.exec(l) ? [[l.split('=')[0]!, l.slice(l.indexOf('=') + 1)]] : [])),
-      );
+      const ops = envValues(readFileSync(join(tmp, 'ops.env'), 'utf8'));
       const setup = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/setup-streams.ts'], {
         cwd: repoRoot,
         env: {

@@ -142,6 +142,8 @@ describe('the services from dist/, with plain node', () => {
   const databases: TestDatabase[] = [];
   const running: { name: string; child: ChildProcess; output: () => string }[] = [];
   let baseUrl = '';
+  /** The workflow host's health port (HEALTH_PORT): /readyz answers once every hosted workflow consumes. */
+  let hostHealth = '';
 
   /** One service through the image's entrypoint: `SERVICE=<name> deploy/docker-entrypoint.sh`. */
   function startService(name: string, env: Record<string, string>) {
@@ -180,6 +182,8 @@ describe('the services from dist/, with plain node', () => {
     databases.push(patches!, actionLog!, workflows!);
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
+    const hostHealthPort = await freePort();
+    hostHealth = `http://127.0.0.1:${hostHealthPort}`;
 
     // The streams first, by the one-shot setup the compose file and the Kubernetes Job run.
     const setup = spawnSync('sh', [join(repoRoot, 'deploy/docker-entrypoint.sh')], {
@@ -191,15 +195,25 @@ describe('the services from dist/, with plain node', () => {
 
     startService('patch-status', { DATABASE_URL: patches!.url });
     startService('action-log', { ACTION_LOG_DATABASE_URL: actionLog!.url });
+    // The workflows both ways: slack in its own process, the other three in the workflow host
+    // (WORKFLOWS), each on its own durable consumer either way.
     startService('workflow-slack', { WORKFLOW_DATABASE_URL: workflows!.url });
+    startService('workflows', {
+      WORKFLOWS: 'successor,gitlab,jira',
+      WORKFLOW_DATABASE_URL: workflows!.url,
+      HEALTH_PORT: String(hostHealthPort),
+    });
     startService('gateway', { GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', GATEWAY_TOKENS: `prod:operator:${token}` });
     const logs = () => running.map((r) => `--- ${r.name} (exit ${r.child.exitCode})\n${r.output().slice(-1500)}`).join('\n');
     await waitFor(
-      async () => running.every((r) => r.child.exitCode === null) && (await http('GET', '/api/patches')).status === 200,
+      async () =>
+        running.every((r) => r.child.exitCode === null) &&
+        (await http('GET', '/api/patches')).status === 200 &&
+        (await fetch(`${hostHealth}/readyz`).catch(() => undefined))?.ok,
       {
         timeoutMs: 45_000,
         intervalMs: 200,
-        what: `the gateway and patch-status to answer:\n${logs()}`,
+        what: `the gateway, patch-status and the workflow host to answer:\n${logs()}`,
       },
     );
   }, 120_000);
@@ -214,7 +228,7 @@ describe('the services from dist/, with plain node', () => {
     for (const db of databases) await db.drop().catch(() => undefined);
   }, 60_000);
 
-  it('serves the UI from public/, creates a patch and takes a transition over HTTP; the workflow and the action log run from dist too', async () => {
+  it('serves the UI from public/, creates a patch and takes a transition over HTTP; the workflows and the action log run from dist too', async () => {
     const ui = await http('GET', '/');
     expect(ui.status).toBe(200);
     expect(ui.type).toMatch(/text\/html/);
@@ -227,24 +241,27 @@ describe('the services from dist/, with plain node', () => {
     expect(moved.status, JSON.stringify(moved.body)).toBe(200);
     expect(moved.body.patch).toMatchObject({ status: 'active', version: 2 });
 
-    // workflow-slack (no webhook: "skipped") settles the work; action-log records it.
-    const slack = await waitFor(
+    // workflow-slack, and gitlab and jira in the host (none configured: "skipped"), settle the
+    // work; action-log records it.
+    const entry = await waitFor(
       async () => {
         const history = await http('GET', `/api/patches/${id}/history`);
-        const entry = (
-          history.body.entries as { action: string; executions: { workflow: string; status: string }[] }[] | undefined
+        const first = (
+          history.body.entries as
+            { action: string; settled: boolean; executions: { workflow: string; status: string }[] }[] | undefined
         )?.[0];
-        return (
-          entry?.action === 'markActive' &&
-          entry.executions.find((e) => e.workflow === 'slack' && ['skipped', 'succeeded'].includes(e.status))
-        );
+        return first?.action === 'markActive' && first.settled && first;
       },
-      { timeoutMs: 30_000, intervalMs: 200, what: 'the slack execution in the history' },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the markActive executions of every routed workflow in the history' },
     );
-    expect(slack.status).toBe('skipped');
+    expect(Object.fromEntries(entry.executions.map((e) => [e.workflow, e.status]))).toEqual({
+      gitlab: 'skipped',
+      jira: 'skipped',
+      slack: 'skipped',
+    });
   });
 
-  it("passes the compose file's gateway health check (the same node -e fetch, on this gateway's port)", () => {
+  it("passes the compose file's health checks of the gateway and the workflow host (the same node -e fetch, on their ports)", () => {
     const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     const [kind, command, ...args] = compose.services.gateway.healthcheck.test as string[];
     expect([kind, command, args[0]]).toEqual(['CMD', 'node', '-e']);
@@ -253,6 +270,10 @@ describe('the services from dist/, with plain node', () => {
     expect(probe(args[1]!.replace('127.0.0.1:8080', new URL(baseUrl).host))).toBe(0);
     // And it fails where nothing answers.
     expect(probe(args[1]!.replace('127.0.0.1:8080', '127.0.0.1:1'))).toBe(1);
+    // The workflow host's (the health port's /readyz, as every service but the gateway) passes on the host's port.
+    const [, , , hostProbe] = compose.services.workflows.healthcheck.test as string[];
+    expect(hostProbe).toContain('127.0.0.1:9000/readyz');
+    expect(probe(hostProbe!.replace('127.0.0.1:9000', new URL(hostHealth).host))).toBe(0);
   });
 
   it('stops every service cleanly on SIGTERM', async () => {

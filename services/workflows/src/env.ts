@@ -55,9 +55,9 @@ export function environmentOf(workflow: WorkflowName, env: NodeJS.ProcessEnv): N
 /**
  * The host's variables and every hosted workflow's environment, checked before anything starts:
  * one EnvError listing every problem, each line naming the workflow and the variable (never a
- * value). A `WORKFLOW_<NAME>__*` variable for a workflow that is not hosted, or that is not one
- * of that workflow's variables, is a mistake (a typo would otherwise leave a workflow on the
- * shared credentials).
+ * value). A `WORKFLOW_<NAME>__*` variable naming no workflow, or not one of that workflow's
+ * variables, is a mistake (a typo would otherwise leave a workflow on the shared credentials);
+ * one of a workflow this host does not run is ignored (one credentials file serves any WORKFLOWS).
  */
 export function parseHostEnv(
   env: NodeJS.ProcessEnv,
@@ -72,8 +72,6 @@ export function parseHostEnv(
     const variable = match[2]!;
     if (!(workflowNames as readonly string[]).includes(workflow)) {
       problems.push(`  ${name}: no workflow named ${workflow.toLowerCase()}; choose from ${workflowNames.join(', ')}`);
-    } else if (!host.WORKFLOWS.includes(workflow)) {
-      problems.push(`  ${name}: ${workflow} is not among WORKFLOWS (${host.WORKFLOWS.join(',')})`);
     } else if (!(variable in definitions[workflow].env.shape)) {
       problems.push(`  ${name}: ${variable || '(empty)'} is not a variable of workflow-${workflow}`);
     }

@@ -57,7 +57,6 @@ describe('the workflow host environment', () => {
     expect(lines[0]).toBe('invalid environment:');
     expect(lines.slice(1)).toEqual([
       '  WORKFLOW_GITLAB__NATS_USR: NATS_USR is not a variable of workflow-gitlab',
-      '  WORKFLOW_JIRA__NATS_USER: jira is not among WORKFLOWS (gitlab,slack)',
       '  WORKFLOW_SLAK__NATS_USER: no workflow named slak; choose from successor, gitlab, jira, slack',
       '  workflow-gitlab: GITLAB_PROJECT_ID: GITLAB_URL is set but GITLAB_PROJECT_ID and GITLAB_TRIGGER_TOKEN are missing',
       '  workflow-slack: SLACK_WEBHOOK_URL: Invalid URL',
