@@ -125,12 +125,20 @@ export class RunningSystem {
     const processes: Partial<Record<SystemProcess, ServiceProcess>> = {};
     const rest: SystemProcess[] = systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log');
     // patch-status first: it migrates its database and the successor workflow calls it.
-    for (const group of [
-      ['patch-status', 'action-log'],
-      options.workflowHost ? [...rest.filter((s) => !isHosted(s as SystemService)), 'workflows'] : rest,
-    ] as SystemProcess[][]) {
-      for (const name of group) processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, envOf(name), options.run);
-      await Promise.all(group.map((name) => processes[name]!.waitForLog(READY[name], 90_000)));
+    try {
+      for (const group of [
+        ['patch-status', 'action-log'],
+        options.workflowHost ? [...rest.filter((s) => !isHosted(s as SystemService)), 'workflows'] : rest,
+      ] as SystemProcess[][]) {
+        for (const name of group)
+          processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, envOf(name), options.run);
+        await Promise.all(group.map((name) => processes[name]!.waitForLog(READY[name], 90_000)));
+      }
+    } catch (err) {
+      // Nothing outlives a failed start: the processes that did start would hold ports and consumers.
+      await Promise.all(Object.values(processes).map((p) => p.stop('SIGKILL')));
+      await Promise.all([gitlab.close(), slack.close()]);
+      throw err;
     }
     return new RunningSystem(processes, `http://127.0.0.1:${gatewayPort}`, gitlab, slack, token);
   }
