@@ -47,7 +47,8 @@ const OWN_VARIABLE = /^WORKFLOW_([A-Z0-9]+)__(.*)$/;
 export function environmentOf(workflow: WorkflowName, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const prefix = ownVariablePrefix(workflow);
   const own = Object.entries(env)
-    .filter(([name]) => name.startsWith(prefix))
+    // Empty counts as unset (parseEnv's rule): it overrides nothing.
+    .filter(([name, value]) => name.startsWith(prefix) && value !== undefined && value !== '')
     .map(([name, value]) => [name.slice(prefix.length), value]);
   return { ...env, ...Object.fromEntries(own) };
 }
