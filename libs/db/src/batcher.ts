@@ -8,6 +8,11 @@ export class BatchItemError {
  * batches are running; otherwise it waits and leaves with the next batch (up to `maxBatch`).
  * A lone caller therefore never waits, and under load many callers share one round trip (one
  * statement and one commit: patch-status's transitions, the workflows' claims and results).
+ *
+ * `sameTurn`: a call that could run at once first waits for the calls made in the same turn of
+ * the event loop (until `setImmediate`, microseconds): messages read together from the network —
+ * a pulled batch, or one work item reaching every workflow of the workflow host — then share one
+ * statement instead of the first two going alone.
  */
 export class Batcher<I, O> {
   private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
@@ -15,13 +20,21 @@ export class Batcher<I, O> {
 
   constructor(
     private readonly execute: (items: I[]) => Promise<(O | BatchItemError)[]>,
-    private readonly options: { maxBatch: number; maxInFlight: number },
+    private readonly options: { maxBatch: number; maxInFlight: number; sameTurn?: boolean },
   ) {}
+
+  private gathering = false;
 
   run(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.dispatch();
+      if (!this.options.sameTurn) return this.dispatch();
+      if (this.gathering) return;
+      this.gathering = true;
+      setImmediate(() => {
+        this.gathering = false;
+        this.dispatch();
+      });
     });
   }
 

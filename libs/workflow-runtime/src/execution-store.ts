@@ -3,10 +3,14 @@ import type { DeadLetterView, WorkflowName, WorkItem } from '@patchflow/contract
 import { Batcher, withPoolClient } from '@patchflow/db';
 import { migrateWorkflowDatabase, type ExecutionRecordStatus } from './schema/index.js';
 
-/** Up to 64 items per statement; two statements of a kind in flight (the pool holds 10). */
-const BATCHING = { maxBatch: 64, maxInFlight: 2 };
+/**
+ * Up to 64 items per statement; two statements of a kind in flight (the pool holds 10); the
+ * claims and results of messages read in one turn of the event loop go together.
+ */
+const BATCHING = { maxBatch: 64, maxInFlight: 2, sameTurn: true };
 
 interface ClaimInput {
+  workflow: WorkflowName;
   workId: string;
   action: string;
   patchId: string;
@@ -62,55 +66,26 @@ export type ClaimResult =
  * nothing is cached in memory, so any instance can pick up any work item.
  */
 export class ExecutionStore {
-  /*
-   * The hot writes go through batchers: a lone call runs at once; calls made while one is in
-   * flight leave together in one statement (one round trip, one commit). Each resolves only
-   * when its statement has committed, so a caller's order of effects is unchanged.
-   */
-  private readonly claims = new Batcher<ClaimInput, ClaimResult>(
-    (items) =>
-      eachOnce(
-        items,
-        (i) => i.workId,
-        (b) => this.claimMany(b),
-      ),
-    BATCHING,
-  );
-  private readonly successes = new Batcher<{ workId: string; ref: string | null }, void>(
-    (items) =>
-      eachOnce(
-        items,
-        (i) => i.workId,
-        (b) => this.markManySucceeded(b),
-      ),
-    BATCHING,
-  );
-  private readonly externalRefs = new Batcher<{ workId: string; ref: string }, void>(
-    (items) =>
-      eachOnce(
-        items,
-        (i) => i.workId,
-        (b) => this.recordManyExternalRefs(b),
-      ),
-    BATCHING,
-  );
+  private readonly pool: pg.Pool;
+  private closed = false;
 
   private constructor(
-    private readonly pool: pg.Pool,
+    private readonly writes: ExecutionWrites,
     readonly workflow: WorkflowName,
     /** Migrations this open applied (empty when the schema was current). */
     readonly appliedMigrations: string[],
-  ) {}
+  ) {
+    this.pool = writes.pool;
+  }
 
   /**
    * Migrates the workflow database (schema owned by MikroORM migrations, `schema/`), then opens
-   * the pool the hot path writes through.
+   * the pool the hot path writes through — shared with the other stores of this process on the
+   * same database (the workflow host's workflows), see `ExecutionWrites`.
    */
   static async open(databaseUrl: string, workflow: WorkflowName, poolSize = 10): Promise<ExecutionStore> {
     const applied = await migrateWorkflowDatabase(databaseUrl);
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 5000 });
-    pool.on('error', () => undefined); // idle client errors surface on the next query instead
-    return new ExecutionStore(pool, workflow, applied);
+    return new ExecutionStore(ExecutionWrites.acquire(databaseUrl, poolSize), workflow, applied);
   }
 
   /**
@@ -119,7 +94,14 @@ export class ExecutionStore {
    * claims made at the same moment by this process share that statement (and its commit).
    */
   claim(work: WorkItem, leaseMs: number, workSeq: number | null = null): Promise<ClaimResult> {
-    return this.claims.run({ workId: work.workId, action: work.transition.action, patchId: work.patch.id, leaseMs, workSeq });
+    return this.writes.claims.run({
+      workflow: this.workflow,
+      workId: work.workId,
+      action: work.transition.action,
+      patchId: work.patch.id,
+      leaseMs,
+      workSeq,
+    });
   }
 
   /**
@@ -173,7 +155,7 @@ export class ExecutionStore {
 
   /** Merges `ref` into the execution's external ids right away (before the step is acked). */
   recordExternalRef(workId: string, ref: ExternalRef): Promise<void> {
-    return this.externalRefs.run({ workId, ref: JSON.stringify(ref) });
+    return this.writes.externalRefs.run({ workflow: this.workflow, workId, ref: JSON.stringify(ref) });
   }
 
   /**
@@ -181,114 +163,7 @@ export class ExecutionStore {
    * with `ref` merged into its external ids in the same write.
    */
   markSucceeded(workId: string, ref?: ExternalRef): Promise<void> {
-    return this.successes.run({ workId, ref: ref ? JSON.stringify(ref) : null });
-  }
-
-  /**
-   * Claims several executions in one statement. An item whose row is not returned by the upsert
-   * was not claimable: the same statement reads why (succeeded, or a live lease elsewhere). The
-   * read sees the row as it was before the statement, so a row changed meanwhile by another
-   * instance reads as busy and is looked at again later — never as claimable.
-   */
-  private async claimMany(items: ClaimInput[]): Promise<ClaimResult[]> {
-    if (items.length === 1) return [await this.claimOne(items[0]!)];
-    const res = await this.pool.query<{
-      attempts: number | null;
-      external_ref: ExternalRef | null;
-      status: string | null;
-      current_attempts: number | null;
-      wait_ms: number | null;
-    }>({
-      name: 'wf-claim',
-      text: `WITH input AS (
-               SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::float8[], $6::bigint[]) WITH ORDINALITY AS i(work_id, action, patch_id, lease_ms, work_seq, n)
-             ), claimed AS (
-               INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until, work_seq)
-               SELECT $1, i.work_id, i.action, i.patch_id, 'running', 1, now() + make_interval(secs => i.lease_ms / 1000), i.work_seq
-                 FROM input i
-               ON CONFLICT (workflow, work_id) DO UPDATE
-                 SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until,
-                     work_seq = COALESCE(EXCLUDED.work_seq, e.work_seq)
-                 WHERE e.status <> 'succeeded' AND NOT (e.status = 'running' AND e.lease_until > now())
-               RETURNING e.work_id, e.attempts, e.external_ref
-             )
-             SELECT c.attempts, c.external_ref, x.status, x.attempts AS current_attempts,
-                    GREATEST(0, EXTRACT(EPOCH FROM (x.lease_until - now())) * 1000)::float8 AS wait_ms
-               FROM input i
-               LEFT JOIN claimed c ON c.work_id = i.work_id
-               LEFT JOIN workflow_execution x ON c.work_id IS NULL AND x.workflow = $1 AND x.work_id = i.work_id
-              ORDER BY i.n`,
-      values: [
-        this.workflow,
-        items.map((i) => i.workId),
-        items.map((i) => i.action),
-        items.map((i) => i.patchId),
-        items.map((i) => i.leaseMs),
-        items.map((i) => i.workSeq),
-      ],
-    });
-    return items.map((_, k): ClaimResult => {
-      const row = res.rows[k];
-      if (row?.attempts != null) return { kind: 'claimed', attempt: row.attempts, externalRef: row.external_ref ?? {} };
-      if (row?.status === 'succeeded') return { kind: 'succeeded', attempts: row.current_attempts ?? 0 };
-      // Running elsewhere (or changed by another instance meanwhile): look again when the lease ends.
-      return { kind: 'busy', retryInMs: Math.ceil((row?.wait_ms ?? 0) + 50) };
-    });
-  }
-
-  /**
-   * A lone claim (the usual case at low load): the plain upsert, cheaper for Postgres than the
-   * batch statement's arrays and join; the row is read only when it was not claimable.
-   */
-  private async claimOne(item: ClaimInput): Promise<ClaimResult> {
-    const claimed = await this.pool.query<{ attempts: number; external_ref: ExternalRef }>({
-      name: 'wf-claim-one',
-      text: `INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until, work_seq)
-             VALUES ($1, $2, $3, $4, 'running', 1, now() + make_interval(secs => $5::double precision / 1000), $6)
-             ON CONFLICT (workflow, work_id) DO UPDATE
-               SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until,
-                   work_seq = COALESCE(EXCLUDED.work_seq, e.work_seq)
-               WHERE e.status <> 'succeeded' AND NOT (e.status = 'running' AND e.lease_until > now())
-             RETURNING attempts, external_ref`,
-      values: [this.workflow, item.workId, item.action, item.patchId, item.leaseMs, item.workSeq],
-    });
-    const row = claimed.rows[0];
-    if (row) return { kind: 'claimed', attempt: row.attempts, externalRef: row.external_ref };
-    const current = await this.pool.query<{ status: string; attempts: number; wait_ms: number | null }>({
-      name: 'wf-claim-read',
-      text: `SELECT status, attempts, GREATEST(0, EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::float8 AS wait_ms
-               FROM workflow_execution WHERE workflow = $1 AND work_id = $2`,
-      values: [this.workflow, item.workId],
-    });
-    const cur = current.rows[0];
-    if (cur?.status === 'succeeded') return { kind: 'succeeded', attempts: cur.attempts };
-    // Running elsewhere (or changed between the two statements): look again when the lease ends.
-    return { kind: 'busy', retryInMs: Math.ceil((cur?.wait_ms ?? 0) + 50) };
-  }
-
-  /** One statement for successes with and without ids (a null ref merges nothing). */
-  private async markManySucceeded(items: { workId: string; ref: string | null }[]): Promise<void[]> {
-    await this.pool.query({
-      name: 'wf-mark-succeeded',
-      text: `UPDATE workflow_execution e
-                SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now(),
-                    external_ref = e.external_ref || COALESCE(r.ref, '{}'::jsonb)
-               FROM unnest($2::uuid[], $3::jsonb[]) AS r(work_id, ref)
-              WHERE e.workflow = $1 AND e.work_id = r.work_id`,
-      values: [this.workflow, items.map((i) => i.workId), items.map((i) => i.ref)],
-    });
-    return items.map(() => undefined);
-  }
-
-  private async recordManyExternalRefs(items: { workId: string; ref: string }[]): Promise<void[]> {
-    await this.pool.query({
-      name: 'wf-record-external-ref',
-      text: `UPDATE workflow_execution e SET external_ref = e.external_ref || r.ref, updated_at = now()
-               FROM unnest($2::uuid[], $3::jsonb[]) AS r(work_id, ref)
-              WHERE e.workflow = $1 AND e.work_id = r.work_id`,
-      values: [this.workflow, items.map((i) => i.workId), items.map((i) => i.ref)],
-    });
-    return items.map(() => undefined);
+    return this.writes.successes.run({ workflow: this.workflow, workId, ref: ref ? JSON.stringify(ref) : null });
   }
 
   /** A transient failure: the lease is released so the redelivery (on any instance) may claim it. */
@@ -445,7 +320,9 @@ export class ExecutionStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (this.closed) return;
+    this.closed = true;
+    await this.writes.release();
   }
 }
 
@@ -483,4 +360,187 @@ interface DeadLetterRow {
   discarded_at: Date | null;
   discarded_by: string | null;
   discard_reason: string | null;
+}
+
+/** A success or external ids of one execution (`ref`: JSON text merged into its external ids). */
+interface RefInput<R> {
+  workflow: WorkflowName;
+  workId: string;
+  ref: R;
+}
+
+/**
+ * The pool and the hot writes (claims, successes, external ids) of every ExecutionStore of this
+ * process on one database: one set per database, shared by the workflow host's workflows, so a
+ * work item reaching all four is claimed, and its results stored, in fewer statements and
+ * commits. A lone call runs at once; calls made while one of their kind is in flight, or in the
+ * same turn of the event loop, leave together in one statement; each resolves only when its
+ * statement has committed, so a caller's order of effects is unchanged. Rows carry their
+ * workflow: nothing is mixed up across workflows, and each workflow's rows, reads, retries and
+ * dead letters stay its own.
+ */
+class ExecutionWrites {
+  private static readonly open = new Map<string, { writes: ExecutionWrites; users: number }>();
+
+  readonly claims = new Batcher<ClaimInput, ClaimResult>(
+    (items) =>
+      eachOnce(
+        items,
+        (i) => `${i.workflow}:${i.workId}`,
+        (b) => this.claimMany(b),
+      ),
+    BATCHING,
+  );
+  readonly successes = new Batcher<RefInput<string | null>, void>(
+    (items) =>
+      eachOnce(
+        items,
+        (i) => `${i.workflow}:${i.workId}`,
+        (b) => this.markManySucceeded(b),
+      ),
+    BATCHING,
+  );
+  readonly externalRefs = new Batcher<RefInput<string>, void>(
+    (items) =>
+      eachOnce(
+        items,
+        (i) => `${i.workflow}:${i.workId}`,
+        (b) => this.recordManyExternalRefs(b),
+      ),
+    BATCHING,
+  );
+
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly key: string,
+  ) {}
+
+  /** This process's writes on `databaseUrl` (a pool of `poolSize`), opened by the first store. */
+  static acquire(databaseUrl: string, poolSize: number): ExecutionWrites {
+    const key = `${poolSize} ${databaseUrl}`;
+    let entry = ExecutionWrites.open.get(key);
+    if (!entry) {
+      const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 5000 });
+      pool.on('error', () => undefined); // idle client errors surface on the next query instead
+      entry = { writes: new ExecutionWrites(pool, key), users: 0 };
+      ExecutionWrites.open.set(key, entry);
+    }
+    entry.users += 1;
+    return entry.writes;
+  }
+
+  /** The last store to close ends the pool. */
+  async release(): Promise<void> {
+    const entry = ExecutionWrites.open.get(this.key);
+    if (!entry || --entry.users > 0) return;
+    ExecutionWrites.open.delete(this.key);
+    await this.pool.end();
+  }
+
+  /**
+   * Claims several executions in one statement. An item whose row is not returned by the upsert
+   * was not claimable: the same statement reads why (succeeded, or a live lease elsewhere). The
+   * read sees the row as it was before the statement, so a row changed meanwhile by another
+   * instance reads as busy and is looked at again later — never as claimable.
+   */
+  private async claimMany(items: ClaimInput[]): Promise<ClaimResult[]> {
+    if (items.length === 1) return [await this.claimOne(items[0]!)];
+    const res = await this.pool.query<{
+      attempts: number | null;
+      external_ref: ExternalRef | null;
+      status: string | null;
+      current_attempts: number | null;
+      wait_ms: number | null;
+    }>({
+      name: 'wf-claim',
+      text: `WITH input AS (
+               SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::float8[], $6::bigint[]) WITH ORDINALITY AS i(workflow, work_id, action, patch_id, lease_ms, work_seq, n)
+             ), claimed AS (
+               INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until, work_seq)
+               SELECT i.workflow, i.work_id, i.action, i.patch_id, 'running', 1, now() + make_interval(secs => i.lease_ms / 1000), i.work_seq
+                 FROM input i
+               ON CONFLICT (workflow, work_id) DO UPDATE
+                 SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until,
+                     work_seq = COALESCE(EXCLUDED.work_seq, e.work_seq)
+                 WHERE e.status <> 'succeeded' AND NOT (e.status = 'running' AND e.lease_until > now())
+               RETURNING e.workflow, e.work_id, e.attempts, e.external_ref
+             )
+             SELECT c.attempts, c.external_ref, x.status, x.attempts AS current_attempts,
+                    GREATEST(0, EXTRACT(EPOCH FROM (x.lease_until - now())) * 1000)::float8 AS wait_ms
+               FROM input i
+               LEFT JOIN claimed c ON c.workflow = i.workflow AND c.work_id = i.work_id
+               LEFT JOIN workflow_execution x ON c.work_id IS NULL AND x.workflow = i.workflow AND x.work_id = i.work_id
+              ORDER BY i.n`,
+      values: [
+        items.map((i) => i.workflow),
+        items.map((i) => i.workId),
+        items.map((i) => i.action),
+        items.map((i) => i.patchId),
+        items.map((i) => i.leaseMs),
+        items.map((i) => i.workSeq),
+      ],
+    });
+    return items.map((_, k): ClaimResult => {
+      const row = res.rows[k];
+      if (row?.attempts != null) return { kind: 'claimed', attempt: row.attempts, externalRef: row.external_ref ?? {} };
+      if (row?.status === 'succeeded') return { kind: 'succeeded', attempts: row.current_attempts ?? 0 };
+      // Running elsewhere (or changed by another instance meanwhile): look again when the lease ends.
+      return { kind: 'busy', retryInMs: Math.ceil((row?.wait_ms ?? 0) + 50) };
+    });
+  }
+
+  /**
+   * A lone claim (the usual case at low load): the plain upsert, cheaper for Postgres than the
+   * batch statement's arrays and join; the row is read only when it was not claimable.
+   */
+  private async claimOne(item: ClaimInput): Promise<ClaimResult> {
+    const claimed = await this.pool.query<{ attempts: number; external_ref: ExternalRef }>({
+      name: 'wf-claim-one',
+      text: `INSERT INTO workflow_execution AS e (workflow, work_id, action, patch_id, status, attempts, lease_until, work_seq)
+             VALUES ($1, $2, $3, $4, 'running', 1, now() + make_interval(secs => $5::double precision / 1000), $6)
+             ON CONFLICT (workflow, work_id) DO UPDATE
+               SET status = 'running', attempts = e.attempts + 1, updated_at = now(), lease_until = EXCLUDED.lease_until,
+                   work_seq = COALESCE(EXCLUDED.work_seq, e.work_seq)
+               WHERE e.status <> 'succeeded' AND NOT (e.status = 'running' AND e.lease_until > now())
+             RETURNING attempts, external_ref`,
+      values: [item.workflow, item.workId, item.action, item.patchId, item.leaseMs, item.workSeq],
+    });
+    const row = claimed.rows[0];
+    if (row) return { kind: 'claimed', attempt: row.attempts, externalRef: row.external_ref };
+    const current = await this.pool.query<{ status: string; attempts: number; wait_ms: number | null }>({
+      name: 'wf-claim-read',
+      text: `SELECT status, attempts, GREATEST(0, EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::float8 AS wait_ms
+               FROM workflow_execution WHERE workflow = $1 AND work_id = $2`,
+      values: [item.workflow, item.workId],
+    });
+    const cur = current.rows[0];
+    if (cur?.status === 'succeeded') return { kind: 'succeeded', attempts: cur.attempts };
+    // Running elsewhere (or changed between the two statements): look again when the lease ends.
+    return { kind: 'busy', retryInMs: Math.ceil((cur?.wait_ms ?? 0) + 50) };
+  }
+
+  /** One statement for successes with and without ids (a null ref merges nothing). */
+  private async markManySucceeded(items: RefInput<string | null>[]): Promise<void[]> {
+    await this.pool.query({
+      name: 'wf-mark-succeeded',
+      text: `UPDATE workflow_execution e
+                SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now(),
+                    external_ref = e.external_ref || COALESCE(r.ref, '{}'::jsonb)
+               FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) AS r(workflow, work_id, ref)
+              WHERE e.workflow = r.workflow AND e.work_id = r.work_id`,
+      values: [items.map((i) => i.workflow), items.map((i) => i.workId), items.map((i) => i.ref)],
+    });
+    return items.map(() => undefined);
+  }
+
+  private async recordManyExternalRefs(items: RefInput<string>[]): Promise<void[]> {
+    await this.pool.query({
+      name: 'wf-record-external-ref',
+      text: `UPDATE workflow_execution e SET external_ref = e.external_ref || r.ref, updated_at = now()
+               FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) AS r(workflow, work_id, ref)
+              WHERE e.workflow = r.workflow AND e.work_id = r.work_id`,
+      values: [items.map((i) => i.workflow), items.map((i) => i.workId), items.map((i) => i.ref)],
+    });
+    return items.map(() => undefined);
+  }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWorkItem, createTestDatabase, type TestDatabase } from '@patchflow/testing';
+import { workflowNames } from '@patchflow/contracts';
+import { buildWorkItem, createTestDatabase, testPool, type TestDatabase } from '@patchflow/testing';
 import { ExecutionStore, type ClaimResult } from '../src/index.js';
 
 /**
@@ -82,5 +83,45 @@ describe('ExecutionStore batching', () => {
     const [first, second] = await Promise.all([store.claim(w, 30_000), other.claim(w, 30_000)]);
     const claimed = [first, second].filter((r) => r?.kind === 'claimed');
     expect(claimed).toEqual([{ kind: 'claimed', attempt: 2, externalRef: { pipelineId: 42 } }]);
+  });
+
+  it('the stores of several workflows in one process (the workflow host) share the writes: one work item, one transaction per kind for all four', async () => {
+    const stores = await Promise.all(workflowNames.map((w) => ExecutionStore.open(db.url, w, 4)));
+    const pool = testPool(db.url);
+    try {
+      const work = buildWorkItem('startDeployment');
+      // Rows written by one statement carry one transaction id (xmin).
+      const transactions = async () =>
+        (
+          await pool.query<{ workflow: string; xmin: string }>(
+            'SELECT workflow, xmin::text FROM workflow_execution WHERE work_id = $1 ORDER BY workflow',
+            [work.workId],
+          )
+        ).rows;
+      const claims = await Promise.all(stores.map((s) => s.claim(work, 30_000)));
+      expect(claims.map((c) => c.kind)).toEqual(['claimed', 'claimed', 'claimed', 'claimed']);
+      const claimed = await transactions();
+      expect(claimed.map((r) => r.workflow)).toEqual([...workflowNames].sort());
+      expect(new Set(claimed.map((r) => r.xmin)).size).toBe(1);
+
+      // Each result lands on its own workflow's row, still in one write.
+      await Promise.all(stores.map((s, i) => s.markSucceeded(work.workId, i % 2 === 0 ? { n: s.workflow } : undefined)));
+      const done = await transactions();
+      expect(new Set(done.map((r) => r.xmin)).size).toBe(1);
+      for (const [i, s] of stores.entries()) {
+        expect((await s.get(work.workId))?.externalRef, s.workflow).toEqual(i % 2 === 0 ? { n: s.workflow } : {});
+      }
+      // Another workflow's success never touches this one's row: a new item claimed by slack alone stays running.
+      const lone = buildWorkItem('markActive');
+      await stores[3]!.claim(lone, 30_000);
+      await stores[1]!.markSucceeded(lone.workId);
+      expect((await stores[3]!.get(lone.workId))?.status).toBe('running');
+      expect(await stores[1]!.get(lone.workId)).toBeUndefined();
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await pool.end();
+    }
+    // The pool outlives a closed store while another uses it: the file's own stores still work.
+    expect((await store.claim(buildWorkItem('markActive'), 30_000)).kind).toBe('claimed');
   });
 });
