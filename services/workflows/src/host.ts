@@ -24,7 +24,7 @@ export interface RunningWorkflowHost {
 
 /**
  * Starts the workflows WORKFLOWS names in this process. Each is what it is in its own process —
- * its own NATS connection and credentials, durable consumer, database pool, retries and dead
+ * its own NATS connection and credentials, durable consumer, execution rows, retries and dead
  * letters — started from its own environment (env.ts). They share the process: its CPU caches,
  * event loop and heap (four workflows here cost a third to a half less CPU than four processes,
  * docs/FIELD-NOTES.md), and its fate: a crash restarts all of them, and each redelivers what

@@ -7,8 +7,9 @@ exitWithHelpIfAsked(`workflows — the workflow host: runs several workflows in 
 
 Usage: npm start -w @patchflow/workflows      (npm start runs it in place of the four workflow-* processes)
 
-Each hosted workflow keeps its own NATS connection, credentials, durable consumer, database pool,
-retries and dead letters, and reads its environment as in its own process:
+Each hosted workflow keeps its own NATS connection, credentials, durable consumer, execution rows,
+retries and dead letters, and reads its environment as in its own process (the pool to the
+workflow database is shared):
 ${workflowNames.map((w) => `  ${w.padEnd(10)} ${workflowDefinitions[w].summary}`).join('\n')}
 
 Environment: ${Object.keys(hostEnv.shape).join(', ')}, HEALTH_PORT, HEALTH_HOST, and each hosted
