@@ -153,7 +153,7 @@ describe('docker-compose.yml', () => {
     const hosted = composeWith({ ...layout, ...generated('workflows.env') });
     for (const s of workflowServices) expect(Number(hosted.services[s].deploy.replicas), `${s} replicas`).toBe(0);
     expect(Number(hosted.services[workflowHost].deploy.replicas)).toBe(2);
-    // The credentials, passed with `--env-file deploy/secrets/workflows.env`: each workflow its own.
+    // The credentials, passed with `--env-file` (the workflows.env nats:config writes): each workflow its own.
     expectEachWorkflowItsOwnUser(hosted.services[workflowHost].environment, 'compose');
     // Without that file (any other layout), the variables are empty, which the host reads as unset.
     for (const [key, value] of Object.entries(compose.services[workflowHost].environment as Record<string, string>)) {
