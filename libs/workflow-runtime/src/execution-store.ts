@@ -369,6 +369,11 @@ interface RefInput<R> {
   ref: R;
 }
 
+/** A batcher of one kind of write, each execution at most once per statement (`eachOnce`). */
+function batched<I extends { workflow: WorkflowName; workId: string }, O>(write: (items: I[]) => Promise<O[]>): Batcher<I, O> {
+  return new Batcher<I, O>((items) => eachOnce(items, (i) => `${i.workflow}:${i.workId}`, write), BATCHING);
+}
+
 /**
  * The pool and the hot writes (claims, successes, external ids) of every ExecutionStore of this
  * process on one database: one set per database, shared by the workflow host's workflows, so a
@@ -382,33 +387,9 @@ interface RefInput<R> {
 class ExecutionWrites {
   private static readonly open = new Map<string, { writes: ExecutionWrites; users: number }>();
 
-  readonly claims = new Batcher<ClaimInput, ClaimResult>(
-    (items) =>
-      eachOnce(
-        items,
-        (i) => `${i.workflow}:${i.workId}`,
-        (b) => this.claimMany(b),
-      ),
-    BATCHING,
-  );
-  readonly successes = new Batcher<RefInput<string | null>, void>(
-    (items) =>
-      eachOnce(
-        items,
-        (i) => `${i.workflow}:${i.workId}`,
-        (b) => this.markManySucceeded(b),
-      ),
-    BATCHING,
-  );
-  readonly externalRefs = new Batcher<RefInput<string>, void>(
-    (items) =>
-      eachOnce(
-        items,
-        (i) => `${i.workflow}:${i.workId}`,
-        (b) => this.recordManyExternalRefs(b),
-      ),
-    BATCHING,
-  );
+  readonly claims = batched<ClaimInput, ClaimResult>((b) => this.claimMany(b));
+  readonly successes = batched<RefInput<string | null>, void>((b) => this.markManySucceeded(b));
+  readonly externalRefs = batched<RefInput<string>, void>((b) => this.recordManyExternalRefs(b));
 
   private constructor(
     readonly pool: pg.Pool,
