@@ -61,7 +61,8 @@ export interface HttpReply {
 }
 
 /**
- * The whole system, each service its own process (as `npm start` runs it), with fake GitLab and
+ * The whole system, each service its own process (as `npm start -- --separate-workflows` runs
+ * it; with `workflowHost`, the four workflows in one, as `npm start` does), with fake GitLab and
  * Slack (Jira left unconfigured: it succeeds as `skipped: not configured`), driven over HTTP.
  */
 export class RunningSystem {
