@@ -3,9 +3,8 @@
  * Writes DIR/nats-server.conf (one user per service plus `ops`, each with publish/subscribe
  * allow-lists; passwords stored as bcrypt hashes) and DIR/<principal>.env with that principal's
  * credentials (random, mode 0600), and DIR/workflows.env: the workflows' credentials, each under
- * its prefix (`ownVariablePrefix`), for the workflow host in a container (npm start builds the
- * same from the per-workflow files). `npm start -- --nats-credentials DIR` runs each service as
- * its own user. With `--cluster-nodes N` it writes DIR/n1.conf … DIR/nN.conf instead: a JetStream
+ * its prefix (`ownVariablePrefix`), for the workflow host. `npm start -- --nats-credentials DIR`
+ * runs each service as its own user. With `--cluster-nodes N` it writes DIR/n1.conf … DIR/nN.conf instead: a JetStream
  * cluster of N servers with the same users, and the .env files also name every server
  * (NATS_URL) and STREAM_REPLICAS=3.
  */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Bus, BusUnreachableError } from '@patchflow/bus';
-import { commonEnv, envInt, EnvError, natsConnection, ownVariablePrefix, parseEnv, readEnvFile } from '@patchflow/config';
+import { commonEnv, envInt, EnvError, natsConnection, parseEnv, readEnvFile } from '@patchflow/config';
 import { checkDatabase, DatabaseUnreachableError, ensureDatabase } from '@patchflow/db';
 import { createLogger } from '@patchflow/log';
 import { hostedWorkflows } from '@patchflow/workflows';
@@ -50,17 +50,11 @@ export async function supervise(options: SuperviseOptions): Promise<void> {
 async function run({ services, healthPorts, natsCredentials }: SuperviseOptions): Promise<void> {
   const credentialsOf = (principal: string) => (natsCredentials ? readEnvFile(join(natsCredentials, `${principal}.env`)) : {});
   const env = parseEnv(runnerEnv, { ...process.env, ...credentialsOf('ops') });
-  // Read every credentials file before starting anything: a missing one stops the start here.
-  // The workflow host gets each hosted workflow's own, under that workflow's prefix.
-  const hostedCredentials = () =>
-    Object.fromEntries(
-      hostedWorkflows(process.env).flatMap((w) =>
-        Object.entries(credentialsOf(`workflow-${w}`)).map(([k, v]) => [`${ownVariablePrefix(w)}${k}`, v]),
-      ),
-    );
-  const serviceEnv = Object.fromEntries(
-    services.map((s) => [s, { ...process.env, ...(s === 'workflows' ? hostedCredentials() : credentialsOf(s)) }]),
-  );
+  // A wrong WORKFLOWS stops the start here, in one line, before anything runs.
+  if (services.includes('workflows')) hostedWorkflows(process.env);
+  // Read every credentials file before starting anything: a missing one stops the start here (the
+  // workflow host's, DIR/workflows.env, holds each hosted workflow's own under its prefix).
+  const serviceEnv = Object.fromEntries(services.map((s) => [s, { ...process.env, ...credentialsOf(s) }]));
 
   // 1. The servers (start.mjs has checked the ports), each checked with a one-line answer when it is not there.
   const serverUrl = new URL(env.DATABASE_URL);

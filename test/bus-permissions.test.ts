@@ -23,7 +23,7 @@ import {
   type InstancePing,
   type PatchView,
 } from '@patchflow/contracts';
-import { ownVariablePrefix } from '@patchflow/config';
+import { ownVariablePrefix, readEnvFile } from '@patchflow/config';
 import { createLogger } from '@patchflow/log';
 import {
   buildWorkItem,
@@ -488,20 +488,14 @@ describe('the workflow host: every hosted workflow as its own NATS user', () => 
     ...fakes.jira.env,
     ...fakes.slack.env,
   });
-  /** What `npm start -- --nats-credentials DIR` gives the host: each workflow's file under its prefix. */
-  const ownCredentials = (of: (w: (typeof hosted)[number]) => BusPrincipal) =>
-    Object.fromEntries(
-      hosted.flatMap((w) =>
-        Object.entries(credentials[of(w)]).map(([k, v]) => [`${ownVariablePrefix(w)}${k}`, v] as [string, string]),
-      ),
-    );
-
   beforeAll(async () => {
     // The separate workflow processes make way: the host takes over their durable consumers.
     for (const [name, p] of Object.entries(processes)) if (name.startsWith('workflow-')) await p.stop('SIGTERM');
+    // What `npm start -- --nats-credentials DIR` gives the host: the generated DIR/workflows.env,
+    // each workflow's credentials under its prefix.
     host = ServiceProcess.start('services/workflows/src/main.ts', {
       ...shared(),
-      ...ownCredentials((w) => `workflow-${w}`),
+      ...readEnvFile(join(dir, 'workflows.env')),
     });
     processes.workflows = host;
     await host.waitForLog(/workflow host started/, 150_000);

@@ -15,7 +15,8 @@ ${workflowNames.map((w) => `  ${w.padEnd(10)} ${workflowDefinitions[w].summary}`
 Environment: ${Object.keys(hostEnv.shape).join(', ')}, HEALTH_PORT, HEALTH_HOST, and each hosted
 workflow's own (services/workflow-*/README.md). WORKFLOW_<NAME>__<VARIABLE> sets <VARIABLE> for
 that workflow alone, e.g. WORKFLOW_GITLAB__NATS_USER and WORKFLOW_GITLAB__NATS_PASSWORD (its own
-NATS user; npm start -- --nats-credentials does this from DIR/workflow-<name>.env).`);
+NATS user; npm run nats:config writes them as DIR/workflows.env, which npm start --
+--nats-credentials DIR hands to the host).`);
 
 // Composition root: the health port first (/readyz answers 503 "starting" until every hosted
 // consumer runs), then the workflows; ready while each one's NATS connection is up.
