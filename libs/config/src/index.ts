@@ -145,6 +145,12 @@ export function ownVariablePrefix(workflow: string): string {
   return `WORKFLOW_${workflow.toUpperCase()}__`;
 }
 
+/** The workflow (lower case) and variable a `WORKFLOW_<NAME>__<VARIABLE>` name is for; undefined for any other name. */
+export function ownVariableOf(name: string): { workflow: string; variable: string } | undefined {
+  const m = /^WORKFLOW_([A-Z0-9]+)__(.*)$/.exec(name);
+  return m ? { workflow: m[1]!.toLowerCase(), variable: m[2]! } : undefined;
+}
+
 /**
  * `KEY=value` lines of an env file (comments and blank lines skipped), as `npm run nats:config`
  * writes one per service. A missing file is an EnvError naming it and how to make it.

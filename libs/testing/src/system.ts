@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { workflowsFor, type ActionName } from '@patchflow/contracts';
+import { ownVariablePrefix } from '@patchflow/config';
+import { workflowNames, workflowsFor, type ActionName } from '@patchflow/contracts';
 import { FakeGitlab } from './fakes/fake-gitlab.js';
 import { FakeSlack } from './fakes/fake-slack.js';
-import { ownVariablePrefix } from '@patchflow/config';
 import { freePort, ServiceProcess, waitFor } from './processes.js';
 
 export const systemServices = [
@@ -16,9 +16,7 @@ export const systemServices = [
 ] as const;
 export type SystemService = (typeof systemServices)[number];
 /** The workflow services, which the workflow host (services/workflows) can run in one process. */
-const hostedServices = ['workflow-successor', 'workflow-gitlab', 'workflow-jira', 'workflow-slack'] as const;
-type HostedService = (typeof hostedServices)[number];
-const isHosted = (s: SystemService): s is HostedService => (hostedServices as readonly string[]).includes(s);
+const isHosted = (s: SystemService): boolean => s.startsWith('workflow-');
 /** A process of the system: a service, or the workflow host. */
 export type SystemProcess = SystemService | 'workflows';
 
@@ -116,20 +114,20 @@ export class RunningSystem {
     const envOf = (name: SystemProcess): Record<string, string> => {
       if (name !== 'workflows') return { ...env[name], ...options.envOf?.(name) };
       // One environment for the host: the workflows' shared one, and each workflow's own under its prefix.
-      const own = hostedServices.flatMap((s) =>
-        Object.entries({ ...env[s], ...options.envOf?.(s) })
+      const own = workflowNames.flatMap((w) =>
+        Object.entries({ ...env[`workflow-${w}`], ...options.envOf?.(`workflow-${w}`) })
           .filter(([k, v]) => workflow[k as keyof typeof workflow] !== v)
-          .map(([k, v]) => [`${ownVariablePrefix(s.replace('workflow-', ''))}${k}`, v]),
+          .map(([k, v]) => [`${ownVariablePrefix(w)}${k}`, v]),
       );
       return { ...workflow, ...Object.fromEntries(own) };
     };
     const processes: Partial<Record<SystemProcess, ServiceProcess>> = {};
-    const rest: SystemProcess[] = systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log');
+    const rest = systemServices.filter((s) => s !== 'patch-status' && s !== 'action-log');
     // patch-status first: it migrates its database and the successor workflow calls it.
     try {
       for (const group of [
         ['patch-status', 'action-log'],
-        options.workflowHost ? [...rest.filter((s) => !isHosted(s as SystemService)), 'workflows'] : rest,
+        options.workflowHost ? [...rest.filter((s) => !isHosted(s)), 'workflows'] : rest,
       ] as SystemProcess[][]) {
         for (const name of group)
           processes[name] = ServiceProcess.start(`services/${name}/src/main.ts`, envOf(name), options.run);

@@ -26,7 +26,7 @@ export interface WorkflowDefinition {
  * A workflow's definition from its schema and how it starts from the parsed variables and the
  * runtime options read from them (`workflowOptionsFromEnv`).
  */
-export function defineWorkflow<S extends z.ZodObject>(definition: {
+export function defineWorkflow<S extends z.ZodObject & z.ZodType<WorkflowEnv>>(definition: {
   workflow: WorkflowName;
   summary: string;
   env: S;
@@ -38,7 +38,7 @@ export function defineWorkflow<S extends z.ZodObject>(definition: {
     env: definition.env,
     start: async (raw, overrides = {}) => {
       const env = parseEnv(definition.env, raw);
-      const runtime = { ...workflowOptionsFromEnv(definition.workflow, env as unknown as WorkflowEnv), ...overrides };
+      const runtime = { ...workflowOptionsFromEnv(definition.workflow, env), ...overrides };
       return definition.start(env, runtime);
     },
   };

@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { commonEnv, EnvError, ownVariablePrefix, parseEnv, tracingEnv } from '@patchflow/config';
+import { commonEnv, EnvError, ownVariableOf, ownVariablePrefix, parseEnv, tracingEnv } from '@patchflow/config';
 import { workflowNames, type WorkflowName } from '@patchflow/contracts';
 import type { WorkflowDefinition } from '@patchflow/workflow-runtime';
+
+const isWorkflowName = (name: string): name is WorkflowName => (workflowNames as readonly string[]).includes(name);
 
 /**
  * The workflow host's own variables. Everything else is each workflow's, read as that workflow
@@ -19,7 +21,7 @@ export const hostEnv = z.object({
         .split(',')
         .map((n) => n.trim())
         .filter(Boolean);
-      const unknown = names.filter((n) => !(workflowNames as readonly string[]).includes(n));
+      const unknown = names.filter((n) => !isWorkflowName(n));
       if (names.length === 0 || unknown.length > 0) {
         ctx.addIssue({
           code: 'custom',
@@ -32,7 +34,7 @@ export const hostEnv = z.object({
         ctx.addIssue({ code: 'custom', message: `names ${[...new Set(twice)].join(', ')} twice` });
         return z.NEVER;
       }
-      return names as WorkflowName[];
+      return names.filter(isWorkflowName);
     })
     .default([...workflowNames]),
   LOG_LEVEL: commonEnv.LOG_LEVEL,
@@ -40,8 +42,6 @@ export const hostEnv = z.object({
   ...tracingEnv,
 });
 export type HostEnv = z.infer<typeof hostEnv>;
-
-const OWN_VARIABLE = /^WORKFLOW_([A-Z0-9]+)__(.*)$/;
 
 /** The environment one hosted workflow reads: the process's, with its own `WORKFLOW_<NAME>__*` over it. */
 export function environmentOf(workflow: WorkflowName, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -67,12 +67,11 @@ export function parseHostEnv(
   const host = parseEnv(hostEnv, env);
   const problems: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    const match = OWN_VARIABLE.exec(name);
-    if (!match || value === undefined || value === '') continue;
-    const workflow = match[1]!.toLowerCase() as WorkflowName;
-    const variable = match[2]!;
-    if (!(workflowNames as readonly string[]).includes(workflow)) {
-      problems.push(`  ${name}: no workflow named ${workflow.toLowerCase()}; choose from ${workflowNames.join(', ')}`);
+    const own = ownVariableOf(name);
+    if (!own || value === undefined || value === '') continue;
+    const { workflow, variable } = own;
+    if (!isWorkflowName(workflow)) {
+      problems.push(`  ${name}: no workflow named ${workflow}; choose from ${workflowNames.join(', ')}`);
     } else if (!(variable in definitions[workflow].env.shape)) {
       problems.push(`  ${name}: ${variable || '(empty)'} is not a variable of workflow-${workflow}`);
     }
