@@ -1,28 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { repoRoot, waitFor } from '@patchflow/testing';
 
+export { freePortRange } from '@patchflow/testing';
+
 /** Fixtures for tests of `npm start` (test/start-command.test.ts, test/supervisor.test.ts). */
-
-async function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** `count` consecutive free ports (the health ports npm start assigns from HEALTH_PORT_BASE). */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p += 1) ok = await isFree(p);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
 
 /** Runs the start command's entry (what `npm start` execs) to completion. */
 export function runStart(args: string[], env: Record<string, string>, timeoutMs = 60_000) {
@@ -101,12 +83,24 @@ export class NpmStart {
     return pids;
   }
 
-  async waitForOutput(pattern: RegExp, timeoutMs = 120_000): Promise<void> {
-    await waitFor(() => pattern.test(this.output), {
-      timeoutMs,
-      intervalMs: 100,
-      what: `${pattern} in npm start's output:\n${this.output.slice(-3000)}`,
-    });
+  /**
+   * Waits for `pattern` in the output; fails at once, with what it printed, if npm start exits
+   * first, and otherwise after `timeoutMs` (kept below the test's own timeout, so the failure
+   * quotes the output instead of vitest's bare "Test timed out").
+   */
+  async waitForOutput(pattern: RegExp, timeoutMs = 90_000): Promise<void> {
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    void this.exited.then((e) => (exit = e));
+    const found = () => pattern.test(this.output);
+    try {
+      await waitFor(() => found() || exit !== undefined, { timeoutMs, intervalMs: 100 });
+    } catch {
+      throw new Error(`no ${pattern} in npm start's output after ${timeoutMs} ms; it printed:\n${this.output.slice(-3000)}`);
+    }
+    if (!found())
+      throw new Error(
+        `npm start exited (${exit?.signal ?? `code ${exit?.code}`}) before printing ${pattern}; it printed:\n${this.output.slice(-3000)}`,
+      );
   }
 
   signal(signal: NodeJS.Signals): void {

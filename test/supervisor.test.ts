@@ -136,7 +136,7 @@ describe('npm start supervises every service', () => {
       ['slack', 'skipped'],
       ['successor', 'succeeded'],
     ]);
-  });
+  }, 240_000);
 
   it('SIGTERM to the npm process stops every service: no pid survives', async () => {
     const all = [run.pid, run.runnerPid!, ...Object.values(pids)];
@@ -171,7 +171,9 @@ describe('npm start -- --separate-workflows', () => {
     pids = after;
     run.signal('SIGTERM');
     await expectAllGone([run.pid, ...Object.values(pids)]);
-  });
+    // Seven processes starting from source on two cores, beside another test file: its waits add up
+    // to more than the default 120 s, and each wait fails with npm start's output, not a bare timeout.
+  }, 240_000);
 });
 
 describe('npm start stops', () => {

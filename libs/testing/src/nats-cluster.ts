@@ -49,15 +49,29 @@ export class PrivateNatsCluster {
 
 /**
  * The first of `count` consecutive free TCP ports on 127.0.0.1 (a cluster's client and route
- * ports, for `nats:config --cluster-base-port`). Tries random bases; each port is bound to check.
+ * ports, for `nats:config --cluster-base-port`; npm start's health ports). Tries random bases below
+ * the kernel's ephemeral range, where no outgoing connection (to Postgres, NATS, …) can take one
+ * of them between this check and the bind; each port is bound to check.
  */
 export async function freePortRange(count: number): Promise<number> {
+  const ephemeralLow = ephemeralRangeStart();
+  const lowest = 10_000;
   for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = lowest + Math.floor(Math.random() * (ephemeralLow - lowest - count));
     const free = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)));
     if (free.every(Boolean)) return base;
   }
-  throw new Error(`no ${count} consecutive free ports found`);
+  throw new Error(`no ${count} consecutive free ports found below ${ephemeralLow}`);
+}
+
+/** Where the kernel starts handing out local ports to outgoing connections (Linux; 32768 elsewhere). */
+function ephemeralRangeStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
 
 function isFree(port: number): Promise<boolean> {
