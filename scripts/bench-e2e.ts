@@ -15,6 +15,7 @@ import { cpuBetween, memoryMb, sampleCpu } from './bench/proc.js';
 import { collectStatements, readStatements, resetStatements, type StatementRow } from './bench/pg-statements.js';
 import type { Settled } from './bench/settle.js';
 import type { BenchSystem } from './bench/system.js';
+import { analyzeDatabases } from './bench/servers.js';
 
 const parsed = parseBenchOptions(process.argv.slice(2));
 if ('help' in parsed) {
@@ -152,7 +153,8 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
       'pg-boss — every job of the transition `completed` in pgboss.job (polled every 20 ms; pg-boss has no completion event); ' +
       'BullMQ — every job completed (QueueEvents). Pickup: commit → the first routed workflow started. ' +
       'CPU at a rate: all processes from the first offered transition until the last settled, over the transitions settled (what a quiet system spends between them counts too). ' +
-      'Peers: one worker process per workflow; pg-boss 2 work() loops × batchSize 16 per queue, polling 0.5 s; BullMQ concurrency 16 per worker.',
+      'Peers: one worker process per workflow; pg-boss 2 work() loops × batchSize 16 per queue, polling 0.5 s; BullMQ concurrency 16 per worker. ' +
+      "Every row's databases are ANALYZEd after its warm-up (as autovacuum would within a minute or two), so no row is measured on plans cached while its tables were empty.",
   );
   out.push('');
   out.push(
@@ -296,6 +298,8 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       patches.set(s, await s.prepare(perRound * options.rounds));
       say(`${s.label}: warm-up done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const server = s.postgresServer?.();
+      if (server) say(`${s.label}: analyzed ${(await analyzeDatabases(server)).join(', ')}`);
     }
     for (let round = 0; round < options.rounds; round++) {
       // Each round the order rotates, so no row always runs first (or right after another).
