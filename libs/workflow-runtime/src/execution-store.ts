@@ -155,7 +155,7 @@ export class ExecutionStore {
 
   /** Merges `ref` into the execution's external ids right away (before the step is acked). */
   recordExternalRef(workId: string, ref: ExternalRef): Promise<void> {
-    return this.writes.externalRefs.run({ workflow: this.workflow, workId, ref: JSON.stringify(ref) });
+    return this.writes.results.run({ workflow: this.workflow, workId, ref: JSON.stringify(ref), succeeded: false });
   }
 
   /**
@@ -163,7 +163,7 @@ export class ExecutionStore {
    * with `ref` merged into its external ids in the same write.
    */
   markSucceeded(workId: string, ref?: ExternalRef): Promise<void> {
-    return this.writes.successes.run({ workflow: this.workflow, workId, ref: ref ? JSON.stringify(ref) : null });
+    return this.writes.results.run({ workflow: this.workflow, workId, ref: ref ? JSON.stringify(ref) : null, succeeded: true });
   }
 
   /** A transient failure: the lease is released so the redelivery (on any instance) may claim it. */
@@ -362,11 +362,15 @@ interface DeadLetterRow {
   discard_reason: string | null;
 }
 
-/** A success or external ids of one execution (`ref`: JSON text merged into its external ids). */
-interface RefInput<R> {
+/**
+ * A result of one execution: external ids to merge (`ref`, JSON text, or null), and whether it
+ * succeeded with them.
+ */
+interface ResultInput {
   workflow: WorkflowName;
   workId: string;
-  ref: R;
+  ref: string | null;
+  succeeded: boolean;
 }
 
 /** A batcher of one kind of write, each execution at most once per statement (`eachOnce`). */
@@ -388,8 +392,8 @@ class ExecutionWrites {
   private static readonly open = new Map<string, { writes: ExecutionWrites; users: number }>();
 
   readonly claims = batched<ClaimInput, ClaimResult>((b) => this.claimMany(b));
-  readonly successes = batched<RefInput<string | null>, void>((b) => this.markManySucceeded(b));
-  readonly externalRefs = batched<RefInput<string>, void>((b) => this.recordManyExternalRefs(b));
+  /** External ids and successes: one kind of write, so one execution's ids and another's success share a statement. */
+  readonly results = batched<ResultInput, void>((b) => this.storeManyResults(b));
 
   private constructor(
     readonly pool: pg.Pool,
@@ -500,27 +504,23 @@ class ExecutionWrites {
     return { kind: 'busy', retryInMs: Math.ceil((cur?.wait_ms ?? 0) + 50) };
   }
 
-  /** One statement for successes with and without ids (a null ref merges nothing). */
-  private async markManySucceeded(items: RefInput<string | null>[]): Promise<void[]> {
+  /**
+   * One statement for external ids and successes (a null ref merges nothing; only a success
+   * changes the status): an execution that records its pipeline id and another that finishes in
+   * the same turn commit together.
+   */
+  private async storeManyResults(items: ResultInput[]): Promise<void[]> {
     await this.pool.query({
-      name: 'wf-mark-succeeded',
+      name: 'wf-store-results',
       text: `UPDATE workflow_execution e
-                SET status = 'succeeded', last_error = NULL, lease_until = NULL, updated_at = now(),
+                SET status = CASE WHEN r.succeeded THEN 'succeeded' ELSE e.status END,
+                    last_error = CASE WHEN r.succeeded THEN NULL ELSE e.last_error END,
+                    lease_until = CASE WHEN r.succeeded THEN NULL ELSE e.lease_until END,
+                    updated_at = now(),
                     external_ref = e.external_ref || COALESCE(r.ref, '{}'::jsonb)
-               FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) AS r(workflow, work_id, ref)
+               FROM unnest($1::text[], $2::uuid[], $3::jsonb[], $4::boolean[]) AS r(workflow, work_id, ref, succeeded)
               WHERE e.workflow = r.workflow AND e.work_id = r.work_id`,
-      values: [items.map((i) => i.workflow), items.map((i) => i.workId), items.map((i) => i.ref)],
-    });
-    return items.map(() => undefined);
-  }
-
-  private async recordManyExternalRefs(items: RefInput<string>[]): Promise<void[]> {
-    await this.pool.query({
-      name: 'wf-record-external-ref',
-      text: `UPDATE workflow_execution e SET external_ref = e.external_ref || r.ref, updated_at = now()
-               FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) AS r(workflow, work_id, ref)
-              WHERE e.workflow = r.workflow AND e.work_id = r.work_id`,
-      values: [items.map((i) => i.workflow), items.map((i) => i.workId), items.map((i) => i.ref)],
+      values: [items.map((i) => i.workflow), items.map((i) => i.workId), items.map((i) => i.ref), items.map((i) => i.succeeded)],
     });
     return items.map(() => undefined);
   }

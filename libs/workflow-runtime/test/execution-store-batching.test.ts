@@ -111,6 +111,27 @@ describe('ExecutionStore batching', () => {
       for (const [i, s] of stores.entries()) {
         expect((await s.get(work.workId))?.externalRef, s.workflow).toEqual(i % 2 === 0 ? { n: s.workflow } : {});
       }
+      // One workflow's external ids and another's success, in the same turn: one write, and only the
+      // success changes a status (the ids leave their execution running, its lease as it was).
+      const next = buildWorkItem('startDeployment');
+      await Promise.all(stores.map((s) => s.claim(next, 30_000)));
+      const leased = await stores[1]!.get(next.workId);
+      await Promise.all([stores[0]!.markSucceeded(next.workId), stores[1]!.recordExternalRef(next.workId, { issue: 'PF-1' })]);
+      const mixed = (
+        await pool.query<{ workflow: string; xmin: string }>(
+          'SELECT workflow, xmin::text FROM workflow_execution WHERE work_id = $1 AND workflow = ANY($2::text[])',
+          [next.workId, [workflowNames[0], workflowNames[1]]],
+        )
+      ).rows;
+      expect(mixed).toHaveLength(2);
+      expect(new Set(mixed.map((r) => r.xmin)).size).toBe(1);
+      expect(await stores[0]!.get(next.workId)).toMatchObject({ status: 'succeeded', leaseUntil: null, externalRef: {} });
+      expect(await stores[1]!.get(next.workId)).toMatchObject({
+        status: 'running',
+        leaseUntil: leased?.leaseUntil,
+        externalRef: { issue: 'PF-1' },
+      });
+
       // Another workflow's success never touches this one's row: a new item claimed by slack alone stays running.
       const lone = buildWorkItem('markActive');
       await stores[3]!.claim(lone, 30_000);

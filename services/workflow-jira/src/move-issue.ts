@@ -11,7 +11,9 @@ import type { JiraIssues } from './jira-client.js';
 import { transitionComment } from './jira-comment.js';
 import type { JiraStatusMap } from './jira-status-map.js';
 
-const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+// One collator for every comparison: `localeCompare` with options builds a new one per call.
+const statusCollator = new Intl.Collator(undefined, { sensitivity: 'accent' });
+const same = (a: string, b: string) => statusCollator.compare(a, b) === 0;
 
 /**
  * Moves the patch's Jira issue to the status mapped from the patch's new status, then comments.
