@@ -224,6 +224,17 @@ function statementTables(systems: readonly BenchSystem[], results: Map<BenchSyst
     out.push(
       `**${s.label}**: ${per(r.pg.commits).toFixed(1)} commits and ${per(calls).toFixed(1)} statements per settled transition.`,
     );
+    const byDatabase = new Map<string, { calls: number; execMs: number }>();
+    for (const row of rows) {
+      const d = byDatabase.get(row.database) ?? { calls: 0, execMs: 0 };
+      byDatabase.set(row.database, { calls: d.calls + row.calls, execMs: d.execMs + row.execMs });
+    }
+    out.push(
+      `By database (statements, execution ms): ${[...byDatabase]
+        .sort((a, b) => b[1].calls - a[1].calls)
+        .map(([name, d]) => `${name} ${per(d.calls).toFixed(1)}, ${per(d.execMs).toFixed(2)} ms`)
+        .join('; ')}.`,
+    );
     out.push('');
     out.push('| database | calls / settled | exec ms / settled | rows / call | statement |');
     out.push('| --- | ---: | ---: | ---: | --- |');
