@@ -149,7 +149,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
   }
   out.push('');
   out.push(
-    'Settled: Patchflow — every routed execution final in the action-log with its steps (checked when its live-update ping says an execution changed); ' +
+    'Settled: Patchflow — every routed execution final in the action-log with its steps (checked when its live-update ping says the work item settled, and every 250 ms); ' +
       'pg-boss — every job of the transition `completed` in pgboss.job (polled every 20 ms; pg-boss has no completion event); ' +
       'BullMQ — every job completed (QueueEvents). Pickup: commit → the first routed workflow started. ' +
       'CPU at a rate: all processes from the first offered transition until the last settled, over the transitions settled (what a quiet system spends between them counts too). ' +

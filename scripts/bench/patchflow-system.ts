@@ -60,12 +60,14 @@ export class PatchflowSystem implements BenchSystem {
         const r = await this.actionLog.query<{ key: string }>(SETTLED_SQL, [keys, keys.map((k) => this.routed.get(k) ?? 4)]);
         return r.rows.map((row) => row.key);
       },
-      { intervalMs: 250, minGapMs: 10 },
+      { intervalMs: 250, minGapMs: 2 },
     );
-    // The action-log pings after every projection change; an execution event may settle a transition.
+    // The action-log pings after every committed projection change, saying whether the work item
+    // is settled by its own account: that ping (about one per transition) triggers the check, which
+    // decides by the definition above; a lost ping is caught by the 250 ms interval.
     bus.listen(bus.topology.allActionLogUpdates, (value) => {
-      const v = value as { kind?: string; workId?: string };
-      if (v.kind === 'execution' && v.workId) this.tracker.poke(v.workId);
+      const v = value as { settled?: boolean; workId?: string };
+      if (v.settled === true && v.workId) this.tracker.poke(v.workId);
     });
   }
 
