@@ -28,14 +28,17 @@ export class TriggerPipeline implements ActionWorkflowService {
       },
       signal,
     );
-    await execution.recordExternalRef({ pipelineId: pipeline.id, webUrl: pipeline.webUrl });
     const link: StepLink = { label: `pipeline #${pipeline.id}`, url: pipeline.webUrl };
-    await logger.step('triggerPipeline', `triggered GitLab pipeline ${pipeline.id} on ${ref}`, {
-      pipelineId: pipeline.id,
-      webUrl: pipeline.webUrl,
-      ref,
-      [STEP_LINK_KEY]: link,
-    });
+    // The id and the step together (libs/workflow-runtime/README.md says why that is safe).
+    await Promise.all([
+      execution.recordExternalRef({ pipelineId: pipeline.id, webUrl: pipeline.webUrl }),
+      logger.step('triggerPipeline', `triggered GitLab pipeline ${pipeline.id} on ${ref}`, {
+        pipelineId: pipeline.id,
+        webUrl: pipeline.webUrl,
+        ref,
+        [STEP_LINK_KEY]: link,
+      }),
+    ]);
     return { status: 'succeeded' };
   }
 }

@@ -69,31 +69,32 @@ export class PgIssuePositions implements IssuePositions {
       lost = err;
     };
     c.on('error', onError);
+    // Two round trips, not four: BEGIN travels with the lock and COMMIT with the update, as
+    // multi-statement (simple protocol) queries, which take no parameters — values are quoted by
+    // the driver's escapeLiteral (the version is a checked integer). If a statement fails, the
+    // ones after it do not run, and the catch rolls back.
+    const key = `${c.escapeLiteral(req.jiraKey)}, ${c.escapeLiteral(req.patchId)}`;
+    if (!Number.isSafeInteger(req.patchVersion)) throw new Error(`patchVersion is not an integer: ${req.patchVersion}`);
     try {
-      await c.query('BEGIN');
-      // One statement makes the row if needed and locks it (an upsert's update takes the row
-      // lock, as FOR UPDATE would), returning the position as it stands.
-      const row = (
-        await c.query<{ patch_version: number; action: string; status: string }>({
-          name: 'jira-position-lock',
-          text: `INSERT INTO jira_issue_position (jira_key, patch_id, patch_version, action, status)
-                 VALUES ($1, $2, 0, '', '')
-                 ON CONFLICT (jira_key, patch_id) DO UPDATE SET jira_key = EXCLUDED.jira_key
-                 RETURNING patch_version, action, status`,
-          values: [req.jiraKey, req.patchId],
-        })
-      ).rows[0]!;
+      // The upsert makes the row if needed and locks it (its update takes the row lock, as FOR
+      // UPDATE would), returning the position as it stands.
+      const [, locked] = (await c.query(
+        `BEGIN; INSERT INTO jira_issue_position (jira_key, patch_id, patch_version, action, status)
+                VALUES (${key}, 0, '', '')
+                ON CONFLICT (jira_key, patch_id) DO UPDATE SET jira_key = EXCLUDED.jira_key
+                RETURNING patch_version, action, status`,
+      )) as unknown as pg.QueryResult<{ patch_version: number; action: string; status: string }>[];
+      const row = locked!.rows[0]!;
       if (row.patch_version > req.patchVersion) {
         await c.query('COMMIT');
         return { kind: 'newer', position: { patchVersion: row.patch_version, action: row.action, status: row.status } };
       }
       const { status } = await move();
       await c.query(
-        `UPDATE jira_issue_position SET patch_version = $3, action = $4, status = $5, moved_at = now()
-          WHERE jira_key = $1 AND patch_id = $2`,
-        [req.jiraKey, req.patchId, req.patchVersion, req.action, status],
+        `UPDATE jira_issue_position
+            SET patch_version = ${req.patchVersion}, action = ${c.escapeLiteral(req.action)}, status = ${c.escapeLiteral(status)}, moved_at = now()
+          WHERE (jira_key, patch_id) = (${key}); COMMIT`,
       );
-      await c.query('COMMIT');
       return { kind: 'done', status };
     } catch (err) {
       await c.query('ROLLBACK').catch((rollbackFailed: Error) => {

@@ -67,40 +67,47 @@ export class MoveIssue implements ActionWorkflowService {
             );
           }
           await this.jira.transition(key, match.id, signal);
-          await execution.recordExternalRef({ transitionedTo: target, transitionId: match.id });
-          await logger.step('transitionIssue', `moved Jira issue ${key} from "${current}" to "${target}"`, {
-            jiraKey: key,
-            from: current,
-            to: target,
-            transitionId: match.id,
-            ...linked,
-          });
+          // Each id and its step together (libs/workflow-runtime/README.md says why that is safe).
+          await Promise.all([
+            execution.recordExternalRef({ transitionedTo: target, transitionId: match.id }),
+            logger.step('transitionIssue', `moved Jira issue ${key} from "${current}" to "${target}"`, {
+              jiraKey: key,
+              from: current,
+              to: target,
+              transitionId: match.id,
+              ...linked,
+            }),
+          ]);
           return { status: target };
         },
       );
       if (alreadyThere) return { status: 'skipped', reason: `Jira issue ${key} is already in "${target}"` };
       if (outcome.kind === 'newer') {
         const newer = outcome.position;
-        await execution.recordExternalRef({ moveSkipped: { newerPatchVersion: newer.patchVersion, newerAction: newer.action } });
-        await logger.step(
-          'moveSkipped',
-          `skipped: a newer transition (${newer.action}, version ${newer.patchVersion}) already moved ${key} to "${newer.status}"; not moving it back to "${target}"`,
-          {
-            jiraKey: key,
-            target,
-            newerPatchVersion: newer.patchVersion,
-            newerAction: newer.action,
-            newerStatus: newer.status,
-            ...linked,
-          },
-        );
+        await Promise.all([
+          execution.recordExternalRef({ moveSkipped: { newerPatchVersion: newer.patchVersion, newerAction: newer.action } }),
+          logger.step(
+            'moveSkipped',
+            `skipped: a newer transition (${newer.action}, version ${newer.patchVersion}) already moved ${key} to "${newer.status}"; not moving it back to "${target}"`,
+            {
+              jiraKey: key,
+              target,
+              newerPatchVersion: newer.patchVersion,
+              newerAction: newer.action,
+              newerStatus: newer.status,
+              ...linked,
+            },
+          ),
+        ]);
       }
     }
 
     if (ref.commentId === undefined) {
       const commentId = await this.jira.addComment(key, transitionComment(work), signal);
-      await execution.recordExternalRef({ commentId });
-      await logger.step('commentIssue', `commented on Jira issue ${key}`, { jiraKey: key, commentId, ...linked });
+      await Promise.all([
+        execution.recordExternalRef({ commentId }),
+        logger.step('commentIssue', `commented on Jira issue ${key}`, { jiraKey: key, commentId, ...linked }),
+      ]);
     }
     return { status: 'succeeded' };
   }

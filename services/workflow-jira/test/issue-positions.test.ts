@@ -66,6 +66,19 @@ describe('PgIssuePositions', () => {
     });
   });
 
+  it('keys and statuses with quotes and backslashes (Jira\'s "Won\'t Do") are stored and compared exactly, never as SQL', async () => {
+    const patchId = randomUUID();
+    const jiraKey = "O'BRIEN-7\\'); DROP TABLE jira_issue_position; --";
+    const status = "Won't \\ Do'; --";
+    const req = { jiraKey, patchId, patchVersion: 4, action: 'close' };
+    expect(await positions.guard(req, async () => ({ status }))).toEqual({ kind: 'done', status });
+    // The older transition is refused by the position the awkward key recorded, quoted back as it was.
+    expect(await positions.guard({ ...req, patchVersion: 3, action: 'cancel' }, async () => ({ status: 'x' }))).toEqual({
+      kind: 'newer',
+      position: { patchVersion: 4, action: 'close', status },
+    });
+  });
+
   it('a guard that cannot get the lock within its lock timeout fails (the runtime retries it) and moves nothing', async () => {
     const impatient = new PgIssuePositions(db.url, 200);
     try {

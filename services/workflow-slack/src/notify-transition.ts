@@ -12,8 +12,11 @@ export class NotifyTransition implements ActionWorkflowService {
     const message = transitionMessage(work);
     await this.slack.post(message, signal);
     const postedAt = new Date().toISOString();
-    await execution.recordExternalRef({ postedAt });
-    await logger.step('notifySlack', `posted to Slack: ${message.text}`, { postedAt });
+    // The id and the step together (libs/workflow-runtime/README.md says why that is safe).
+    await Promise.all([
+      execution.recordExternalRef({ postedAt }),
+      logger.step('notifySlack', `posted to Slack: ${message.text}`, { postedAt }),
+    ]);
     return { status: 'succeeded' };
   }
 }
