@@ -87,6 +87,8 @@ interface Results {
   cpuSettled: number;
   open: Map<number, Settled[]>;
   pickups: Map<number, number[]>;
+  /** Per offered rate, per workflow: start → outcome of each execution (systems that report it). */
+  executions: Map<number, Map<string, number[]>>;
   /** CPU of all processes (the harness's settle checks excepted) over each offered rate, and what settled meanwhile. */
   openCpu: Map<number, { ms: number; settled: number; byProcess: Map<string, number> }>;
   memory: Map<string, number>;
@@ -148,6 +150,22 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     out.push(`| ${s.label} | ${median.toFixed(1)} | ${cols.join(' | ')} |`);
   }
   out.push('');
+  const timed = systems.filter((s) => [...results.get(s)!.executions.values()].some((m) => m.size > 0));
+  if (timed.length > 0) {
+    const workflows = [
+      ...new Set(timed.flatMap((s) => [...results.get(s)!.executions.values()].flatMap((m) => [...m.keys()]))),
+    ].sort();
+    out.push('Execution time (its start → its outcome, from the action-log) p50 / p99 per workflow, ms:');
+    out.push('');
+    out.push(`| system | rate | ${workflows.join(' | ')} |`);
+    out.push(`| --- | ---: | ${workflows.map(() => '---:').join(' | ')} |`);
+    for (const s of timed)
+      for (const rate of options.rates) {
+        const m = results.get(s)!.executions.get(rate);
+        out.push(`| ${s.label} | ${rate}/s | ${workflows.map((w) => pair(m?.get(w) ?? [])).join(' | ')} |`);
+      }
+    out.push('');
+  }
   out.push(
     'Settled: Patchflow — every routed execution final in the action-log with its steps (checked when its live-update ping says the work item settled, and every 250 ms); ' +
       'pg-boss — every job of the transition `completed` in pgboss.job (polled every 20 ms; pg-boss has no completion event); ' +
@@ -298,6 +316,7 @@ async function main(): Promise<void> {
         cpuSettled: 0,
         open: new Map(),
         pickups: new Map(),
+        executions: new Map(),
         openCpu: new Map(),
         memory: new Map(),
         pg: { commits: 0, statements: new Map() },
@@ -342,6 +361,10 @@ async function main(): Promise<void> {
           r.openCpu.set(rate, { ms: had.ms + cpuMs, settled: had.settled + settled.length, byProcess: had.byProcess });
           r.open.set(rate, [...(r.open.get(rate) ?? []), ...settled]);
           r.pickups.set(rate, [...(r.pickups.get(rate) ?? []), ...(await s.pickups(settled))]);
+          const times = await s.executionTimes?.(settled);
+          const atRate = r.executions.get(rate) ?? new Map<string, number[]>();
+          for (const [workflow, list] of times ?? []) atRate.set(workflow, [...(atRate.get(workflow) ?? []), ...list]);
+          r.executions.set(rate, atRate);
           const lat = settled.map((x) => x.settledAt - x.committedAt);
           say(
             `round ${round + 1}: ${s.label} at ${rate}/s settle p50 ${ms(percentile(lat, 50))} p99 ${ms(percentile(lat, 99))} ms`,

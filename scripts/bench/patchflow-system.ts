@@ -164,6 +164,17 @@ export class PatchflowSystem implements BenchSystem {
     return keys.map((k) => (started.get(k.key) ?? NaN) - k.committedAt);
   }
 
+  async executionTimes(keys: Committed[]): Promise<Map<string, number[]>> {
+    const r = await this.actionLog.query<{ workflow: string; ms: number }>(
+      `SELECT workflow, (extract(epoch FROM finished_at - started_at) * 1000)::float8 AS ms
+         FROM action_log_execution WHERE work_id = ANY($1::uuid[]) AND finished_at IS NOT NULL AND started_at IS NOT NULL`,
+      [keys.map((k) => k.key)],
+    );
+    const times = new Map<string, number[]>();
+    for (const row of r.rows) times.set(row.workflow, [...(times.get(row.workflow) ?? []), row.ms]);
+    return times;
+  }
+
   async stop(): Promise<void> {
     await this.tracker.stop();
     await this.actionLog.end().catch(() => undefined);

@@ -19,6 +19,11 @@ export interface BenchSystem {
   settled(c: Committed): Promise<Settled>;
   /** Commit → the first routed workflow started, in ms, for each key (after they settled). */
   pickups(keys: Committed[]): Promise<number[]>;
+  /**
+   * Per workflow, each execution's time from its start to its outcome (ms), for the keys given
+   * (after they settled): where a settle time goes, beside the pickup.
+   */
+  executionTimes?(keys: Committed[]): Promise<Map<string, number[]>>;
   /** The system's private Postgres (for `--statements`). */
   postgresServer?(): PrivatePostgres;
   /** Anything the reader should know about the run (requests retried…). */
