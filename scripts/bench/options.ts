@@ -39,8 +39,9 @@ GitLab/Jira/Slack answering at once) and two peers built in the benchmark: pg-bo
 SQL + one job per routed workflow in the same transaction) and BullMQ on Redis (jobs added after
 commit). Both peers run the same four effects against the same stand-ins and write a step row per
 step. Prints markdown tables: settled/s at C callers (closed loop), settle and pickup p50/p99 at
-each offered rate (open loop), CPU ms per settled transition per process (from /proc, over the
-closed loop) and peak RSS per process. The systems take turns inside every phase, so drift on a
+each offered rate (open loop), each Patchflow workflow's execution time (start to outcome) at
+each rate, CPU ms per settled transition per process (from /proc, over the closed loop) and peak
+RSS per process. The systems take turns inside every phase, so drift on a
 shared machine hits them alike.
 
 Options:
