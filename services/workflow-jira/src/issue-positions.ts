@@ -62,6 +62,8 @@ export class PgIssuePositions implements IssuePositions {
   }
 
   async guard(req: MoveRequest, move: () => Promise<{ status: string }>): Promise<GuardedMove> {
+    // Checked before a connection is taken: it goes into the SQL text below as a number.
+    if (!Number.isSafeInteger(req.patchVersion)) throw new Error(`patchVersion is not an integer: ${req.patchVersion}`);
     const c = await this.pool.connect();
     // A checked-out client whose connection drops emits 'error': without a listener the process dies.
     let lost: Error | undefined;
@@ -71,10 +73,9 @@ export class PgIssuePositions implements IssuePositions {
     c.on('error', onError);
     // Two round trips, not four: BEGIN travels with the lock and COMMIT with the update, as
     // multi-statement (simple protocol) queries, which take no parameters — values are quoted by
-    // the driver's escapeLiteral (the version is a checked integer). If a statement fails, the
-    // ones after it do not run, and the catch rolls back.
+    // the driver's escapeLiteral (the version is checked above). If a statement fails, the ones
+    // after it do not run, and the catch rolls back.
     const key = `${c.escapeLiteral(req.jiraKey)}, ${c.escapeLiteral(req.patchId)}`;
-    if (!Number.isSafeInteger(req.patchVersion)) throw new Error(`patchVersion is not an integer: ${req.patchVersion}`);
     try {
       // The upsert makes the row if needed and locks it (its update takes the row lock, as FOR
       // UPDATE would), returning the position as it stands.

@@ -103,6 +103,25 @@ describe('PgIssuePositions', () => {
     }
   });
 
+  it('a patchVersion that is not an integer is refused before any SQL, moves nothing, and holds no connection', async () => {
+    const req = { jiraKey: 'PAY-4', patchId: randomUUID(), patchVersion: 1.5, action: 'markActive' };
+    let moved = false;
+    // More refusals than the pool has connections (4): none may keep one checked out.
+    for (let i = 0; i < 6; i += 1) {
+      await expect(
+        positions.guard(req, async () => {
+          moved = true;
+          return { status: 'x' };
+        }),
+      ).rejects.toThrow('patchVersion is not an integer: 1.5');
+    }
+    expect(moved).toBe(false);
+    expect(await positions.guard({ ...req, patchVersion: 2 }, async () => ({ status: 'In Progress' }))).toEqual({
+      kind: 'done',
+      status: 'In Progress',
+    });
+  });
+
   it('on a database the runtime has not migrated: a guard fails naming the missing migration, and moves nothing', async () => {
     const bare = await createTestDatabase('jira_positions_bare');
     const unmigrated = new PgIssuePositions(bare.url, 5_000);
