@@ -3,7 +3,7 @@
  * own process, the four workflows in the workflow host unless told otherwise) on a private
  * Postgres and nats-server, Jira configured too, driven over HTTP. A
  * transition is settled when the action-log shows every routed workflow's execution final with
- * its steps; the driver checks when the action-log's live-update ping says an execution changed
+ * its steps; the driver checks when the action-log's live-update ping says the work item settled
  * (and every 250 ms in case a ping was lost), one query over the action-log's tables.
  */
 import { randomUUID } from 'node:crypto';

@@ -379,14 +379,14 @@ function batched<I extends { workflow: WorkflowName; workId: string }, O>(write:
 }
 
 /**
- * The pool and the hot writes (claims, successes, external ids) of every ExecutionStore of this
- * process on one database: one set per database, shared by the workflow host's workflows, so a
- * work item reaching all four is claimed, and its results stored, in fewer statements and
- * commits. A lone call runs at once; calls made while one of their kind is in flight, or in the
- * same turn of the event loop, leave together in one statement; each resolves only when its
- * statement has committed, so a caller's order of effects is unchanged. Rows carry their
- * workflow: nothing is mixed up across workflows, and each workflow's rows, reads, retries and
- * dead letters stay its own.
+ * The pool and the hot writes (claims; results: external ids and successes) of every
+ * ExecutionStore of this process on one database: one set per database, shared by the workflow
+ * host's workflows, so a work item reaching all four is claimed, and its results stored, in
+ * fewer statements and commits. A lone call runs at once; calls made while one of their kind is
+ * in flight, or in the same turn of the event loop, leave together in one statement; each
+ * resolves only when its statement has committed, so a caller's order of effects is unchanged.
+ * Rows carry their workflow: nothing is mixed up across workflows, and each workflow's rows,
+ * reads, retries and dead letters stay its own.
  */
 class ExecutionWrites {
   private static readonly open = new Map<string, { writes: ExecutionWrites; users: number }>();
