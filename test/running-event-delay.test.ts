@@ -1,7 +1,7 @@
 /**
  * A workflow reports `running` only for an execution still going after its running-event delay
  * (libs/workflow-runtime/src/workflow-runtime.ts); its outcome carries `startedAt`, from which the
- * action-log keeps start times, durations and attempt lists (services/action-log/src/execution-fold.ts,
+ * action-log keeps start times, durations and attempt lists (services/action-log/src/projection.ts,
  * history-queries.ts). A workflow service and the action-log in this process, on real NATS and
  * Postgres, each in its own database, in one bus namespace.
  */

@@ -25,7 +25,6 @@ import {
   type StepRecord,
   type WorkRecord,
 } from './entities/index.js';
-import { earliestStart } from './execution-fold.js';
 import type { ActionLogOrm } from './orm.js';
 
 /** Reads of the projection for the request-reply endpoints; a fresh EntityManager per request. */
@@ -147,8 +146,22 @@ export class HistoryQueries {
   }
 }
 
-// `running` sorts before an outcome reported in the same millisecond of the same attempt (as in execution-fold.ts).
+// `running` sorts before an outcome reported in the same millisecond of the same attempt (as in
+// projection.ts's FACT_ORDER, the fold of an execution's summary).
 const rank = { running: 0, failed: 1, skipped: 2, succeeded: 2 } as const;
+
+/**
+ * When the earliest of `events` says its attempt started: an event's `startedAt`, or for one
+ * without (sent before the field existed) a `running` event's time. Undefined when none says.
+ */
+function earliestStart(events: readonly Pick<ExecutionEventRecord, 'status' | 'at' | 'startedAt'>[]): Date | undefined {
+  let earliest: Date | undefined;
+  for (const e of events) {
+    const start = e.startedAt ?? (e.status === 'running' ? e.at : null);
+    if (start && (!earliest || start < earliest)) earliest = start;
+  }
+  return earliest;
+}
 
 /**
  * Every attempt of one execution, from its stored execution events (its outcome, which says when

@@ -8,7 +8,6 @@ import {
   type WorkflowName,
   type WorkItem,
 } from '@patchflow/contracts';
-import { foldExecution, type ExecutionFact } from './execution-fold.js';
 import type { ActionLogOrm } from './orm.js';
 
 /** What changed, for the live-update ping; undefined when the message was a duplicate. */
@@ -43,11 +42,11 @@ interface SqlClient {
  *
  * Why not the unit of work: MikroORM's costs ~2 ms of CPU per transaction here (docs/FIELD-NOTES.md).
  * This takes the driver's connection from MikroORM's pool (the same pool, the same settings) and
- * sends a batch as two multi-statement round trips — `begin`, the inserts, the lock and the read
- * of the stored facts; then the folded summaries and `commit` — since per statement round trips,
- * not the statements themselves, dominated the cost of the small batches a quiet system makes.
- * Each statement still runs with its own snapshot, so the read sees everything committed before
- * the lock was granted. A batch of work items alone is a single round trip.
+ * sends a whole batch as one multi-statement round trip — `begin`, the inserts, the lock, the fold
+ * (in SQL: foldExecutions), `commit` and the read of the settlement — since per statement round
+ * trips, not the statements themselves, dominated the cost of the small batches a quiet system
+ * makes. Each statement still runs with its own snapshot, so the fold sees everything committed
+ * before the lock was granted.
  */
 export class Projection {
   constructor(private readonly orm: ActionLogOrm) {}
@@ -96,6 +95,10 @@ const uuidArray = (ids: Iterable<string>) => {
   return `'{${unique.join(',')}}'::uuid[]`;
 };
 
+/** Execution events, newest first: the order the fold reads them in (foldExecutions). */
+const FACT_ORDER = `ev.at desc, ev.attempt desc, case ev.status when 'running' then 0 when 'failed' then 1 else 2 end desc,
+  ev.stream_seq desc, ev.event_id desc`;
+
 const sql = {
   insertWork: (
     rows: string,
@@ -129,28 +132,47 @@ const sql = {
   ) => `select 1 from action_log_execution x join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on x.work_id = k.w and x.workflow = k.f
     where x.work_id = any(${ids})
     order by x.work_id, x.workflow for update of x`,
-  // Every stored execution event of the locked executions, and the highest attempt of their steps.
-  readFacts: (
+  // Each locked execution's summary, folded from every stored event and step of it: a pure
+  // function of the set, so whatever order events arrive in, and a rebuild, give the same row.
+  // Its own statement after the lock, so its snapshot sees every event committed before the lock
+  // was granted (and this transaction's inserts). Events sort by time, attempt, `running` before
+  // an outcome of the same millisecond, stream sequence, event id (FACT_ORDER, newest first):
+  // - no event: `pending`, or `running` if a step was logged;
+  // - a step of a newer attempt than the latest event, or a latest `running`: `running`;
+  // - else the latest event's outcome, finished at its time unless it is a failure that will retry.
+  // attempts: the highest attempt of any event or step; last_error: the newest failure's error;
+  // started_at: the earliest attempt start an event gives (its `started_at`, or a `running`
+  // event's time), else the first event's time.
+  foldExecutions: (
     keys: string,
     ids: string,
-  ) => `select e.work_id, e.workflow, e.event_id, e.status, e.attempt, e.error, e.will_retry, e.dead_lettered,
-      (extract(epoch from e.at) * 1000)::float8 as at_ms, e.stream_seq::float8 as seq,
-      (extract(epoch from e.started_at) * 1000)::float8 as started_ms
-    from action_log_execution_event e join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on e.work_id = k.w and e.workflow = k.f
-    where e.work_id = any(${ids})
-    union all
-    select s.work_id, s.workflow, null, null, max(s.attempt), null, null, null, null, null, null
-    from action_log_step s join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on s.work_id = k.w and s.workflow = k.f
-    where s.work_id = any(${ids})
-    group by s.work_id, s.workflow`,
-  updateExecutions: (
-    rows: string,
-    ids: string,
-  ) => `update action_log_execution x set status = u.status, attempts = u.attempts, last_error = u.last_error,
-      will_retry = u.will_retry, dead_lettered = u.dead_lettered, started_at = u.started_at, finished_at = u.finished_at
-    from jsonb_to_recordset(${rows}) u(w uuid, f varchar, status varchar, attempts int, last_error text, will_retry bool, dead_lettered bool,
-      started_at timestamptz, finished_at timestamptz)
-    where x.work_id = u.w and x.workflow = u.f and x.work_id = any(${ids})`,
+  ) => `update action_log_execution x set status = f.status, attempts = f.attempts, last_error = f.last_error,
+      will_retry = f.will_retry, dead_lettered = f.dead_lettered, started_at = f.started_at, finished_at = f.finished_at
+    from (
+      select k.w, k.f,
+        case when l.status is null then case when s.attempt > 0 then 'running' else 'pending' end
+             when l.running then 'running' else l.status end as status,
+        greatest(s.attempt, a.attempt, 0) as attempts,
+        e.error as last_error,
+        coalesce(not l.running and l.will_retry, false) as will_retry,
+        coalesce(not l.running and l.dead_lettered, false) as dead_lettered,
+        coalesce(a.earliest_start, a.first_at) as started_at,
+        case when not l.running and not (l.status = 'failed' and l.will_retry) then l.at end as finished_at
+      from jsonb_to_recordset(${keys}) k(w uuid, f varchar)
+      cross join lateral (select max(st.attempt) as attempt from action_log_step st
+        where st.work_id = k.w and st.workflow = k.f) s
+      cross join lateral (select max(ev.attempt) as attempt, min(ev.at) as first_at,
+          min(coalesce(ev.started_at, case when ev.status = 'running' then ev.at end)) as earliest_start
+        from action_log_execution_event ev where ev.work_id = k.w and ev.workflow = k.f) a
+      left join lateral (select ev.status, ev.will_retry, ev.dead_lettered, ev.at,
+          ev.status = 'running' or coalesce(s.attempt, 0) > ev.attempt as running
+        from action_log_execution_event ev where ev.work_id = k.w and ev.workflow = k.f
+        order by ${FACT_ORDER} limit 1) l on true
+      left join lateral (select ev.error from action_log_execution_event ev
+        where ev.work_id = k.w and ev.workflow = k.f and ev.status = 'failed' and ev.error <> ''
+        order by ${FACT_ORDER} limit 1) e on true
+    ) f
+    where x.work_id = f.w and x.workflow = f.f and x.work_id = any(${ids})`,
   // The executions of the batch's work items, for the pings' settlement: right after the commit,
   // in the same round trip (no extra one). Two batches committing together may each miss the
   // other's change, but the later of the two reads sees both: one of their pings says settled.
@@ -219,7 +241,7 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
 
   const workIds = [...new Set([...works.map((w) => w.item.workId), ...events.map((e) => e.workId)])];
   const statements = ['begin'];
-  const at: Partial<Record<'work' | 'step' | 'execution' | 'facts' | 'settlement', number>> = {};
+  const at: Partial<Record<'work' | 'step' | 'execution' | 'settlement', number>> = {};
   const add = (key: keyof typeof at | undefined, statement: string) => {
     if (key) at[key] = statements.length;
     statements.push(statement);
@@ -293,25 +315,14 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
     const keys = literal(touched);
     const ids = uuidArray(touched.map((t) => t.w));
     add(undefined, sql.lockExecutions(keys, ids));
-    add('facts', sql.readFacts(keys, ids));
-  } else {
-    add(undefined, 'commit');
-    add('settlement', sql.readSettlement(uuidArray(workIds)));
+    add(undefined, sql.foldExecutions(keys, ids));
   }
+  add(undefined, 'commit');
+  add('settlement', sql.readSettlement(uuidArray(workIds)));
   const results = await script(client, statements);
   const rowsOf = (key: keyof typeof at) => (at[key] === undefined ? [] : (results[at[key]] ?? []));
 
-  let settlementRows = rowsOf('settlement');
-  if (touched.length > 0) {
-    const summaries = refold(touched, rowsOf('facts'));
-    const [, , settlement] = await script(client, [
-      sql.updateExecutions(literal(summaries), uuidArray(touched.map((t) => t.w))),
-      'commit',
-      sql.readSettlement(uuidArray(workIds)),
-    ]);
-    settlementRows = settlement ?? [];
-  }
-  const settlement = settlements(settlementRows);
+  const settlement = settlements(rowsOf('settlement'));
   const settle = (workId: string) => settlement.get(workId) ?? { settled: false, effects: 'running' as const };
 
   const insertedWork = new Set(rowsOf('work').map((r) => r.work_id as string));
@@ -355,49 +366,4 @@ function settlements(rows: Row[]): Map<string, { settled: boolean; effects: Effe
     out.set(workId, { settled: s.settled, effects: s.effects });
   }
   return out;
-}
-
-/**
- * The summaries of the locked executions `keys` from their stored events and step attempts
- * (`stored`: the rows of readFacts), folded one by one (a pure function of the set, see
- * execution-fold.ts), as rows for updateExecutions.
- */
-function refold(keys: { w: string; f: WorkflowName }[], stored: Row[]): object[] {
-  const facts = new Map<string, ExecutionFact[]>();
-  const stepAttempts = new Map<string, number>();
-  for (const row of stored) {
-    const key = execKey(row.work_id as string, row.workflow as string);
-    if (row.event_id === null) {
-      stepAttempts.set(key, Number(row.attempt ?? 0));
-      continue;
-    }
-    const list = facts.get(key) ?? [];
-    list.push({
-      eventId: row.event_id as string,
-      status: row.status as ExecutionFact['status'],
-      attempt: Number(row.attempt),
-      error: (row.error as string | null) ?? null,
-      willRetry: row.will_retry as boolean,
-      deadLettered: row.dead_lettered as boolean,
-      at: new Date(Math.round(Number(row.at_ms))),
-      startedAt: row.started_ms === null ? null : new Date(Math.round(Number(row.started_ms))),
-      streamSeq: Number(row.seq),
-    });
-    facts.set(key, list);
-  }
-  return keys.map((k) => {
-    const key = execKey(k.w, k.f);
-    const x = foldExecution(facts.get(key) ?? [], stepAttempts.get(key) ?? 0);
-    return {
-      w: k.w,
-      f: k.f,
-      status: x.status,
-      attempts: x.attempts,
-      last_error: x.lastError,
-      will_retry: x.willRetry,
-      dead_lettered: x.deadLettered,
-      started_at: x.startedAt,
-      finished_at: x.finishedAt,
-    };
-  });
 }

@@ -3,7 +3,7 @@ import type { ActionName, ExecutionViewStatus, WorkflowName } from '@patchflow/c
 
 /**
  * One workflow's run of one work item: a summary folded from its execution events and steps
- * (see execution-fold.ts). Rewritten after every event, so it never depends on arrival order.
+ * (folded in SQL by projection.ts). Rewritten after every event, so it never depends on arrival order.
  */
 export interface ExecutionRecord {
   workId: string;
