@@ -222,6 +222,7 @@ function addStatements(into: Results['pg'], report: { commits: number; statement
     if (seen) {
       seen.calls += row.calls;
       seen.execMs += row.execMs;
+      seen.planMs += row.planMs;
       seen.rows += row.rows;
     } else into.statements.set(key, { ...row });
   }
@@ -242,24 +243,24 @@ function statementTables(systems: readonly BenchSystem[], results: Map<BenchSyst
     out.push(
       `**${s.label}**: ${per(r.pg.commits).toFixed(1)} commits and ${per(calls).toFixed(1)} statements per settled transition.`,
     );
-    const byDatabase = new Map<string, { calls: number; execMs: number }>();
+    const byDatabase = new Map<string, { calls: number; execMs: number; planMs: number }>();
     for (const row of rows) {
-      const d = byDatabase.get(row.database) ?? { calls: 0, execMs: 0 };
-      byDatabase.set(row.database, { calls: d.calls + row.calls, execMs: d.execMs + row.execMs });
+      const d = byDatabase.get(row.database) ?? { calls: 0, execMs: 0, planMs: 0 };
+      byDatabase.set(row.database, { calls: d.calls + row.calls, execMs: d.execMs + row.execMs, planMs: d.planMs + row.planMs });
     }
     out.push(
-      `By database (statements, execution ms): ${[...byDatabase]
+      `By database (statements, execution ms, planning ms): ${[...byDatabase]
         .sort((a, b) => b[1].calls - a[1].calls)
-        .map(([name, d]) => `${name} ${per(d.calls).toFixed(1)}, ${per(d.execMs).toFixed(2)} ms`)
+        .map(([name, d]) => `${name} ${per(d.calls).toFixed(1)}, ${per(d.execMs).toFixed(2)} ms, ${per(d.planMs).toFixed(2)} ms`)
         .join('; ')}.`,
     );
     out.push('');
-    out.push('| database | calls / settled | exec ms / settled | rows / call | statement |');
-    out.push('| --- | ---: | ---: | ---: | --- |');
+    out.push('| database | calls / settled | exec ms / settled | plan ms / settled | rows / call | statement |');
+    out.push('| --- | ---: | ---: | ---: | ---: | --- |');
     for (const row of rows.slice(0, 20)) {
       const query = row.query.length > 110 ? `${row.query.slice(0, 107)}…` : row.query;
       out.push(
-        `| ${row.database} | ${per(row.calls).toFixed(2)} | ${per(row.execMs).toFixed(3)} | ${(row.rows / Math.max(1, row.calls)).toFixed(1)} | \`${query.replace(/\|/g, '\\|').replace(/`/g, "'")}\` |`,
+        `| ${row.database} | ${per(row.calls).toFixed(2)} | ${per(row.execMs).toFixed(3)} | ${per(row.planMs).toFixed(3)} | ${(row.rows / Math.max(1, row.calls)).toFixed(1)} | \`${query.replace(/\|/g, '\\|').replace(/`/g, "'")}\` |`,
       );
     }
     out.push('');

@@ -58,7 +58,8 @@ Options:
                     (runs \`npm run build\` first); default: from source through tsx, as npm start
   --prof DIR        write a V8 CPU profile (.cpuprofile) of every Patchflow service into DIR
   --statements      also print each system's Postgres statements and commits per settled
-                    transition over the closed loop (pg_stat_statements, preloaded)
+                    transition over the closed loop, with their execution and planning time
+                    (pg_stat_statements, preloaded, track_planning on)
   --separate-workflows  the Patchflow row runs each workflow as its own process (npm start --
                     --separate-workflows) instead of the workflow host
   --baseline DIR    one more row: Patchflow's services from another checkout DIR, laid out as

@@ -12,12 +12,16 @@ export const postgresSettings: Record<string, string> = {};
 export function collectStatements(): void {
   postgresSettings.shared_preload_libraries = 'pg_stat_statements';
   postgresSettings['pg_stat_statements.track'] = 'all';
+  // Planning time too: a statement sent with its values inlined (the simple protocol) is planned
+  // on every call, and that is not in its execution time.
+  postgresSettings['pg_stat_statements.track_planning'] = 'on';
 }
 
 export interface StatementRow {
   database: string;
   calls: number;
   execMs: number;
+  planMs: number;
   rows: number;
   query: string;
 }
@@ -54,8 +58,8 @@ export function resetStatements(server: PrivatePostgres): Promise<number> {
 export function readStatements(server: PrivatePostgres, commitsBefore: number): Promise<StatementReport> {
   return withAdmin(server, async (c) => {
     const commits = Number((await c.query<{ commits: string }>(COMMITS_SQL)).rows[0]?.commits ?? 0) - commitsBefore;
-    const r = await c.query<{ database: string; calls: string; exec_ms: number; rows: string; query: string }>(
-      `SELECT d.datname AS database, s.calls::text, s.total_exec_time AS exec_ms, s.rows::text, s.query
+    const r = await c.query<{ database: string; calls: string; exec_ms: number; plan_ms: number; rows: string; query: string }>(
+      `SELECT d.datname AS database, s.calls::text, s.total_exec_time AS exec_ms, s.total_plan_time AS plan_ms, s.rows::text, s.query
          FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
         WHERE d.datname <> 'postgres'
         ORDER BY s.calls DESC, s.total_exec_time DESC`,
@@ -66,6 +70,7 @@ export function readStatements(server: PrivatePostgres, commitsBefore: number): 
         database: row.database,
         calls: Number(row.calls),
         execMs: row.exec_ms,
+        planMs: row.plan_ms,
         rows: Number(row.rows),
         query: row.query.replace(/\s+/g, ' ').trim(),
       })),

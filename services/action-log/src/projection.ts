@@ -150,27 +150,28 @@ const sql = {
       will_retry = f.will_retry, dead_lettered = f.dead_lettered, started_at = f.started_at, finished_at = f.finished_at
     from (
       select k.w, k.f,
-        case when l.status is null then case when s.attempt > 0 then 'running' else 'pending' end
-             when l.running then 'running' else l.status end as status,
+        case when a.status is null then case when s.attempt > 0 then 'running' else 'pending' end
+             when r.running then 'running' else a.status end as status,
         greatest(s.attempt, a.attempt, 0) as attempts,
-        e.error as last_error,
-        coalesce(not l.running and l.will_retry, false) as will_retry,
-        coalesce(not l.running and l.dead_lettered, false) as dead_lettered,
+        a.last_error,
+        coalesce(not r.running and a.will_retry, false) as will_retry,
+        coalesce(not r.running and a.dead_lettered, false) as dead_lettered,
         coalesce(a.earliest_start, a.first_at) as started_at,
-        case when not l.running and not (l.status = 'failed' and l.will_retry) then l.at end as finished_at
+        case when not r.running and not (a.status = 'failed' and a.will_retry) then a.at end as finished_at
       from jsonb_to_recordset(${keys}) k(w uuid, f varchar)
       cross join lateral (select max(st.attempt) as attempt from action_log_step st
         where st.work_id = k.w and st.workflow = k.f) s
+      -- One pass over the execution's events: the latest one's fields ([1] of each, newest first).
       cross join lateral (select max(ev.attempt) as attempt, min(ev.at) as first_at,
-          min(coalesce(ev.started_at, case when ev.status = 'running' then ev.at end)) as earliest_start
+          min(coalesce(ev.started_at, case when ev.status = 'running' then ev.at end)) as earliest_start,
+          (array_agg(ev.status order by ${FACT_ORDER}))[1] as status,
+          (array_agg(ev.attempt order by ${FACT_ORDER}))[1] as latest_attempt,
+          (array_agg(ev.will_retry order by ${FACT_ORDER}))[1] as will_retry,
+          (array_agg(ev.dead_lettered order by ${FACT_ORDER}))[1] as dead_lettered,
+          (array_agg(ev.at order by ${FACT_ORDER}))[1] as at,
+          (array_agg(ev.error order by ${FACT_ORDER}) filter (where ev.status = 'failed' and ev.error <> ''))[1] as last_error
         from action_log_execution_event ev where ev.work_id = k.w and ev.workflow = k.f) a
-      left join lateral (select ev.status, ev.will_retry, ev.dead_lettered, ev.at,
-          ev.status = 'running' or coalesce(s.attempt, 0) > ev.attempt as running
-        from action_log_execution_event ev where ev.work_id = k.w and ev.workflow = k.f
-        order by ${FACT_ORDER} limit 1) l on true
-      left join lateral (select ev.error from action_log_execution_event ev
-        where ev.work_id = k.w and ev.workflow = k.f and ev.status = 'failed' and ev.error <> ''
-        order by ${FACT_ORDER} limit 1) e on true
+      cross join lateral (select a.status = 'running' or coalesce(s.attempt, 0) > a.latest_attempt as running) r
     ) f
     where x.work_id = f.w and x.workflow = f.f and x.work_id = any(${ids})`,
   // The executions of the batch's work items, for the pings' settlement: right after the commit,
@@ -184,6 +185,56 @@ const sql = {
     left join action_log_work w on w.work_id = x.work_id
     where x.work_id = any(${ids})`,
 } as const;
+
+/**
+ * The statements above, prepared once per connection (PREPARE, then EXECUTE with the values
+ * inlined): sent as text with its values, each was parsed and planned on every call, and planning
+ * the joins against the batch took as long as running them. A prepared statement is planned from
+ * its sixth call on only when its generic plan would cost more; Postgres re-plans it by itself
+ * after DDL (a rebuild's swap) or an ANALYZE, and resolves its tables by the `search_path` of the
+ * connection (a rebuild's connections reach the shadow tables).
+ */
+const parameterTypes: Record<keyof typeof sql, string> = {
+  insertWork: 'jsonb',
+  insertStep: 'jsonb',
+  insertExecutionEvent: 'jsonb',
+  ensureExecution: 'jsonb',
+  lockExecutions: 'jsonb, uuid[]',
+  foldExecutions: 'jsonb, uuid[]',
+  readSettlement: 'uuid[]',
+};
+const statementName = (key: keyof typeof sql) => `action_log_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+
+/** The connections (of MikroORM's pool) known to hold every statement of `sql`, prepared. */
+const preparedOn = new WeakSet<SqlClient>();
+
+/**
+ * Prepares on `client` what it lacks (it may hold some: PREPARE is not undone by a rollback, so
+ * a failed attempt can leave part of them). One round trip when all are missing, two otherwise.
+ */
+async function prepare(client: SqlClient): Promise<void> {
+  if (preparedOn.has(client)) return;
+  const names = Object.keys(sql) as (keyof typeof sql)[];
+  const held = new Set(
+    (
+      (await client.query(`select name from pg_prepared_statements where name like 'action\\_log\\_%'`)) as { rows: Row[] }
+    ).rows.map((r) => r.name as string),
+  );
+  const missing = names.filter((key) => !held.has(statementName(key)));
+  if (missing.length > 0) {
+    await script(
+      client,
+      missing.map((key) => {
+        const text = (sql[key] as (a: string, b: string) => string)('$1', '$2');
+        return `prepare ${statementName(key)}(${parameterTypes[key]}) as ${text}`;
+      }),
+    );
+  }
+  preparedOn.add(client);
+}
+
+/** `execute` of a prepared statement of `sql`, with its values (SQL literals) inlined. */
+const execute = (key: keyof typeof sql, ...values: string[]) => `execute ${statementName(key)}(${values.join(', ')})`;
 
 type Row = Record<string, unknown>;
 
@@ -249,7 +300,8 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
   if (works.length > 0) {
     add(
       'work',
-      sql.insertWork(
+      execute(
+        'insertWork',
         literal(
           works.map((w) => ({
             work_id: w.item.workId,
@@ -269,7 +321,8 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
   if (steps.length > 0) {
     add(
       'step',
-      sql.insertStep(
+      execute(
+        'insertStep',
         literal(
           steps.map(({ e, seq }) => ({
             event_id: e.eventId,
@@ -290,7 +343,8 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
   if (execEvents.length > 0) {
     add(
       'execution',
-      sql.insertExecutionEvent(
+      execute(
+        'insertExecutionEvent',
         literal(
           execEvents.map(({ e, seq }) => ({
             event_id: e.eventId,
@@ -310,15 +364,16 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
       ),
     );
   }
-  if (ensure.length > 0) add(undefined, sql.ensureExecution(literal(ensure)));
+  if (ensure.length > 0) add(undefined, execute('ensureExecution', literal(ensure)));
   if (touched.length > 0) {
     const keys = literal(touched);
     const ids = uuidArray(touched.map((t) => t.w));
-    add(undefined, sql.lockExecutions(keys, ids));
-    add(undefined, sql.foldExecutions(keys, ids));
+    add(undefined, execute('lockExecutions', keys, ids));
+    add(undefined, execute('foldExecutions', keys, ids));
   }
   add(undefined, 'commit');
-  add('settlement', sql.readSettlement(uuidArray(workIds)));
+  add('settlement', execute('readSettlement', uuidArray(workIds)));
+  await prepare(client);
   const results = await script(client, statements);
   const rowsOf = (key: keyof typeof at) => (at[key] === undefined ? [] : (results[at[key]] ?? []));
 
