@@ -189,9 +189,9 @@ const sql = {
 /**
  * The statements above, prepared once per connection (PREPARE, then EXECUTE with the values
  * inlined): sent as text with its values, each was parsed and planned on every call, and planning
- * the joins against the batch took as long as running them. A prepared statement is planned from
- * its sixth call on only when its generic plan would cost more; Postgres re-plans it by itself
- * after DDL (a rebuild's swap) or an ANALYZE, and resolves its tables by the `search_path` of the
+ * the joins against the batch took as long as running them. A prepared statement runs its
+ * generic plan, made once per connection (GENERIC_PLANS); Postgres makes it again by itself after
+ * DDL (a rebuild's swap) or an ANALYZE, and resolves its tables by the `search_path` of the
  * connection (a rebuild's connections reach the shadow tables).
  */
 const parameterTypes: Record<keyof typeof sql, string> = {
@@ -204,6 +204,15 @@ const parameterTypes: Record<keyof typeof sql, string> = {
   readSettlement: 'uuid[]',
 };
 const statementName = (key: keyof typeof sql) => `action_log_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+
+/**
+ * Postgres keeps planning a prepared statement for each call when that plan (which sees the
+ * batch's few ids) is estimated cheaper than the generic one (which assumes ten): always, for
+ * batches of a few transitions. The generic plans reach every row by key (services/action-log/test/batch-plans.test.ts
+ * checks it on a large history), so these transactions use them (the setting ends with them: the
+ * connection goes back to MikroORM's pool as it was).
+ */
+const GENERIC_PLANS = 'set local plan_cache_mode = force_generic_plan';
 
 /** The connections (of MikroORM's pool) known to hold every statement of `sql`, prepared. */
 const preparedOn = new WeakSet<SqlClient>();
@@ -291,7 +300,7 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
   );
 
   const workIds = [...new Set([...works.map((w) => w.item.workId), ...events.map((e) => e.workId)])];
-  const statements = ['begin'];
+  const statements = ['begin', GENERIC_PLANS];
   const at: Partial<Record<'work' | 'step' | 'execution' | 'settlement', number>> = {};
   const add = (key: keyof typeof at | undefined, statement: string) => {
     if (key) at[key] = statements.length;
@@ -372,7 +381,11 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
     add(undefined, execute('foldExecutions', keys, ids));
   }
   add(undefined, 'commit');
+  // A transaction of its own, for its setting.
+  add(undefined, 'begin');
+  add(undefined, GENERIC_PLANS);
   add('settlement', execute('readSettlement', uuidArray(workIds)));
+  add(undefined, 'commit');
   await prepare(client);
   const results = await script(client, statements);
   const rowsOf = (key: keyof typeof at) => (at[key] === undefined ? [] : (results[at[key]] ?? []));

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionEvent, StepEvent, WorkItem } from '@patchflow/contracts';
 import { createLogger } from '@patchflow/log';
 import { createTestDatabase, testLogLevel, type TestDatabase } from '@patchflow/testing';
+import { entities } from '../src/entities/index.js';
 import { openActionLogOrm, type ActionLogOrm } from '../src/orm.js';
 import { Projection, type ProjectionInput } from '../src/projection.js';
 import { workItem } from './fixtures.js';
@@ -240,5 +242,29 @@ describe('the execution summary, folded in SQL', () => {
         finished_at: time(30),
       });
     }
+  });
+});
+
+describe('the prepared statements', () => {
+  it('are prepared again on a connection where an earlier attempt prepared only some of them', async () => {
+    // One connection, so the second batch runs where the first one failed.
+    const single = await MikroORM.init({
+      clientUrl: database.url,
+      entities,
+      allowGlobalContext: false,
+      pool: { min: 0, max: 1 },
+    });
+    orms.push(single);
+    const p = new Projection(single);
+    const s = scenario();
+    // The step table is away: the statements before its one get prepared, its own fails.
+    await db.query('ALTER TABLE action_log_step RENAME TO action_log_step_away');
+    try {
+      await expect(p.applyBatch([s.workInput(), s.input(s.step(1, 0))])).rejects.toThrow(/action_log_step/);
+    } finally {
+      await db.query('ALTER TABLE action_log_step_away RENAME TO action_log_step');
+    }
+    await p.applyBatch([s.workInput(), s.input(s.step(1, 0)), s.input(s.exec('succeeded', 1, 5))]);
+    expect(await summary(s.work)).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
 });
