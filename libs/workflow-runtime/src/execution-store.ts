@@ -405,7 +405,17 @@ class ExecutionWrites {
     const key = `${poolSize} ${databaseUrl}`;
     let entry = ExecutionWrites.open.get(key);
     if (!entry) {
-      const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 5000 });
+      // Generic plans (made once per connection and statement) instead of a custom plan per call:
+      // Postgres keeps making custom plans while they are estimated cheaper, and for a batch of a
+      // few rows they always are, so the results update was planned on every call. Every statement
+      // here reaches its rows by key in its generic plan too (checked on a large table by
+      // libs/workflow-runtime/test/execution-store-batching.test.ts).
+      const pool = new pg.Pool({
+        connectionString: databaseUrl,
+        max: poolSize,
+        connectionTimeoutMillis: 5000,
+        options: '-c plan_cache_mode=force_generic_plan',
+      });
       pool.on('error', () => undefined); // idle client errors surface on the next query instead
       entry = { writes: new ExecutionWrites(pool, key), users: 0 };
       ExecutionWrites.open.set(key, entry);

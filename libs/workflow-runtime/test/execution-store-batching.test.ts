@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowNames } from '@patchflow/contracts';
-import { buildWorkItem, createTestDatabase, testPool, type TestDatabase } from '@patchflow/testing';
+import { buildWorkItem, createTestDatabase, testPool, waitFor, type TestDatabase } from '@patchflow/testing';
 import { ExecutionStore, type ClaimResult } from '../src/index.js';
 
 /**
@@ -144,5 +144,49 @@ describe('ExecutionStore batching', () => {
     }
     // The pool outlives a closed store while another uses it: the file's own stores still work.
     expect((await store.claim(buildWorkItem('markActive'), 30_000)).kind).toBe('claimed');
+  });
+
+  it('reaches its rows by key on a large table, with the generic plans its connections use: no sequential scan', async () => {
+    const pool = testPool(db.url);
+    try {
+      // 40,000 executions the planner knows about (ANALYZE), beside the file's own.
+      await pool.query(
+        `INSERT INTO workflow_execution (workflow, work_id, action, patch_id, status, attempts)
+         SELECT f, gen_random_uuid(), 'markActive', gen_random_uuid(), 'succeeded', 1
+           FROM generate_series(1, 10000), unnest(ARRAY['gitlab', 'jira', 'slack', 'successor']) f`,
+      );
+      await pool.query('ANALYZE workflow_execution');
+      const scans = async () => {
+        const r = await pool.query<{ seq: string; idx: string }>(
+          `SELECT seq_scan::text AS seq, coalesce(idx_scan, 0)::text AS idx FROM pg_stat_user_tables WHERE relname = 'workflow_execution'`,
+        );
+        await pool.query('SELECT pg_stat_clear_snapshot()');
+        return { seq: Number(r.rows[0]!.seq), idx: Number(r.rows[0]!.idx) };
+      };
+      // A store with a pool of its own, so closing it ends its connections, which report their
+      // statistics as they exit.
+      const own = await ExecutionStore.open(db.url, 'gitlab', 2);
+      const before = await scans();
+      // More than five of each statement per connection (when Postgres would first consider a generic plan).
+      for (let round = 0; round < 12; round++) {
+        const items = Array.from({ length: 3 }, () => buildWorkItem('startDeployment'));
+        await Promise.all(items.map((w) => own.claim(w, 30_000)));
+        await own.claim(items[0]!, 30_000);
+        await Promise.all(items.map((w, i) => own.recordExternalRef(w.workId, { pipelineId: i })));
+        await Promise.all(items.map((w) => own.markSucceeded(w.workId)));
+      }
+      await own.close();
+      let after = before;
+      await waitFor(
+        async () => {
+          after = await scans();
+          return after.idx > before.idx;
+        },
+        { timeoutMs: 20_000, what: "the closed store's statistics" },
+      );
+      expect(after.seq - before.seq, 'sequential scans of workflow_execution').toBe(0);
+    } finally {
+      await pool.end();
+    }
   });
 });
