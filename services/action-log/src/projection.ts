@@ -208,9 +208,9 @@ const statementName = (key: keyof typeof sql) => `action_log_${key.replace(/[A-Z
 /**
  * Postgres keeps planning a prepared statement for each call when that plan (which sees the
  * batch's few ids) is estimated cheaper than the generic one (which assumes ten): always, for
- * batches of a few transitions. The generic plans reach every row by key (services/action-log/test/batch-plans.test.ts
- * checks it on a large history), so these transactions use them (the setting ends with them: the
- * connection goes back to MikroORM's pool as it was).
+ * batches of a few transitions. The generic plans reach every row by key (checked on a large
+ * history by services/action-log/test/batch-plans.test.ts), so these transactions use them (the
+ * setting ends with them: the connection goes back to MikroORM's pool as it was).
  */
 const GENERIC_PLANS = 'set local plan_cache_mode = force_generic_plan';
 
@@ -219,7 +219,8 @@ const preparedOn = new WeakSet<SqlClient>();
 
 /**
  * Prepares on `client` what it lacks (it may hold some: PREPARE is not undone by a rollback, so
- * a failed attempt can leave part of them). One round trip when all are missing, two otherwise.
+ * a failed attempt can leave part of them): two round trips before a connection's first batch
+ * (what it holds, then the rest), none after.
  */
 async function prepare(client: SqlClient): Promise<void> {
   if (preparedOn.has(client)) return;
