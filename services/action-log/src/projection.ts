@@ -82,11 +82,11 @@ export class Projection {
 const literal = (records: unknown[]) => `E'${JSON.stringify(records).replace(/\\/g, '\\\\').replace(/'/g, "''")}'::jsonb`;
 
 /**
- * The work ids of a batch as a uuid array constant. Joins against `jsonb_to_recordset` alone are
+ * The work ids of a batch as a uuid array literal. Joins against `jsonb_to_recordset` alone are
  * planned for 100 rows of unknown keys: a hash join over a sequential scan of the whole table
- * (~1 ms per batch at 6,000 executions, growing with the history). `work_id = any(<constant>)`
- * beside the join lets the planner count the keys and use the index. Ids are checked before
- * they are inlined (they already passed the contracts' Uuid schema).
+ * (~1 ms per batch at 6,000 executions, growing with the history). `work_id = any($n)` beside
+ * the join is planned for a few keys (ten, in a generic plan) and uses the index. Ids are checked
+ * before they are inlined (they already passed the contracts' Uuid schema).
  */
 const uuidArray = (ids: Iterable<string>) => {
   const unique = [...new Set(ids)];
@@ -99,39 +99,51 @@ const uuidArray = (ids: Iterable<string>) => {
 const FACT_ORDER = `ev.at desc, ev.attempt desc, case ev.status when 'running' then 0 when 'failed' then 1 else 2 end desc,
   ev.stream_seq desc, ev.event_id desc`;
 
+/**
+ * The batch's statements (parameter types, text), prepared once per connection (PREPARE, then
+ * EXECUTE with the values inlined): sent as text with their values, each was parsed and planned
+ * on every call, and planning the joins against the batch took as long as running them. A
+ * prepared statement runs its generic plan, made once per connection (GENERIC_PLANS); Postgres
+ * makes it again by itself after DDL (a rebuild's swap) or an ANALYZE, and resolves its tables by
+ * the `search_path` of the connection (a rebuild's connections reach the shadow tables).
+ */
 const sql = {
-  insertWork: (
-    rows: string,
-  ) => `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq, trace_id)
-    select * from jsonb_to_recordset(${rows}) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint,
+  insertWork: {
+    params: 'jsonb',
+    text: `insert into action_log_work (work_id, patch_id, action, patch_version, transition, workflows, stream_seq, trace_id)
+    select * from jsonb_to_recordset($1) r(work_id uuid, patch_id uuid, action varchar, patch_version int, transition jsonb, workflows jsonb, stream_seq bigint,
       trace_id varchar)
     on conflict (work_id) do nothing returning work_id`,
-  insertStep: (
-    rows: string,
-  ) => `insert into action_log_step (event_id, work_id, workflow, patch_id, attempt, subaction_type, message, metadata, at, stream_seq)
-    select * from jsonb_to_recordset(${rows}) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, attempt int, subaction_type varchar,
+  },
+  insertStep: {
+    params: 'jsonb',
+    text: `insert into action_log_step (event_id, work_id, workflow, patch_id, attempt, subaction_type, message, metadata, at, stream_seq)
+    select * from jsonb_to_recordset($1) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, attempt int, subaction_type varchar,
       message text, metadata jsonb, at timestamptz, stream_seq bigint)
     on conflict (event_id) do nothing returning event_id`,
-  insertExecutionEvent: (
-    rows: string,
-  ) => `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq,
+  },
+  insertExecutionEvent: {
+    params: 'jsonb',
+    text: `insert into action_log_execution_event (event_id, work_id, workflow, patch_id, status, attempt, error, will_retry, dead_lettered, at, stream_seq,
       started_at)
-    select * from jsonb_to_recordset(${rows}) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, status varchar, attempt int, error text,
+    select * from jsonb_to_recordset($1) r(event_id uuid, work_id uuid, workflow varchar, patch_id uuid, status varchar, attempt int, error text,
       will_retry bool, dead_lettered bool, at timestamptz, stream_seq bigint, started_at timestamptz)
     on conflict (event_id) do nothing returning event_id`,
+  },
   // A pending execution per routed workflow (or per event whose work item has not arrived yet).
-  ensureExecution: (
-    rows: string,
-  ) => `insert into action_log_execution (work_id, workflow, patch_id, action, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
-    select k.w, k.f, k.p, k.a, 'pending', 0, null, false, false, null, null from jsonb_to_recordset(${rows}) k(w uuid, f varchar, p uuid, a varchar)
+  ensureExecution: {
+    params: 'jsonb',
+    text: `insert into action_log_execution (work_id, workflow, patch_id, action, status, attempts, last_error, will_retry, dead_lettered, started_at, finished_at)
+    select k.w, k.f, k.p, k.a, 'pending', 0, null, false, false, null, null from jsonb_to_recordset($1) k(w uuid, f varchar, p uuid, a varchar)
     on conflict (work_id, workflow) do nothing`,
-  // Its own statement: the read below then takes a snapshot after the locks are granted.
-  lockExecutions: (
-    keys: string,
-    ids: string,
-  ) => `select 1 from action_log_execution x join jsonb_to_recordset(${keys}) k(w uuid, f varchar) on x.work_id = k.w and x.workflow = k.f
-    where x.work_id = any(${ids})
+  },
+  // Its own statement: the fold below then takes a snapshot after the locks are granted.
+  lockExecutions: {
+    params: 'jsonb, uuid[]',
+    text: `select 1 from action_log_execution x join jsonb_to_recordset($1) k(w uuid, f varchar) on x.work_id = k.w and x.workflow = k.f
+    where x.work_id = any($2)
     order by x.work_id, x.workflow for update of x`,
+  },
   // Each locked execution's summary, folded from every stored event and step of it: a pure
   // function of the set, so whatever order events arrive in, and a rebuild, give the same row.
   // Its own statement after the lock, so its snapshot sees every event committed before the lock
@@ -143,10 +155,9 @@ const sql = {
   // attempts: the highest attempt of any event or step; last_error: the newest failure's error;
   // started_at: the earliest attempt start an event gives (its `started_at`, or a `running`
   // event's time), else the first event's time.
-  foldExecutions: (
-    keys: string,
-    ids: string,
-  ) => `update action_log_execution x set status = f.status, attempts = f.attempts, last_error = f.last_error,
+  foldExecutions: {
+    params: 'jsonb, uuid[]',
+    text: `update action_log_execution x set status = f.status, attempts = f.attempts, last_error = f.last_error,
       will_retry = f.will_retry, dead_lettered = f.dead_lettered, started_at = f.started_at, finished_at = f.finished_at
     from (
       select k.w, k.f,
@@ -158,7 +169,7 @@ const sql = {
         coalesce(not r.running and a.dead_lettered, false) as dead_lettered,
         coalesce(a.earliest_start, a.first_at) as started_at,
         case when not r.running and not (a.status = 'failed' and a.will_retry) then a.at end as finished_at
-      from jsonb_to_recordset(${keys}) k(w uuid, f varchar)
+      from jsonb_to_recordset($1) k(w uuid, f varchar)
       cross join lateral (select max(st.attempt) as attempt from action_log_step st
         where st.work_id = k.w and st.workflow = k.f) s
       -- One pass over the execution's events: the latest one's fields ([1] of each, newest first).
@@ -173,36 +184,22 @@ const sql = {
         from action_log_execution_event ev where ev.work_id = k.w and ev.workflow = k.f) a
       cross join lateral (select a.status = 'running' or coalesce(s.attempt, 0) > a.latest_attempt as running) r
     ) f
-    where x.work_id = f.w and x.workflow = f.f and x.work_id = any(${ids})`,
+    where x.work_id = f.w and x.workflow = f.f and x.work_id = any($2)`,
+  },
   // The executions of the batch's work items, for the pings' settlement: right after the commit,
   // in the same round trip (no extra one). Two batches committing together may each miss the
   // other's change, but the later of the two reads sees both: one of their pings says settled.
-  readSettlement: (
-    ids: string,
-  ) => `select x.work_id, x.workflow, x.status, x.will_retry, (extract(epoch from x.finished_at) * 1000)::float8 as finished_ms,
+  readSettlement: {
+    params: 'uuid[]',
+    text: `select x.work_id, x.workflow, x.status, x.will_retry, (extract(epoch from x.finished_at) * 1000)::float8 as finished_ms,
       w.work_id is not null as known
     from action_log_execution x
     left join action_log_work w on w.work_id = x.work_id
-    where x.work_id = any(${ids})`,
+    where x.work_id = any($1)`,
+  },
 } as const;
 
-/**
- * The statements above, prepared once per connection (PREPARE, then EXECUTE with the values
- * inlined): sent as text with its values, each was parsed and planned on every call, and planning
- * the joins against the batch took as long as running them. A prepared statement runs its
- * generic plan, made once per connection (GENERIC_PLANS); Postgres makes it again by itself after
- * DDL (a rebuild's swap) or an ANALYZE, and resolves its tables by the `search_path` of the
- * connection (a rebuild's connections reach the shadow tables).
- */
-const parameterTypes: Record<keyof typeof sql, string> = {
-  insertWork: 'jsonb',
-  insertStep: 'jsonb',
-  insertExecutionEvent: 'jsonb',
-  ensureExecution: 'jsonb',
-  lockExecutions: 'jsonb, uuid[]',
-  foldExecutions: 'jsonb, uuid[]',
-  readSettlement: 'uuid[]',
-};
+/** A statement's prepared name: `insertWork` → `action_log_insert_work`. */
 const statementName = (key: keyof typeof sql) => `action_log_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
 
 /**
@@ -235,8 +232,7 @@ async function prepare(client: SqlClient): Promise<void> {
     await script(
       client,
       missing.map((key) => {
-        const text = (sql[key] as (a: string, b: string) => string)('$1', '$2');
-        return `prepare ${statementName(key)}(${parameterTypes[key]}) as ${text}`;
+        return `prepare ${statementName(key)}(${sql[key].params}) as ${sql[key].text}`;
       }),
     );
   }
