@@ -12,7 +12,13 @@ import { percentile } from './bench-kit.js';
 import { closedLoop, openLoop } from './bench/load.js';
 import { HELP, parseBenchOptions, type SystemName } from './bench/options.js';
 import { cpuBetween, memoryMb, sampleCpu } from './bench/proc.js';
-import { collectStatements, readStatements, resetStatements, type StatementRow } from './bench/pg-statements.js';
+import {
+  collectStatements,
+  readStatements,
+  resetStatements,
+  type StatementReport,
+  type StatementRow,
+} from './bench/pg-statements.js';
 import type { Settled } from './bench/settle.js';
 import type { BenchSystem } from './bench/system.js';
 import { analyzeDatabases } from './bench/servers.js';
@@ -92,8 +98,8 @@ interface Results {
   /** CPU of all processes (the harness's settle checks excepted) over each offered rate, and what settled meanwhile. */
   openCpu: Map<number, { ms: number; settled: number; byProcess: Map<string, number> }>;
   memory: Map<string, number>;
-  /** `--statements`: commits and statements over the closed loops, summed over rounds. */
-  pg: { commits: number; statements: Map<string, StatementRow> };
+  /** `--statements`: commits, statements and sequential scans over the closed loops, summed over rounds. */
+  pg: { commits: number; statements: Map<string, StatementRow>; seqScans: Map<string, number> };
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
@@ -214,8 +220,9 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
   console.log(`\n${out.join('\n')}`);
 }
 
-function addStatements(into: Results['pg'], report: { commits: number; statements: StatementRow[] }): void {
+function addStatements(into: Results['pg'], report: StatementReport): void {
   into.commits += report.commits;
+  for (const [table, n] of report.seqScans) into.seqScans.set(table, (into.seqScans.get(table) ?? 0) + n);
   for (const row of report.statements) {
     const key = `${row.database}\u0000${row.query}`;
     const seen = into.statements.get(key);
@@ -253,6 +260,12 @@ function statementTables(systems: readonly BenchSystem[], results: Map<BenchSyst
         .sort((a, b) => b[1].calls - a[1].calls)
         .map(([name, d]) => `${name} ${per(d.calls).toFixed(1)}, ${per(d.execMs).toFixed(2)} ms, ${per(d.planMs).toFixed(2)} ms`)
         .join('; ')}.`,
+    );
+    const scans = [...r.pg.seqScans].filter(([, n]) => per(n) >= 0.01).sort((a, b) => b[1] - a[1]);
+    out.push(
+      `Sequential scans per settled transition (pg_stat_user_tables, close: backends report once a second): ${
+        scans.length ? scans.map(([table, n]) => `${table} ${per(n).toFixed(2)}`).join('; ') : 'none'
+      }.`,
     );
     out.push('');
     out.push('| database | calls / settled | exec ms / settled | plan ms / settled | rows / call | statement |');
@@ -320,7 +333,7 @@ async function main(): Promise<void> {
         executions: new Map(),
         openCpu: new Map(),
         memory: new Map(),
-        pg: { commits: 0, statements: new Map() },
+        pg: { commits: 0, statements: new Map(), seqScans: new Map() },
       });
     }
     const perRound = options.transitions + options.rates.reduce((sum, r) => sum + Math.round(r * options.seconds), 0);
@@ -339,11 +352,11 @@ async function main(): Promise<void> {
         const r = results.get(s)!;
         const groups = s.processes();
         const server = options.statements ? s.postgresServer?.() : undefined;
-        const commitsBefore = server ? await resetStatements(server) : 0;
+        const statementsBefore = server ? await resetStatements(server) : undefined;
         const before = sampleCpu(groups);
         const run = await closedLoop(s, patches.get(s)!, options.transitions, options.callers);
         const after = sampleCpu(groups);
-        if (server) addStatements(r.pg, await readStatements(server, commitsBefore));
+        if (server && statementsBefore) addStatements(r.pg, await readStatements(server, statementsBefore));
         for (const [label, used] of cpuBetween(before, after)) r.cpu.set(label, (r.cpu.get(label) ?? 0) + used);
         r.cpuSettled += run.settled.length;
         r.closed.push({ count: run.settled.length, seconds: run.seconds });

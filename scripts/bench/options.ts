@@ -23,7 +23,7 @@ export interface BenchOptions {
   dist: boolean;
   /** Write a `--cpu-prof` of every Patchflow service into this directory. */
   profDir: string | undefined;
-  /** Report Postgres statements and commits per settled transition (pg_stat_statements). */
+  /** Report Postgres statements, commits and sequential scans per settled transition. */
   statements: boolean;
   /** Another checkout of Patchflow (built) whose services run as one more row, taking turns. */
   baseline: string | undefined;
@@ -59,7 +59,8 @@ Options:
   --prof DIR        write a V8 CPU profile (.cpuprofile) of every Patchflow service into DIR
   --statements      also print each system's Postgres statements and commits per settled
                     transition over the closed loop, with their execution and planning time
-                    (pg_stat_statements, preloaded, track_planning on)
+                    (pg_stat_statements, preloaded, track_planning on), and the sequential
+                    scans per table (pg_stat_user_tables)
   --separate-workflows  the Patchflow row runs each workflow as its own process (npm start --
                     --separate-workflows) instead of the workflow host
   --baseline DIR    one more row: Patchflow's services from another checkout DIR, laid out as

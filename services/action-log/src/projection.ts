@@ -103,7 +103,7 @@ const FACT_ORDER = `ev.at desc, ev.attempt desc, case ev.status when 'running' t
  * The batch's statements (parameter types, text), prepared once per connection (PREPARE, then
  * EXECUTE with the values inlined): sent as text with their values, each was parsed and planned
  * on every call, and planning the joins against the batch took as long as running them. A
- * prepared statement runs its generic plan, made once per connection (GENERIC_PLANS); Postgres
+ * prepared statement runs its generic plan, made once per connection (BY_KEY_PLANS); Postgres
  * makes it again by itself after DDL (a rebuild's swap) or an ANALYZE, and resolves its tables by
  * the `search_path` of the connection (a rebuild's connections reach the shadow tables).
  */
@@ -203,13 +203,19 @@ const sql = {
 const statementName = (key: keyof typeof sql) => `action_log_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
 
 /**
- * Postgres keeps planning a prepared statement for each call when that plan (which sees the
- * batch's few ids) is estimated cheaper than the generic one (which assumes ten): always, for
- * batches of a few transitions. The generic plans reach every row by key (checked on a large
- * history by services/action-log/test/batch-plans.test.ts), so these transactions use them (the
- * setting ends with them: the connection goes back to MikroORM's pool as it was).
+ * How these transactions plan (`set local`: the settings end with them, and the connection goes
+ * back to MikroORM's pool as it was):
+ * - Generic plans. Postgres keeps planning a prepared statement for each call when that plan
+ *   (which sees the batch's few ids) is estimated cheaper than the generic one (which assumes
+ *   ten): always, for batches of a few transitions.
+ * - No sequential scans. Every statement here touches a few rows by key, but below a few
+ *   thousand rows the planner prices a scan of the whole table under the index (it assumes pages
+ *   come from disk), and the scan grows with every transition until the plan flips: on a young
+ *   history the read of the settlement alone scanned the work items for 0.3 ms per settled
+ *   transition (bench:e2e), and the lock and the fold scanned the executions.
+ * services/action-log/test/batch-plans.test.ts checks both on a young and a larger history.
  */
-const GENERIC_PLANS = 'set local plan_cache_mode = force_generic_plan';
+const BY_KEY_PLANS = ['set local plan_cache_mode = force_generic_plan', 'set local enable_seqscan = off'];
 
 /** The connections (of MikroORM's pool) known to hold every statement of `sql`, prepared. */
 const preparedOn = new WeakSet<SqlClient>();
@@ -297,7 +303,7 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
   );
 
   const workIds = [...new Set([...works.map((w) => w.item.workId), ...events.map((e) => e.workId)])];
-  const statements = ['begin', GENERIC_PLANS];
+  const statements = ['begin', ...BY_KEY_PLANS];
   const at: Partial<Record<'work' | 'step' | 'execution' | 'settlement', number>> = {};
   const add = (key: keyof typeof at | undefined, statement: string) => {
     if (key) at[key] = statements.length;
@@ -378,9 +384,9 @@ async function write(client: SqlClient, inputs: readonly ProjectionInput[]): Pro
     add(undefined, execute('foldExecutions', keys, ids));
   }
   add(undefined, 'commit');
-  // A transaction of its own, for its setting.
+  // A transaction of its own, for its settings.
   add(undefined, 'begin');
-  add(undefined, GENERIC_PLANS);
+  for (const setting of BY_KEY_PLANS) add(undefined, setting);
   add('settlement', execute('readSettlement', uuidArray(workIds)));
   add(undefined, 'commit');
   await prepare(client);
