@@ -21,6 +21,15 @@ const CONCURRENCY = 256;
 const LINGER_MS = 20;
 
 /**
+ * Under load, how long the next transaction waits after one ends (when less than a batch is
+ * queued): what arrives meanwhile shares it. 2 ms took the transactions per settled transition
+ * from 1.38 to 0.86 and Postgres's CPU per settled transition from 3.44 to 3.13 ms at 16 callers
+ * (bench:e2e, two rounds), latency unchanged; a quiet system's queue is empty then, so its
+ * outcomes never wait.
+ */
+const PAUSE_AFTER_MS = 2;
+
+/**
  * The runner only parses JSON; the contract is checked by the PoisonGuard, so a message that fails
  * it is parked (kept, visible) before it is acknowledged. A body that is not JSON at all is
  * parked (onInvalid) before the runner terminates it.
@@ -73,6 +82,7 @@ export async function startLiveConsumers(
     maxBatch: CONCURRENCY,
     maxInFlight: 1,
     lingerMs: LINGER_MS,
+    pauseAfterMs: PAUSE_AFTER_MS,
     onApplied: announce,
   });
 

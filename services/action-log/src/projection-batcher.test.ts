@@ -84,6 +84,50 @@ describe('ProjectionBatcher', () => {
     expect(fake.transactions).toEqual([[1, 2, 3], [4]]);
   });
 
+  it('under load pauses pauseAfterMs after a transaction, so outcomes arriving meanwhile share the next; a quiet batcher never pauses', async () => {
+    const fake = fakeProjection();
+    const outcome = (seq: number) =>
+      ({
+        ...input(seq),
+        event: { ...(input(seq) as { event: object }).event, kind: 'execution' },
+      }) as unknown as ProjectionInput;
+    const batcher = new ProjectionBatcher(fake.applier, {
+      maxBatch: 10,
+      maxInFlight: 1,
+      pauseAfterMs: 50,
+      onApplied: () => undefined,
+    });
+    fake.hold();
+    const first = batcher.apply(outcome(1));
+    const queued = batcher.apply(outcome(2));
+    fake.release();
+    await first;
+    await new Promise((r) => setTimeout(r, 5));
+    // The transaction ended with a message queued: the next one waits, and outcomes arriving
+    // during the pause (which never wait otherwise) join it.
+    const late = [batcher.apply(outcome(3)), batcher.apply(outcome(4))];
+    expect(fake.transactions).toEqual([[1]]);
+    await Promise.all([queued, ...late]);
+    expect(fake.transactions).toEqual([[1], [2, 3, 4]]);
+    // Nothing was queued when that one ended: an outcome goes at once.
+    const alone = batcher.apply(outcome(5));
+    expect(fake.transactions).toEqual([[1], [2, 3, 4], [5]]);
+    await alone;
+    // A full batch does not wait for the pause either.
+    const full = new ProjectionBatcher(fake.applier, {
+      maxBatch: 2,
+      maxInFlight: 1,
+      pauseAfterMs: 60_000,
+      onApplied: () => undefined,
+    });
+    fake.hold();
+    const head = full.apply(outcome(6));
+    const rest = [7, 8].map((s) => full.apply(outcome(s)));
+    fake.release();
+    await Promise.all([head, ...rest]);
+    expect(fake.transactions.slice(3)).toEqual([[6], [7, 8]]);
+  });
+
   it('after a failed batch applies its messages one by one: only the bad one fails', async () => {
     const bad = Object.assign(new Error('new row violates check constraint'), { code: '23514' });
     const fake = fakeProjection((seqs) => (seqs.includes(3) ? bad : undefined));

@@ -20,6 +20,12 @@ export interface ProjectionBatcherOptions {
    * execution's outcome a few milliseconds later, so they share one transaction.
    */
   lingerMs?: number;
+  /**
+   * Under load: how long the next transaction waits after one ends, when what queued meanwhile
+   * is less than a full batch (0: never). More arrives in that time, so there are fewer, larger
+   * transactions. A quiet system's queue is empty when a transaction ends: nothing waits.
+   */
+  pauseAfterMs?: number;
 }
 
 const batchSize = histogram({
@@ -32,7 +38,8 @@ const batchSize = histogram({
  * Groups messages that the consumers deliver concurrently into one transaction each: an
  * execution's outcome goes at once when fewer than `maxInFlight` transactions run; a work item or
  * a step waits up to `lingerMs` for one (at 10 transitions/s that halves the transactions; under
- * load batches fill up anyway); otherwise a message waits and leaves with the next batch. Each
+ * load batches fill up anyway); otherwise a message waits and leaves with the next batch, which
+ * starts `pauseAfterMs` after the last one ended unless it is full. Each
  * caller gets its own outcome, so the
  * poison guard still decides per message: when a batch fails, its messages are applied again one
  * by one (one transaction each) and only the one that fails gets the error — unless Postgres is
@@ -42,8 +49,10 @@ export class ProjectionBatcher {
   private queue: { input: ProjectionInput; resolve: (c: ProjectionChange | undefined) => void; reject: (e: unknown) => void }[] =
     [];
   private inFlight = 0;
-  /** Set while work items or steps wait for company (`lingerMs`). */
+  /** Set while work items or steps wait for company (`lingerMs`), or during a pause (`pauseAfterMs`). */
   private lingering: NodeJS.Timeout | undefined;
+  /** A pause after a transaction (`pauseAfterMs`): nothing starts one early but a full batch. */
+  private pausing = false;
 
   constructor(
     private readonly projection: BatchApplier,
@@ -53,6 +62,7 @@ export class ProjectionBatcher {
   apply(input: ProjectionInput): Promise<ProjectionChange | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
+      if (this.pausing && this.queue.length < this.options.maxBatch) return;
       const lingerMs = this.options.lingerMs ?? 0;
       const settles = input.kind === 'event' && input.event.kind === 'execution';
       if (settles || lingerMs <= 0 || this.queue.length >= this.options.maxBatch) this.dispatch();
@@ -63,12 +73,18 @@ export class ProjectionBatcher {
   private dispatch(): void {
     clearTimeout(this.lingering);
     this.lingering = undefined;
+    this.pausing = false;
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight += 1;
       void this.execute(batch).finally(() => {
         this.inFlight -= 1;
-        this.dispatch();
+        const pauseMs = this.options.pauseAfterMs ?? 0;
+        if (pauseMs > 0 && this.queue.length > 0 && this.queue.length < this.options.maxBatch) {
+          this.pausing = true;
+          clearTimeout(this.lingering);
+          this.lingering = setTimeout(() => this.dispatch(), pauseMs);
+        } else this.dispatch();
       });
     }
   }
