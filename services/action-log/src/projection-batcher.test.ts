@@ -8,6 +8,9 @@ const input = (seq: number): ProjectionInput =>
     streamSeq: seq,
     event: { kind: 'step', eventId: `e${seq}`, patchId: `p${seq % 2}`, workId: `w${seq}`, workflow: 'slack' },
   }) as unknown as ProjectionInput;
+/** An execution's outcome (what settles a transition): it never lingers. */
+const outcome = (seq: number): ProjectionInput =>
+  ({ ...input(seq), event: { ...(input(seq) as { event: object }).event, kind: 'execution' } }) as unknown as ProjectionInput;
 const running = { settled: false, effects: 'running' } as const;
 const changeOf = (i: ProjectionInput): ProjectionChange =>
   i.kind === 'event'
@@ -69,11 +72,7 @@ describe('ProjectionBatcher', () => {
     const work = { kind: 'work', streamSeq: 1, item: { workId: 'w1' } } as unknown as ProjectionInput;
     const waiting = [batcher.apply(work), batcher.apply(input(2))];
     expect(fake.transactions).toEqual([]);
-    const outcome = {
-      ...input(3),
-      event: { ...(input(3) as { event: object }).event, kind: 'execution' },
-    } as unknown as ProjectionInput;
-    await Promise.all([...waiting, batcher.apply(outcome)]);
+    await Promise.all([...waiting, batcher.apply(outcome(3))]);
     expect(fake.transactions).toEqual([[1, 2, 3]]);
 
     // Alone, a step leaves once the linger is over.
@@ -86,45 +85,30 @@ describe('ProjectionBatcher', () => {
 
   it('under load pauses pauseAfterMs after a transaction, so outcomes arriving meanwhile share the next; a quiet batcher never pauses', async () => {
     const fake = fakeProjection();
-    const outcome = (seq: number) =>
-      ({
-        ...input(seq),
-        event: { ...(input(seq) as { event: object }).event, kind: 'execution' },
-      }) as unknown as ProjectionInput;
-    const batcher = new ProjectionBatcher(fake.applier, {
-      maxBatch: 10,
-      maxInFlight: 1,
-      pauseAfterMs: 50,
-      onApplied: () => undefined,
-    });
-    fake.hold();
-    const first = batcher.apply(outcome(1));
-    const queued = batcher.apply(outcome(2));
-    fake.release();
-    await first;
+    /** `pauseAfterMs` batcher; `outcome(first)` applied while outcomes `more` queue behind it. */
+    const behind = async (options: { maxBatch: number; pauseAfterMs: number }, first: number, more: number[]) => {
+      const batcher = new ProjectionBatcher(fake.applier, { maxInFlight: 1, onApplied: () => undefined, ...options });
+      fake.hold();
+      const head = batcher.apply(outcome(first));
+      const queued = more.map((s) => batcher.apply(outcome(s)));
+      fake.release();
+      await head;
+      return { batcher, queued };
+    };
+    const { batcher, queued } = await behind({ maxBatch: 10, pauseAfterMs: 50 }, 1, [2]);
     await new Promise((r) => setTimeout(r, 5));
     // The transaction ended with a message queued: the next one waits, and outcomes arriving
     // during the pause (which never wait otherwise) join it.
     const late = [batcher.apply(outcome(3)), batcher.apply(outcome(4))];
     expect(fake.transactions).toEqual([[1]]);
-    await Promise.all([queued, ...late]);
+    await Promise.all([...queued, ...late]);
     expect(fake.transactions).toEqual([[1], [2, 3, 4]]);
     // Nothing was queued when that one ended: an outcome goes at once.
     const alone = batcher.apply(outcome(5));
     expect(fake.transactions).toEqual([[1], [2, 3, 4], [5]]);
     await alone;
     // A full batch does not wait for the pause either.
-    const full = new ProjectionBatcher(fake.applier, {
-      maxBatch: 2,
-      maxInFlight: 1,
-      pauseAfterMs: 60_000,
-      onApplied: () => undefined,
-    });
-    fake.hold();
-    const head = full.apply(outcome(6));
-    const rest = [7, 8].map((s) => full.apply(outcome(s)));
-    fake.release();
-    await Promise.all([head, ...rest]);
+    await Promise.all((await behind({ maxBatch: 2, pauseAfterMs: 60_000 }, 6, [7, 8])).queued);
     expect(fake.transactions.slice(3)).toEqual([[6], [7, 8]]);
   });
 
