@@ -39,11 +39,10 @@ const batchSize = histogram({
  * execution's outcome goes at once when fewer than `maxInFlight` transactions run; a work item or
  * a step waits up to `lingerMs` for one (at 10 transitions/s that halves the transactions; under
  * load batches fill up anyway); otherwise a message waits and leaves with the next batch, which
- * starts `pauseAfterMs` after the last one ended unless it is full. Each
- * caller gets its own outcome, so the
- * poison guard still decides per message: when a batch fails, its messages are applied again one
- * by one (one transaction each) and only the one that fails gets the error — unless Postgres is
- * unreachable, which is nobody's fault and fails them all at once.
+ * starts `pauseAfterMs` after the last one ended unless it is full. Each caller gets its own
+ * outcome, so the poison guard still decides per message: when a batch fails, its messages are
+ * applied again one by one (one transaction each) and only the one that fails gets the error —
+ * unless Postgres is unreachable, which is nobody's fault and fails them all at once.
  */
 export class ProjectionBatcher {
   private queue: { input: ProjectionInput; resolve: (c: ProjectionChange | undefined) => void; reject: (e: unknown) => void }[] =
