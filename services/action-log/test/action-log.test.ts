@@ -77,9 +77,13 @@ describe('action-log projection', () => {
       ['slack', 'pending'],
     ]);
     expect(second?.executions[0]?.steps.map((s) => s.subactionType)).toEqual(['patch.workflow.startDeployment.createSuccessor']);
-    await waitFor(() => pings.some((p) => p.patchId === patchId && p.kind === 'step' && p.workflow === 'successor'), {
-      what: 'a live-update ping for the successor step',
-    });
+    // One ping per work item and batch (coalescePings): the step's, or the outcome's when they shared a batch.
+    await waitFor(
+      () => pings.some((p) => p.patchId === patchId && p.workId === startDeployment.workId && p.workflow === 'successor'),
+      {
+        what: "a live-update ping for the successor's step or outcome",
+      },
+    );
   });
 
   it('answers one work item, and not_found / validation_failed for bad requests', async () => {
