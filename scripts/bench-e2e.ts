@@ -105,6 +105,34 @@ interface Results {
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
 const pair = (values: number[]) => (values.length ? `${ms(percentile(values, 50))} / ${ms(percentile(values, 99))}` : '–');
 
+/** Settled/s of each closed-loop round, in the order the rounds ran. */
+const roundRates = (r: Results) => r.closed.map((c) => c.count / c.seconds);
+
+/**
+ * The first row (this checkout's Patchflow) against every other row of the run: CPU per settled
+ * transition and settled/s as ratios, and the throughput ratio round by round (the rounds ran
+ * back to back, so each ratio compares rows measured minutes apart; the machine drifts more
+ * between runs than within one round).
+ */
+function againstOthers(
+  systems: readonly BenchSystem[],
+  results: Map<BenchSystem, Results>,
+  cpu: Map<BenchSystem, number>,
+): string {
+  const [first, ...others] = systems;
+  if (!first || others.length === 0) return '';
+  const mine = roundRates(results.get(first)!);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? NaN;
+  const parts = others.map((o) => {
+    const theirs = roundRates(results.get(o)!);
+    const ratios = mine.map((m, i) => m / (theirs[i] ?? NaN));
+    const cpuRatio = (cpu.get(first) ?? NaN) / (cpu.get(o) ?? NaN);
+    const rounds = ratios.length > 1 ? ` (by round ${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')})` : '';
+    return `against ${o.label}: CPU per settled ${cpuRatio.toFixed(2)}×, settled/s ${(median(mine) / median(theirs)).toFixed(2)}×${rounds}`;
+  });
+  return `${first.label} ${parts.join('; ')} (above 1× in CPU it spends more; below 1× in settled/s it settles fewer).`;
+}
+
 /** The commit the services ran from, and whether the working tree had changes on top. */
 function revision(): string {
   try {
@@ -156,6 +184,16 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     out.push(`| ${s.label} | ${median.toFixed(1)} | ${cols.join(' | ')} |`);
   }
   out.push('');
+  if (options.rounds > 1) {
+    const byRound = systems.map(
+      (s) =>
+        `${s.label} ${roundRates(results.get(s)!)
+          .map((v) => v.toFixed(1))
+          .join(', ')}`,
+    );
+    out.push(`Closed loop by round, settled/s (the table gives the median): ${byRound.join('; ')}.`);
+    out.push('');
+  }
   const timed = systems.filter((s) => [...results.get(s)!.executions.values()].some((m) => m.size > 0));
   if (timed.length > 0) {
     const workflows = [
@@ -186,6 +224,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
   );
   out.push('');
   const totals: string[] = [];
+  const cpuTotals = new Map<BenchSystem, number>();
   const atRates = options.rates.map((rate) => `CPU ms / settled at ${rate}/s`);
   out.push(`| system | process | CPU ms / settled, ${options.callers} callers | ${atRates.join(' | ')} | peak RSS MB |`);
   out.push(`| --- | --- | ---: | ${atRates.map(() => '---:').join(' | ')} | ---: |`);
@@ -207,9 +246,12 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
     const rateTotals = options.rates.map((rate) => ((v) => (v === '–' ? v : `**${v}**`))(cpuAtRate(r, rate)));
     out.push(`| ${s.label} | **all processes** | **${total.toFixed(1)}** | ${rateTotals.join(' | ')} | |`);
     totals.push(`${s.label} ${total.toFixed(1)} ms`);
+    cpuTotals.set(s, total);
   }
   out.push('');
   out.push(`CPU per settled transition, all processes: ${totals.join('; ')} (DESIGN.md's budget for Patchflow: ≤ 12 ms).`);
+  const against = againstOthers(systems, results, cpuTotals);
+  if (against) out.push('', against);
   for (const note of systems.flatMap((s) => s.notes?.() ?? [])) out.push(`\n${note}.`);
   out.push('');
   out.push(

@@ -41,8 +41,9 @@ commit). Both peers run the same four effects against the same stand-ins and wri
 step. Prints markdown tables: settled/s at C callers (closed loop), settle and pickup p50/p99 at
 each offered rate (open loop), each Patchflow workflow's execution time (start to outcome) at
 each rate, CPU ms per settled transition per process (from /proc, over the closed loop) and peak
-RSS per process. The systems take turns inside every phase, so drift on a
-shared machine hits them alike.
+RSS per process; each round's settled/s, and the first row against every other row as ratios
+(CPU per settled transition, settled/s, settled/s by round). The systems take turns inside every
+phase, so drift on a shared machine hits them alike.
 
 Options:
   --transitions N   transitions in the closed loop, per round (default 200)
