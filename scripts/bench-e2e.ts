@@ -107,6 +107,8 @@ const pair = (values: number[]) => (values.length ? `${ms(percentile(values, 50)
 
 /** Settled/s of each closed-loop round, in the order the rounds ran. */
 const roundRates = (r: Results) => r.closed.map((c) => c.count / c.seconds);
+/** The closed loop's settled/s of a row: the median round (the upper one of two). */
+const medianRate = (r: Results) => [...roundRates(r)].sort((a, b) => a - b)[r.closed.length >> 1] ?? NaN;
 
 /**
  * The first row (this checkout's Patchflow) against every other row of the run: CPU per settled
@@ -122,13 +124,12 @@ function againstOthers(
   const [first, ...others] = systems;
   if (!first || others.length === 0) return '';
   const mine = roundRates(results.get(first)!);
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? NaN;
   const parts = others.map((o) => {
     const theirs = roundRates(results.get(o)!);
     const ratios = mine.map((m, i) => m / (theirs[i] ?? NaN));
     const cpuRatio = (cpu.get(first) ?? NaN) / (cpu.get(o) ?? NaN);
     const rounds = ratios.length > 1 ? ` (by round ${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')})` : '';
-    return `against ${o.label}: CPU per settled ${cpuRatio.toFixed(2)}×, settled/s ${(median(mine) / median(theirs)).toFixed(2)}×${rounds}`;
+    return `against ${o.label}: CPU per settled ${cpuRatio.toFixed(2)}×, settled/s ${(medianRate(results.get(first)!) / medianRate(results.get(o)!)).toFixed(2)}×${rounds}`;
   });
   return `${first.label} ${parts.join('; ')} (above 1× in CPU it spends more; below 1× in settled/s it settles fewer).`;
 }
@@ -174,8 +175,7 @@ function print(systems: readonly BenchSystem[], results: Map<BenchSystem, Result
   out.push(`| --- | ---: | ${rateCols.map(() => '---:').join(' | ')} |`);
   for (const s of systems) {
     const r = results.get(s)!;
-    const rates = r.closed.map((c) => c.count / c.seconds).sort((a, b) => a - b);
-    const median = rates[rates.length >> 1] ?? NaN;
+    const median = medianRate(r);
     const cols = options.rates.flatMap((rate) => [
       pair((r.open.get(rate) ?? []).map((x) => x.settledAt - x.committedAt)),
       pair((r.pickups.get(rate) ?? []).filter(Number.isFinite)),
