@@ -22,10 +22,9 @@ const LINGER_MS = 20;
 
 /**
  * Under load, how long the next transaction waits after one ends (when less than a batch is
- * queued): what arrives meanwhile shares it. 2 ms took the transactions per settled transition
- * from 1.38 to 0.86 and Postgres's CPU per settled transition from 3.44 to 3.13 ms at 16 callers
- * (bench:e2e, two rounds), latency unchanged; a quiet system's queue is empty then, so its
- * outcomes never wait.
+ * queued): what arrives meanwhile shares it, so there are fewer transactions per settled
+ * transition (measured in the README's change table, Benchmarks); a quiet system's queue is empty
+ * then, so its outcomes never wait.
  */
 const PAUSE_AFTER_MS = 2;
 
